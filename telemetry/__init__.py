@@ -1,0 +1,56 @@
+"""Telemetry of the historical UDL download orchestrator: format, writer, readers.
+
+Standard library only: orchestrators embed this package. The public names
+of the original module are all importable from here.
+"""
+
+from .latest import replaces
+from .records import Malformed, Record, RecordDecoder, TelemetryFormatError
+from .schema import (
+    FINAL_STATUSES,
+    LEGACY_SCHEMA,
+    PENDING_STATUSES,
+    PHASE_OF_STATUS,
+    SCHEMA,
+    STATUS_DOWNLOAD_PENDING,
+    STATUS_DOWNLOADED,
+    STATUS_FAILED,
+    STATUS_PROCESS_PENDING,
+    STATUS_PROCESSED,
+    STATUS_SKIPPED_NO_DATA,
+    STATUS_SKIPPED_NO_INPUT,
+    STATUS_UPLOAD_PENDING,
+    STATUS_UPLOADED,
+    VALID_STATUSES,
+    TelemetryRow,
+    utcnow_iso,
+)
+from .store import HistoricalTelemetry, diagnose, upgrade_header
+
+__all__ = [
+    "FINAL_STATUSES",
+    "LEGACY_SCHEMA",
+    "PENDING_STATUSES",
+    "PHASE_OF_STATUS",
+    "SCHEMA",
+    "STATUS_DOWNLOADED",
+    "STATUS_DOWNLOAD_PENDING",
+    "STATUS_FAILED",
+    "STATUS_PROCESSED",
+    "STATUS_PROCESS_PENDING",
+    "STATUS_SKIPPED_NO_DATA",
+    "STATUS_SKIPPED_NO_INPUT",
+    "STATUS_UPLOADED",
+    "STATUS_UPLOAD_PENDING",
+    "VALID_STATUSES",
+    "HistoricalTelemetry",
+    "Malformed",
+    "Record",
+    "RecordDecoder",
+    "TelemetryFormatError",
+    "TelemetryRow",
+    "diagnose",
+    "replaces",
+    "upgrade_header",
+    "utcnow_iso",
+]

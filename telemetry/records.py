@@ -1,0 +1,353 @@
+"""Turn the bytes of a telemetry file into rows: the one record decoder.
+
+Every reader in the project (``load_state``, ``iter_rows``, the cold load, the
+live tail, ``check``) goes through :class:`RecordDecoder`, so there is exactly
+one definition of what a record is and of what makes one malformed.
+
+A *record* is one CSV row per RFC 4180: fields separated by commas, ended by
+``\\n`` or ``\\r\\n``, a field in double quotes may hold commas, quotes (as
+``""``) and line ends. Framing happens on bytes, so byte offsets are exact and
+a cut inside a multi-byte character or inside a quoted multi-line field is
+simply "not complete yet". Fields are decoded without the :mod:`csv` module:
+its process-wide field size limit (128 KiB) would reject long stack traces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import BinaryIO, NamedTuple
+
+from .schema import SCHEMA, VALID_STATUSES
+
+BOM = b"\xef\xbb\xbf"
+
+#: Bytes read per chunk by the cold readers. Small on purpose: the decoded
+#: lines of one chunk stay in the CPU cache (4 MiB chunks measured 2x slower).
+CHUNK_SIZE = 64 << 10
+
+#: The row the writer leaves behind when it closes off a torn record: any
+#: record carrying this suffix of empty fields has more fields than the
+#: header, so every reader reports it and none ever takes it for a row.
+TORN_MARK = "," * len(SCHEMA)
+
+_QUOTED = rb'"[^"]*(?:""[^"]*)*"'
+_PLAIN = rb'[^",\r\n]*'
+_FIELD = rb"(?:" + _QUOTED + rb"|" + _PLAIN + rb")"
+# One complete, well-formed record including its line end.
+_RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*\r?\n")
+# What a record looks like before its line end has been written (or read):
+# complete fields, then a partial one (an open quoted field may end on a quote
+# that is half of an escaped pair). Its quote count is odd exactly when the cut
+# is inside a quoted field.
+_PARTIAL = re.compile(
+    rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z'
+)
+
+_COL = {name: i for i, name in enumerate(SCHEMA)}
+_DATE_COL = _COL["chunk_date_utc"]
+_STATUS_COL = _COL["status"]
+_WIDTH = len(SCHEMA)
+
+
+class TelemetryFormatError(ValueError):
+    """The file is not a telemetry CSV (its header names no telemetry columns)."""
+
+
+class Record(NamedTuple):
+    """One well-formed row, as read from the file.
+
+    ``values`` holds one string per ``SCHEMA`` column, in ``SCHEMA`` order,
+    whatever the file's own column order is; ``day`` is the parsed
+    ``chunk_date_utc``; ``offset`` the byte offset of the row's first byte;
+    ``line`` its 1-based physical line number.
+    """
+
+    offset: int
+    line: int
+    day: date
+    values: list[str]
+
+
+class Malformed(NamedTuple):
+    """A record every reader skipped, with where it is and why."""
+
+    offset: int
+    line: int
+    reason: str
+
+
+class Batch(NamedTuple):
+    """What one call of :meth:`RecordDecoder.decode` found.
+
+    ``consumed`` is how many bytes of the input were complete records (or
+    blank lines); the caller keeps the rest and offers it again with more.
+    """
+
+    records: list[Record]
+    malformed: list[Malformed]
+    consumed: int
+
+
+def parse_day(text: str) -> date | None:
+    """Parse ``chunk_date_utc`` the way the original module does, or ``None``."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def split_fields(text: str) -> list[str]:
+    """Split one well-formed record (without its line end) into fields."""
+    if '"' not in text:
+        return text.split(",")
+    out: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        if i < n and text[i] == '"':
+            parts: list[str] = []
+            j = i + 1
+            while True:
+                k = text.index('"', j)
+                if text.startswith('"', k + 1):  # an escaped quote
+                    parts.append(text[j : k + 1])
+                    j = k + 2
+                    continue
+                parts.append(text[j:k])
+                i = k + 1
+                break
+            out.append("".join(parts))
+        else:
+            k = text.find(",", i)
+            if k < 0:
+                k = n
+            out.append(text[i:k])
+            i = k
+        if i >= n:
+            return out
+        i += 1  # past the comma
+        if i == n:
+            out.append("")
+            return out
+
+
+def header_mapping(header: list[str]) -> list[int] | None:
+    """Return, per SCHEMA column, its index in ``header`` (-1 if absent).
+
+    ``None`` means the header is ``SCHEMA`` itself (the fast path).
+    Raises :class:`TelemetryFormatError` when ``header`` is not a telemetry
+    header: it must name ``chunk_date_utc`` and ``status``.
+    """
+    if tuple(header) == SCHEMA:
+        return None
+    missing = [c for c in ("chunk_date_utc", "status") if c not in header]
+    if missing:
+        shown = ",".join(header)[:80]
+        raise TelemetryFormatError(
+            f"not a telemetry file: header {shown!r} lacks column(s) {', '.join(missing)}"
+        )
+    return [header.index(c) if c in header else -1 for c in SCHEMA]
+
+
+class RecordDecoder:
+    """Frames and decodes one telemetry file from its first byte onwards.
+
+    Feed it consecutive pieces of the file with :meth:`decode`; it learns the
+    header from the first record, maps columns by that header (so older files
+    with fewer columns read correctly) and returns complete rows. Rows with the
+    wrong number of fields, a repeated header, an unknown status, an
+    unparseable ``chunk_date_utc``, invalid UTF-8 or NUL bytes are returned as
+    :class:`Malformed` reports and never as rows. A blank line is neither.
+    """
+
+    def __init__(self) -> None:
+        self.header: list[str] | None = None
+        self._mapping: list[int] | None = None
+        self._line = 1
+        self._days: dict[str, date | None] = {}
+
+    @property
+    def next_line(self) -> int:
+        """The physical line number of the next byte to be decoded."""
+        return self._line
+
+    def decode(self, buf: bytes, offset: int, *, final: bool = False) -> Batch:
+        """Decode the complete records at the start of ``buf``.
+
+        ``offset`` is where ``buf`` starts in the file. With ``final`` the end
+        of ``buf`` is the end of the file, and an incomplete last record is
+        reported as torn instead of held back.
+        """
+        records: list[Record] = []
+        malformed: list[Malformed] = []
+        pos = 0
+        if offset == 0 and buf.startswith(BOM):
+            pos = len(BOM)
+        # Pure ASCII (the usual case) is split as text in one go; otherwise
+        # each line is decoded alone so invalid UTF-8 spoils only its own row.
+        ascii_only = buf.isascii()
+        lines: list[str] | list[bytes]
+        if ascii_only:
+            text = buf.decode("ascii")
+            lines = text[pos:].split("\n")
+            quote, cr, nul = '"', "\r", "\x00"
+            # Per-line checks only where the chunk as a whole needs them.
+            suspect = nul in text or text.count(cr) != text.count("\r\n")
+        else:
+            lines = buf[pos:].split(b"\n")
+            quote, cr, nul = b'"', b"\r", b"\x00"  # type: ignore[assignment]
+            suspect = nul in buf or buf.count(cr) != buf.count(b"\r\n")  # type: ignore[operator]
+        last = len(lines) - 1  # lines[last] has no line end: not complete yet
+        new = tuple.__new__
+        append = records.append
+        line_no = self._line
+        days = self._days
+        mapping = self._mapping
+        header = self.header
+        width = len(header) if header is not None else -1
+        i = 0
+        while i < last:
+            raw = lines[i]
+            if quote in raw or (suspect and (nul in raw or cr in raw[:-1])):
+                # The careful path: quoted fields, stray bytes.
+                result = self._slow(buf, pos)
+                if result is None:  # runs to the end of buf unfinished
+                    break
+                end, fields, reason = result
+                span = buf.count(b"\n", pos, end)
+                rec_pos, rec_line = pos, line_no
+                pos, line_no, i = end, line_no + span, i + span
+                if reason is not None:
+                    malformed.append(Malformed(offset + rec_pos, rec_line, reason))
+                    continue
+            else:
+                rec_pos, rec_line = pos, line_no
+                pos += len(raw) + 1
+                line_no += 1
+                i += 1
+                if ascii_only:
+                    fields = raw.split(",")  # type: ignore[arg-type]
+                else:
+                    try:
+                        fields = raw.decode("utf-8").split(",")  # type: ignore[union-attr]
+                    except UnicodeDecodeError:
+                        malformed.append(Malformed(offset + rec_pos, rec_line, "invalid UTF-8"))
+                        continue
+                tail = fields[-1]
+                if tail.endswith("\r"):
+                    fields[-1] = tail = tail[:-1]
+                if not tail and len(fields) == 1:
+                    continue  # a blank line
+            if len(fields) != width:
+                if header is None:
+                    mapping = self._mapping = header_mapping(fields)
+                    header = self.header = fields
+                    width = len(fields)
+                else:
+                    reason = _field_count_reason(fields, header)
+                    malformed.append(Malformed(offset + rec_pos, rec_line, reason))
+                continue
+            values = fields if mapping is None else [fields[j] if j >= 0 else "" for j in mapping]
+            status = values[_STATUS_COL]
+            if status not in VALID_STATUSES and status:
+                reason = "repeated header" if fields == header else f"unknown status {status[:40]!r}"
+                malformed.append(Malformed(offset + rec_pos, rec_line, reason))
+                continue
+            text_day = values[_DATE_COL]
+            try:
+                day = days[text_day]
+            except KeyError:
+                day = days[text_day] = parse_day(text_day)
+            if day is None:
+                reason = f"unparseable chunk_date_utc {text_day[:40]!r}"
+                malformed.append(Malformed(offset + rec_pos, rec_line, reason))
+                continue
+            append(new(Record, (offset + rec_pos, rec_line, day, values)))
+        if final and pos < len(buf):
+            malformed.append(Malformed(offset + pos, line_no, "torn final record (no line end)"))
+            line_no += buf.count(b"\n", pos)
+            pos = len(buf)
+        self._line = line_no
+        return Batch(records, malformed, pos)
+
+    @staticmethod
+    def _slow(buf: bytes, pos: int) -> tuple[int, list[str], str | None] | None:
+        """Frame one record at ``pos`` with full quote awareness.
+
+        Returns ``(end, fields, reason)`` where ``reason`` is set when the
+        record is malformed (then ``fields`` is empty), or ``None`` when the
+        record runs to the end of ``buf`` unfinished.
+        """
+        m = _RECORD.match(buf, pos)
+        if m is None:
+            if _PARTIAL.match(buf, pos) is not None:
+                return None  # more bytes may complete it (or, if final, it is torn)
+            end = buf.find(b"\n", pos)
+            if end < 0:
+                return None
+            end += 1
+            if b"\x00" in buf[pos:end]:
+                return end, [], "NUL byte"
+            return end, [], "stray quote or carriage return outside a quoted field"
+        end = m.end()
+        raw = buf[pos : end - 1]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if b"\x00" in raw:
+            return end, [], "NUL byte"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return end, [], "invalid UTF-8"
+        return end, split_fields(text), None
+
+
+def close_off(torn: bytes) -> bytes:
+    """Return the bytes that end the torn record ``torn`` so nothing can join it.
+
+    ``torn`` is everything after the last complete record. The result closes
+    an open quoted field if the cut was inside one, then adds ``TORN_MARK`` and
+    a line end, so the torn record is one malformed record for every reader. A
+    record cut only before its final ``\\n`` is completed instead.
+    """
+    if not torn:
+        return b""
+    if _PARTIAL.match(torn) is not None:
+        if torn.count(b'"') % 2:
+            return b'"' + _CLOSE_OFF
+        if torn.endswith(b"\r"):
+            return b"\n"
+    return _CLOSE_OFF
+
+
+_CLOSE_OFF = (TORN_MARK + "\r\n").encode()
+
+
+def _field_count_reason(fields: list[str], header: list[str]) -> str:
+    if len(fields) > len(header) and all(not f for f in fields[-_WIDTH:]):
+        return "torn record (closed off by a later write)"
+    return f"expected {len(header)} fields, found {len(fields)}"
+
+
+def read_batches(fh: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[Batch]:
+    """Decode a whole file from its start, one :class:`Batch` per chunk.
+
+    ``consumed`` of each batch is relative to the file, not the chunk: the
+    last batch's ``consumed`` is the file size. An incomplete final record is
+    reported as torn. Raises :class:`TelemetryFormatError` for a file whose
+    header is not a telemetry header.
+    """
+    decoder = RecordDecoder()
+    offset = 0
+    pending = b""
+    while True:
+        chunk = fh.read(chunk_size)
+        buf = pending + chunk if pending else chunk
+        final = not chunk
+        batch = decoder.decode(buf, offset, final=final)
+        offset += batch.consumed
+        pending = buf[batch.consumed :]
+        yield Batch(batch.records, batch.malformed, offset)
+        if final:
+            return
