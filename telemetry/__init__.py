@@ -25,7 +25,9 @@ from .schema import (
     TelemetryRow,
     utcnow_iso,
 )
+from .state import BackfillState, DurationStats, FailureGroup, Progress, day_runs
 from .store import HistoricalTelemetry, diagnose, upgrade_header
+from .tail import TailUpdate, TelemetryTail
 
 __all__ = [
     "FINAL_STATUSES",
@@ -43,12 +45,19 @@ __all__ = [
     "STATUS_UPLOADED",
     "STATUS_UPLOAD_PENDING",
     "VALID_STATUSES",
+    "BackfillState",
+    "DurationStats",
+    "FailureGroup",
     "HistoricalTelemetry",
     "Malformed",
+    "Progress",
     "Record",
     "RecordDecoder",
+    "TailUpdate",
     "TelemetryFormatError",
     "TelemetryRow",
+    "TelemetryTail",
+    "day_runs",
     "diagnose",
     "replaces",
     "upgrade_header",

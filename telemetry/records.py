@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from .schema import SCHEMA, VALID_STATUSES
 
@@ -41,9 +41,7 @@ _RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*\r?\n")
 # complete fields, then a partial one (an open quoted field may end on a quote
 # that is half of an escaped pair). Its quote count is odd exactly when the cut
 # is inside a quoted field.
-_PARTIAL = re.compile(
-    rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z'
-)
+_PARTIAL = re.compile(rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z')
 
 _COL = {name: i for i, name in enumerate(SCHEMA)}
 _DATE_COL = _COL["chunk_date_utc"]
@@ -167,6 +165,11 @@ class RecordDecoder:
         self._line = 1
         self._days: dict[str, date | None] = {}
 
+    def adopt_header(self, header: list[str] | None) -> None:
+        """Start mid-file: decode as if ``header`` had been read already."""
+        self.header = header
+        self._mapping = None if header is None else header_mapping(header)
+
     @property
     def next_line(self) -> int:
         """The physical line number of the next byte to be decoded."""
@@ -187,7 +190,10 @@ class RecordDecoder:
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         ascii_only = buf.isascii()
-        lines: list[str] | list[bytes]
+        lines: list[Any]
+        quote: Any
+        cr: Any
+        nul: Any
         if ascii_only:
             text = buf.decode("ascii")
             lines = text[pos:].split("\n")
@@ -196,8 +202,8 @@ class RecordDecoder:
             suspect = nul in text or text.count(cr) != text.count("\r\n")
         else:
             lines = buf[pos:].split(b"\n")
-            quote, cr, nul = b'"', b"\r", b"\x00"  # type: ignore[assignment]
-            suspect = nul in buf or buf.count(cr) != buf.count(b"\r\n")  # type: ignore[operator]
+            quote, cr, nul = b'"', b"\r", b"\x00"
+            suspect = nul in buf or buf.count(cr) != buf.count(b"\r\n")
         last = len(lines) - 1  # lines[last] has no line end: not complete yet
         new = tuple.__new__
         append = records.append
@@ -207,6 +213,8 @@ class RecordDecoder:
         header = self.header
         width = len(header) if header is not None else -1
         i = 0
+        raw: Any
+        fields: list[str]
         while i < last:
             raw = lines[i]
             if quote in raw or (suspect and (nul in raw or cr in raw[:-1])):
@@ -227,10 +235,10 @@ class RecordDecoder:
                 line_no += 1
                 i += 1
                 if ascii_only:
-                    fields = raw.split(",")  # type: ignore[arg-type]
+                    fields = raw.split(",")
                 else:
                     try:
-                        fields = raw.decode("utf-8").split(",")  # type: ignore[union-attr]
+                        fields = raw.decode("utf-8").split(",")
                     except UnicodeDecodeError:
                         malformed.append(Malformed(offset + rec_pos, rec_line, "invalid UTF-8"))
                         continue
@@ -251,7 +259,9 @@ class RecordDecoder:
             values = fields if mapping is None else [fields[j] if j >= 0 else "" for j in mapping]
             status = values[_STATUS_COL]
             if status not in VALID_STATUSES and status:
-                reason = "repeated header" if fields == header else f"unknown status {status[:40]!r}"
+                reason = (
+                    "repeated header" if fields == header else f"unknown status {status[:40]!r}"
+                )
                 malformed.append(Malformed(offset + rec_pos, rec_line, reason))
                 continue
             text_day = values[_DATE_COL]
@@ -330,7 +340,9 @@ def _field_count_reason(fields: list[str], header: list[str]) -> str:
     return f"expected {len(header)} fields, found {len(fields)}"
 
 
-def read_batches(fh: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[Batch]:
+def read_batches(
+    fh: BinaryIO, chunk_size: int = CHUNK_SIZE, decoder: RecordDecoder | None = None
+) -> Iterator[Batch]:
     """Decode a whole file from its start, one :class:`Batch` per chunk.
 
     ``consumed`` of each batch is relative to the file, not the chunk: the
@@ -338,7 +350,7 @@ def read_batches(fh: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[Batch]:
     reported as torn. Raises :class:`TelemetryFormatError` for a file whose
     header is not a telemetry header.
     """
-    decoder = RecordDecoder()
+    decoder = decoder or RecordDecoder()
     offset = 0
     pending = b""
     while True:

@@ -84,11 +84,9 @@ def row_values(row: TelemetryRow | Mapping[str, Any]) -> list[str]:
     status = data["status"]
     # The status is the one field orchestrators branch on: reject bad ones early.
     if status and status not in VALID_STATUSES:
-        raise ValueError(
-            f"Invalid telemetry status {status!r}. Allowed: {sorted(VALID_STATUSES)}."
-        )
+        raise ValueError(f"Invalid telemetry status {status!r}. Allowed: {sorted(VALID_STATUSES)}.")
     values = [data[col] for col in SCHEMA]
-    for col, value in zip(SCHEMA, values):
+    for col, value in zip(SCHEMA, values, strict=True):
         if "\x00" in value:
             raise ValueError(f"Telemetry column {col!r} contains a NUL character.")
     return values
@@ -278,9 +276,11 @@ def _read_header(fd: int, size: int) -> tuple[list[str] | None, int]:
 
 
 def _is_legacy(header: list[str]) -> bool:
-    return len(header) < len(SCHEMA) and tuple(header) == SCHEMA[: len(header)] and len(
-        header
-    ) >= len(LEGACY_SCHEMA)
+    return (
+        len(header) < len(SCHEMA)
+        and tuple(header) == SCHEMA[: len(header)]
+        and len(header) >= len(LEGACY_SCHEMA)
+    )
 
 
 def _close_off_torn_tail(fd: int, start: int, size: int) -> bytes:
@@ -289,7 +289,7 @@ def _close_off_torn_tail(fd: int, start: int, size: int) -> bytes:
     Scans only ``[start, size)``, where ``start`` is a known record boundary.
     """
     decoder = RecordDecoder()
-    decoder.header = list(SCHEMA)
+    decoder.adopt_header(list(SCHEMA))
     pos = start
     leftover = b""
     while pos < size:
@@ -348,7 +348,7 @@ def _rewrite_with_full_header(fd: int, path: Path) -> None:
             items += [(m.offset, None) for m in batch.malformed]
             items.sort()
             bounds = [o for o, _ in items[1:]] + [offset + batch.consumed]
-            for (start, encoded), end in zip(items, bounds):
+            for (start, encoded), end in zip(items, bounds, strict=True):
                 if encoded is not None:
                     out.write(encoded)
                 else:

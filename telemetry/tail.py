@@ -1,0 +1,144 @@
+"""Follow a telemetry file that grows while it is read.
+
+:class:`TelemetryTail` remembers how far it has read and returns only what was
+appended since, so the cost of an update is the size of the update, not of
+the file. It notices when the file it follows stops being the same file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import CHUNK_SIZE, Malformed, Record, RecordDecoder
+
+#: Reasons a tail starts over, as reported in :attr:`TailUpdate.reset`.
+RESET_TRUNCATED = "truncated"
+RESET_REPLACED = "replaced"
+RESET_DELETED = "deleted"
+RESET_CREATED = "created"
+
+_HEAD = 512  # bytes of the file's head kept as its fingerprint
+_BEFORE = 64  # bytes just before the read offset kept as a fingerprint
+
+
+@dataclass
+class TailUpdate:
+    """What one :meth:`TelemetryTail.read_new` found.
+
+    When ``reset`` is set the file is no longer the one read so far (it was
+    truncated, replaced, deleted or created): everything derived from earlier
+    updates must be dropped, and ``records`` start from the new file's
+    beginning. ``exists`` is False while there is no file at the path.
+    """
+
+    records: list[Record] = field(default_factory=list)
+    malformed: list[Malformed] = field(default_factory=list)
+    reset: str | None = None
+    exists: bool = True
+    size: int = 0
+
+
+class TelemetryTail:
+    """Incremental reader of one telemetry file, from a saved byte offset.
+
+    :meth:`read_new` returns complete records appended since the last call,
+    each with its byte offset. An incomplete final record (a write in
+    progress, cut anywhere: inside a quoted multi-line field or a multi-byte
+    character) is held back until it is complete. Truncation (also when the
+    file regrows past the old offset), replacement by rename, deletion and
+    re-creation (even on the same inode: the head of the file and the bytes
+    before the offset are fingerprinted) are reported as a reset.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._start()
+        self._seen = False  # a file existed at the path at some read
+
+    def _start(self) -> None:
+        self.decoder = RecordDecoder()
+        self.offset = 0  # bytes consumed as complete records
+        self._pending = b""
+        self._identity: tuple[int, int] | None = None
+        self._head = b""
+        self._before = b""
+
+    @property
+    def header(self) -> list[str] | None:
+        """The header of the file as read so far, or ``None`` before it."""
+        return self.decoder.header
+
+    @property
+    def held_back(self) -> int:
+        """Bytes after :attr:`offset` that do not form a complete record yet."""
+        return len(self._pending)
+
+    def read_new(self, max_bytes: int | None = None) -> TailUpdate:
+        """Return what was appended since the last call (at most ``max_bytes`` read).
+
+        Raises :class:`~telemetry.records.TelemetryFormatError` if the file's
+        header is not a telemetry header.
+        """
+        update = TailUpdate()
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            update.exists = False
+            if self._identity is not None:
+                self._start()
+                update.reset = RESET_DELETED
+            return update
+        try:
+            st = os.fstat(fd)
+            update.size = st.st_size
+            identity = (st.st_dev, st.st_ino)
+            if self._identity is None:
+                if self._seen and update.reset is None:
+                    update.reset = RESET_CREATED
+            else:
+                reason = self._changed(fd, identity, st.st_size)
+                if reason is not None:
+                    self._start()
+                    update.reset = reason
+            self._seen = True
+            self._identity = identity
+            self._read(fd, st.st_size, max_bytes, update)
+        finally:
+            os.close(fd)
+        return update
+
+    def _changed(self, fd: int, identity: tuple[int, int], size: int) -> str | None:
+        if identity != self._identity:
+            return RESET_REPLACED
+        end = self.offset + len(self._pending)
+        if size < end:
+            return RESET_TRUNCATED
+        if self._head and os.pread(fd, len(self._head), 0) != self._head:
+            return RESET_REPLACED
+        if self._before and os.pread(fd, len(self._before), self.offset - len(self._before)) != (
+            self._before
+        ):
+            return RESET_TRUNCATED
+        return None
+
+    def _read(self, fd: int, size: int, max_bytes: int | None, update: TailUpdate) -> None:
+        pos = self.offset + len(self._pending)
+        budget = size - pos if max_bytes is None else min(size - pos, max_bytes)
+        while budget > 0:
+            chunk = os.pread(fd, min(budget, CHUNK_SIZE), pos)
+            if not chunk:
+                break
+            pos += len(chunk)
+            budget -= len(chunk)
+            buf = self._pending + chunk if self._pending else chunk
+            batch = self.decoder.decode(buf, self.offset)
+            update.records.extend(batch.records)
+            update.malformed.extend(batch.malformed)
+            self.offset += batch.consumed
+            self._pending = buf[batch.consumed :]
+        if len(self._head) < _HEAD:
+            self._head = os.pread(fd, _HEAD, 0)
+        start = max(0, self.offset - _BEFORE)
+        self._before = os.pread(fd, self.offset - start, start)
