@@ -19,7 +19,7 @@ RESET_REPLACED = "replaced"
 RESET_DELETED = "deleted"
 RESET_CREATED = "created"
 
-_HEAD = 512  # bytes of the file's head kept as its fingerprint
+_HEAD = 4096  # at most this much of the file's first line is its fingerprint
 _BEFORE = 64  # bytes just before the read offset kept as a fingerprint
 
 
@@ -138,7 +138,12 @@ class TelemetryTail:
             update.malformed.extend(batch.malformed)
             self.offset += batch.consumed
             self._pending = buf[batch.consumed :]
-        if len(self._head) < _HEAD:
-            self._head = os.pread(fd, _HEAD, 0)
+        if not self._head.endswith(b"\n") and len(self._head) < _HEAD:
+            # The fingerprint of the file is its first line (the header): a
+            # different header means a different file, the same header with
+            # different rows before the offset means truncated and rewritten.
+            head = os.pread(fd, _HEAD, 0)
+            newline = head.find(b"\n")
+            self._head = head if newline < 0 else head[: newline + 1]
         start = max(0, self.offset - _BEFORE)
         self._before = os.pread(fd, self.offset - start, start)

@@ -1,0 +1,150 @@
+"""The live engine: the incremental tail and BackfillState agree with load_state."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail
+from tests.bench.generate import generate
+from tests.seed_reference import seed_load_state
+
+
+def _feed_in_chunks(path: Path, data: bytes, cuts: list[int]) -> BackfillState:
+    """Write ``data`` to ``path`` piece by piece, following it with a tail."""
+    state = BackfillState()
+    tail = TelemetryTail(path)
+    path.write_bytes(b"")
+    written = 0
+    for cut in [*sorted(set(cuts)), len(data)]:
+        with open(path, "ab") as fh:
+            fh.write(data[written:cut])
+        written = cut
+        update = tail.read_new()
+        assert update.reset is None
+        state.apply(update.records, update.malformed)
+        # Only complete records count: the state equals a reading of the
+        # bytes up to the tail's offset.
+        prefix = path.with_suffix(".prefix")
+        prefix.write_bytes(data[: tail.offset])
+        assert dict(state.latest) == seed_load_state(prefix)
+    return state
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    cuts=st.lists(st.integers(0, 60_000), max_size=12),
+)
+def test_state_fed_in_random_chunks_equals_load_state(seed: int, cuts: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        source = generate(Path(tmp) / "source.csv", 150, seed)
+        data = source.read_bytes()
+        cuts = [c % (len(data) + 1) for c in cuts]
+        state = _feed_in_chunks(Path(tmp) / "live.csv", data, cuts)
+        assert dict(state.latest) == HistoricalTelemetry(source).load_state()
+        assert state.rows == 150
+
+
+def test_tail_holds_back_a_record_cut_inside_a_quoted_field(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "DOWNLOAD_PENDING"})
+    tail = TelemetryTail(path)
+    assert len(tail.read_new().records) == 1
+    with open(path, "ab") as fh:
+        fh.write(b',2020-01-01,,,FAILED,,,,,,,,,,Boom,"Traceback\r\n  line \xc3')
+    assert tail.read_new().records == []
+    assert tail.held_back > 0
+    with open(path, "ab") as fh:
+        fh.write(b'\xa9 2",' + b"," * 7 + b"\r\n")
+    records = tail.read_new().records
+    assert [r.values[4] for r in records] == ["FAILED"]
+    assert records[0].values[15] == "Traceback\r\n  line \u00e9 2"
+
+
+def test_tail_reports_truncation_replacement_deletion_and_creation(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    for day in ("2020-01-01", "2020-01-02"):
+        store.append_row({"chunk_date_utc": day, "status": "UPLOADED"})
+    tail = TelemetryTail(path)
+    assert len(tail.read_new().records) == 2
+
+    # Truncate, then regrow past the old offset with different rows.
+    data = path.read_bytes()
+    header_end = data.index(b"\n") + 1
+    with open(path, "r+b") as fh:
+        fh.truncate(header_end)
+    for day in ("2021-05-01", "2021-05-02", "2021-05-03"):
+        store.append_row({"chunk_date_utc": day, "status": "FAILED"})
+    update = tail.read_new()
+    assert update.reset == "truncated"
+    assert [r.day for r in update.records] == [date(2021, 5, d) for d in (1, 2, 3)]
+
+    # Replace by rename.
+    other = tmp_path / "other.csv"
+    HistoricalTelemetry(other).append_row({"chunk_date_utc": "2022-01-01", "status": "UPLOADED"})
+    os.replace(other, path)
+    update = tail.read_new()
+    assert update.reset == "replaced"
+    assert [r.day for r in update.records] == [date(2022, 1, 1)]
+
+    path.unlink()
+    assert tail.read_new().reset == "deleted"
+    assert tail.read_new().exists is False
+    store.append_row({"chunk_date_utc": "2023-01-01", "status": "UPLOADED"})
+    update = tail.read_new()
+    assert update.reset == "created"
+    assert [r.day for r in update.records] == [date(2023, 1, 1)]
+
+
+def test_state_counts_failures_stalls_and_progress(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def at(minutes: float) -> str:
+        return (t0 + timedelta(minutes=minutes)).isoformat(timespec="microseconds")
+
+    rows = [
+        ("2020-01-01", "UPLOADED", "", at(0)),
+        ("2020-01-02", "FAILED", "HTTPError", at(1)),
+        ("2020-01-03", "FAILED", "HTTPError", at(2)),
+        ("2020-01-05", "FAILED", "Timeout", at(3)),
+        ("2020-01-06", "SKIPPED_NO_DATA", "", at(4)),
+        ("2020-01-07", "DOWNLOAD_PENDING", "", at(5)),
+        ("2020-01-08", "UPLOADED", "", at(60)),
+    ]
+    for day, status, error_type, started in rows:
+        store.append_row(
+            {
+                "chunk_date_utc": day,
+                "status": status,
+                "error_type": error_type,
+                "error_message": f"{error_type} on {day}" if error_type else "",
+                "started_at_utc": started,
+                "download_seconds": "10",
+            }
+        )
+    state = BackfillState.from_path(path, stale_after=timedelta(minutes=15))
+    assert state.status_counts["FAILED"] == 3
+    groups = {g.error_type: g for g in state.failures()}
+    assert groups["HTTPError"].runs == [(date(2020, 1, 2), date(2020, 1, 3))]
+    assert groups["Timeout"].days == [date(2020, 1, 5)]
+    assert state.stalled(now=t0 + timedelta(minutes=30)) == [date(2020, 1, 7)]
+    assert state.stalled(now=t0 + timedelta(minutes=10)) == []
+    progress = state.progress()
+    assert progress.total == 8  # 2020-01-01 .. 2020-01-08
+    assert progress.missing == 1  # 2020-01-04 was never attempted
+    assert progress.failed == 3
+    assert progress.done == 3  # two uploads and one skip: skipped is not failed
+    assert progress.in_flight == 1
+    assert state.durations["download"].percentile(50) is not None
+    history = state.history(path, date(2020, 1, 2))
+    assert [r.values[15] for r in history] == ["HTTPError on 2020-01-02"]
