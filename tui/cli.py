@@ -14,7 +14,15 @@ import click
 from . import __version__
 
 # command name -> "module:attribute" of its click.Command
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "follow": "tui.cmd_follow:follow",
+}
+
+
+class BadInput(click.ClickException):
+    """Bad input: one line on stderr and exit code 2, never a traceback."""
+
+    exit_code = 2
 
 
 class LazyGroup(click.Group):

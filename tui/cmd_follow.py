@@ -1,0 +1,92 @@
+"""``backfill-monitor follow``: the live engine as JSON lines, for alerting pipes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+
+import click
+
+from telemetry import BackfillState, TelemetryFormatError, TelemetryTail
+from telemetry.schema import SCHEMA
+
+from .cli import BadInput
+
+_FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
+_IDX = {name: SCHEMA.index(name) for name in ("status", *_FIELDS)}
+
+
+def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, object]:
+    line: dict[str, object] = {
+        "date": day.isoformat(),
+        "status": values[_IDX["status"]],
+        "previous": previous,
+    }
+    for name in _FIELDS:
+        line[name] = values[_IDX[name]]
+    return line
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--jsonl", is_flag=True, help="One JSON object per line (the only format).")
+@click.option("--changes-only", is_flag=True, help="Skip the initial state; print changes only.")
+@click.option("--poll", is_flag=True, help="Poll with stat instead of inotify (NFS, EFS, SMB).")
+@click.option("--interval", default=1.0, show_default=True, help="Fallback check, in seconds.")
+def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: float) -> None:
+    """Follow FILE and print each day whose latest row changes, as JSON lines.
+
+    \b
+    A changed day:  {"date": "2020-01-05", "status": "FAILED", "previous": ...}
+    A lifecycle event: {"event": "reset", "reason": "truncated|replaced|deleted|created"}
+
+    \b
+    Examples:
+      backfill-monitor follow telemetry.csv --jsonl
+      backfill-monitor follow /mnt/efs/telemetry.csv --jsonl --changes-only --poll
+    """
+    from .follow import wakeups
+
+    if not file.parent.is_dir():
+        raise BadInput(f"no such directory: {file.parent}")
+    if file.is_dir():
+        raise BadInput(f"{file} is a directory, not a telemetry file")
+    tail = TelemetryTail(file)
+    state = BackfillState()
+    first = True
+    stop = threading.Event()
+    out = sys.stdout
+
+    def emit(lines: list[dict[str, object]]) -> None:
+        if lines:
+            out.write("".join(json.dumps(line) + "\n" for line in lines))
+            out.flush()
+
+    try:
+        for _ in wakeups(file, stop, poll=poll, interval=interval):
+            while True:
+                update = tail.read_new(max_bytes=8 << 20)
+                lines: list[dict[str, object]] = []
+                if update.reset:
+                    state = BackfillState()
+                    lines.append({"event": "reset", "reason": update.reset})
+                before = {r.day: state.status_of(r.day) for r in update.records}
+                changed = state.apply(update.records, update.malformed)
+                if not (first and changes_only):
+                    for day in sorted(changed):
+                        values = state.latest_values(day)
+                        if values is not None:
+                            lines.append(_day_line(day, values, before.get(day)))
+                emit(lines)
+                if tail.offset + tail.held_back >= update.size:
+                    break
+            first = False
+    except TelemetryFormatError as exc:
+        raise BadInput(str(exc)) from None
+    except KeyboardInterrupt:
+        stop.set()
+    except BrokenPipeError:
+        stop.set()
