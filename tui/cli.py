@@ -15,7 +15,9 @@ from . import __version__
 
 # command name -> "module:attribute" of its click.Command
 COMMANDS: dict[str, str] = {
+    "demo": "tui.cmd_monitor:demo",
     "follow": "tui.cmd_follow:follow",
+    "watch": "tui.cmd_monitor:watch",
 }
 
 
