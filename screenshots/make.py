@@ -1,0 +1,33 @@
+"""Regenerate the SVG screenshots from the real app on a generated backfill.
+
+    python -m screenshots.make
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from tests.bench.generate import generate
+from tui.monitor import MonitorApp
+
+HERE = Path(__file__).resolve().parent
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = generate(Path(tmp) / "telemetry.csv", 6_000, seed=3)
+        app = MonitorApp(path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if app.state.rows == 6_000:
+                    break
+            app.refresh_view()
+            await pilot.pause(0.2)
+            app.save_screenshot(str(HERE / "main.svg"))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
