@@ -347,7 +347,7 @@ def _rewrite_with_full_header(fd: int, path: Path) -> None:
             items = [(r.offset, encode_row(r.values)) for r in batch.records]
             items += [(m.offset, None) for m in batch.malformed]
             items.sort()
-            bounds = [o for o, _ in items[1:]] + [offset + batch.consumed]
+            bounds = [o for o, _ in items[1:]] + [offset + batch.consumed] * bool(items)
             for (start, encoded), end in zip(items, bounds, strict=True):
                 if encoded is not None:
                     out.write(encoded)
