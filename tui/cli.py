@@ -15,6 +15,7 @@ from . import __version__
 
 # command name -> "module:attribute" of its click.Command
 COMMANDS: dict[str, str] = {
+    "check": "tui.cmd_check:check",
     "demo": "tui.cmd_monitor:demo",
     "follow": "tui.cmd_follow:follow",
     "watch": "tui.cmd_monitor:watch",
