@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "check": "tui.cmd_check:check",
     "demo": "tui.cmd_monitor:demo",
     "follow": "tui.cmd_follow:follow",
+    "latest": "tui.cmd_latest:latest",
     "watch": "tui.cmd_monitor:watch",
 }
 
