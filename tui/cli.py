@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "demo": "tui.cmd_monitor:demo",
     "follow": "tui.cmd_follow:follow",
     "latest": "tui.cmd_latest:latest",
+    "summary": "tui.cmd_summary:summary",
     "watch": "tui.cmd_monitor:watch",
 }
 

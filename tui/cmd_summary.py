@@ -1,0 +1,107 @@
+"""``backfill-monitor summary``: where the backfill stands, for people and cron."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from telemetry import BackfillState, TelemetryFormatError
+
+from .cli import BadInput
+
+FAIL_ON = ("failed", "stalled", "malformed")
+
+
+def summarize(state: BackfillState) -> dict[str, Any]:
+    """The summary as plain JSON-ready data."""
+    progress = state.progress()
+    stalled = state.stalled()
+    download = state.durations["download"]
+    return {
+        "days_by_status": {s: n for s, n in sorted(state.status_counts.items()) if n},
+        "range": [str(progress.start), str(progress.end)] if progress.start else None,
+        "total_days": progress.total,
+        "done": progress.done,
+        "failed": progress.failed,
+        "in_flight": progress.in_flight,
+        "missing": progress.missing,
+        "percent_done": round(100 * progress.fraction, 2),
+        "days_per_hour": progress.days_per_hour,
+        "eta_hours": progress.eta.total_seconds() / 3600 if progress.eta else None,
+        "attempts": state.total_attempts,
+        "retries": state.retries,
+        "download_seconds_p50": download.percentile(50),
+        "download_seconds_p95": download.percentile(95),
+        "failures": [
+            {
+                "error_type": g.error_type,
+                "count": g.count,
+                "first": str(g.first),
+                "last": str(g.last),
+                "runs": [f"{a}..{b}" if a != b else str(a) for a, b in g.runs],
+            }
+            for g in state.failures()
+        ],
+        "stalled": [str(d) for d in stalled],
+        "malformed": [{"line": m.line, "reason": m.reason} for m in state.malformed],
+    }
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--fail-on", default="", metavar="LIST", help="Exit 1 on any of: failed,stalled,malformed."
+)
+@click.option("--start", metavar="DATE", help="Expected first day (default: first seen).")
+@click.option("--end", metavar="DATE", help="Expected last day (default: last seen).")
+def summary(file: Path, as_json: bool, fail_on: str, start: str | None, end: str | None) -> None:
+    """Counts by status, progress, throughput, ETA, failures, stalls, malformed rows.
+
+    \b
+    Examples:
+      backfill-monitor summary telemetry.csv
+      backfill-monitor summary telemetry.csv --json --fail-on failed,stalled
+    """
+    conditions = [c for c in fail_on.split(",") if c]
+    for c in conditions:
+        if c not in FAIL_ON:
+            raise BadInput(f"--fail-on: {c!r} is not one of {','.join(FAIL_ON)}")
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError as exc:
+        raise BadInput(f"--start/--end: {exc}") from None
+    if not file.is_file():
+        raise BadInput(f"{file}: no such telemetry file")
+    try:
+        state = BackfillState.from_path(file, expected_start=first, expected_end=last)
+    except TelemetryFormatError as exc:
+        raise BadInput(f"{file}: {exc}") from None
+    data = summarize(state)
+    if as_json:
+        click.echo(json.dumps(data))
+    else:
+        click.echo(
+            f"{data['done']:,} of {data['total_days']:,} days done ({data['percent_done']}%), "
+            f"{data['failed']:,} failed, {data['in_flight']:,} in flight, "
+            f"{data['missing']:,} missing"
+        )
+        rate = data["days_per_hour"]
+        click.echo(f"throughput: {rate:,.1f} days/h" if rate else "throughput: -")
+        for g in data["failures"]:
+            click.echo(
+                f"  {g['error_type'] or '(no type)'}: {g['count']} days {g['first']}..{g['last']}"
+            )
+        click.echo(f"stalled: {len(data['stalled'])}  malformed rows: {len(data['malformed'])}")
+    tripped = {
+        "failed": data["failed"] > 0,
+        "stalled": bool(data["stalled"]),
+        "malformed": bool(data["malformed"]),
+    }
+    if any(tripped[c] for c in conditions):
+        raise SystemExit(1)
