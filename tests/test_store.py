@@ -1,0 +1,74 @@
+"""Behavioural tests of the telemetry store (writer and readers)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+import telemetry
+from telemetry import HistoricalTelemetry, TelemetryRow
+from tests.seed_reference import seed_append_row, seed_iter_rows, seed_load_state
+
+
+def _row(day: str, started: str, msg: str = "", status: str = "DOWNLOADED") -> dict[str, str]:
+    return {
+        "run_id": "r",
+        "chunk_date_utc": day,
+        "status": status,
+        "error_message": msg,
+        "started_at_utc": started,
+    }
+
+
+def test_awkward_text_round_trips_and_matches_seed(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    msgs = ['a,b "q"\r\nline2\nx', "é ünïcode ✓", "x" * 300_000, ""]
+    for i, m in enumerate(msgs):
+        store.append_row(_row(f"2024-01-0{i + 1}", "2024-01-01T00:00:00+00:00", m))
+    assert [r.error_message for r in store.iter_rows()] == msgs
+    assert store.load_state() == seed_load_state(path)
+    assert store.malformed() == []
+
+
+def test_seed_written_file_reads_identically(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    seed_append_row(path, _row("2024-01-01", "2024-01-01T00:00:00+00:00", "a,\"b\"\nc"))
+    seed_append_row(path, _row("2024-01-01", "2024-01-01T00:00:00+00:00", "later"))
+    store = HistoricalTelemetry(path)
+    assert list(store.iter_rows()) == seed_iter_rows(path)
+    assert store.load_state() == seed_load_state(path)
+
+
+def test_invalid_status_and_unknown_column_raise(tmp_path: Path) -> None:
+    store = HistoricalTelemetry(tmp_path / "t.csv")
+    with pytest.raises(ValueError):
+        store.append_row({"status": "BOGUS"})
+    with pytest.raises(ValueError):
+        store.append_row({"nope": "x"})
+
+
+def test_fsync_error_propagates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(fd: int) -> None:
+        raise OSError("fsync failed")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        HistoricalTelemetry(tmp_path / "t.csv").append_row(TelemetryRow(status="FAILED"))
+
+
+def test_legacy_header_is_upgraded_on_append(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(telemetry.LEGACY_SCHEMA)
+        w.writerow(["r", "2024-01-01", "", "", "DOWNLOADED"] + [""] * 13)
+    HistoricalTelemetry(path).append_row(_row("2024-01-02", "t") | {"s3_key": "k"})
+    rows = list(HistoricalTelemetry(path).iter_rows())
+    assert [r.chunk_date_utc for r in rows] == ["2024-01-01", "2024-01-02"]
+    assert rows[0].s3_key == "" and rows[1].s3_key == "k"
+    with open(path, newline="") as fh:
+        assert {len(r) for r in csv.reader(fh)} == {len(telemetry.SCHEMA)}
