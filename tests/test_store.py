@@ -81,3 +81,22 @@ def test_legacy_header_is_upgraded_on_append(tmp_path: Path) -> None:
     assert rows[0].s3_key == "" and rows[1].s3_key == "k"
     with open(path, newline="") as fh:
         assert {len(r) for r in csv.reader(fh)} == {len(telemetry.SCHEMA)}
+
+
+def test_torn_tail_is_closed_off_and_new_row_reads_intact(tmp_path: Path) -> None:
+    base = tmp_path / "base.csv"
+    HistoricalTelemetry(base).append_row(_row("2024-01-01", "a", "first"))
+    start = base.stat().st_size
+    HistoricalTelemetry(base).append_row(_row("2024-01-02", "b", 'multi\nline "q", x'))
+    data = base.read_bytes()
+    for cut in range(start + 1, len(data)):
+        path = tmp_path / f"c{cut}.csv"
+        path.write_bytes(data[:cut])
+        store = HistoricalTelemetry(path)
+        store.append_row(_row("2024-01-03", "c", "new"))
+        msgs = [r.error_message for r in store.iter_rows()]
+        if cut == len(data) - 1:
+            assert msgs in (["first", "new"], ["first", 'multi\nline "q", x', "new"])
+        else:
+            assert msgs == ["first", "new"], cut
+            assert len(store.malformed()) == 1, cut
