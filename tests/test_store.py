@@ -100,3 +100,15 @@ def test_torn_tail_is_closed_off_and_new_row_reads_intact(tmp_path: Path) -> Non
         else:
             assert msgs == ["first", "new"], cut
             assert len(store.malformed()) == 1, cut
+
+
+def test_torn_header_is_rewritten_and_foreign_header_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"run_id,chunk_da")
+    HistoricalTelemetry(path).append_row(_row("2024-01-01", "a"))
+    assert path.read_bytes().startswith((",".join(telemetry.SCHEMA) + "\r\n").encode())
+    assert len(list(HistoricalTelemetry(path).iter_rows())) == 1
+    other = tmp_path / "o.csv"
+    other.write_bytes(b"a,b,c\r\n1,2,3\r\n")
+    with pytest.raises(telemetry.TelemetryFormatError):
+        HistoricalTelemetry(other).append_row(_row("2024-01-01", "a"))
