@@ -112,3 +112,27 @@ def test_torn_header_is_rewritten_and_foreign_header_refused(tmp_path: Path) -> 
     other.write_bytes(b"a,b,c\r\n1,2,3\r\n")
     with pytest.raises(telemetry.TelemetryFormatError):
         HistoricalTelemetry(other).append_row(_row("2024-01-01", "a"))
+
+
+def _append_many(path: str, who: int) -> None:
+    store = HistoricalTelemetry(path)
+    for i in range(50):
+        store.append_row(_row("2024-01-01", f"{who}-{i:02d}", f'w{who} row {i}, "x"\n'))
+
+
+def test_concurrent_appenders_write_one_header_and_intact_rows(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = str(tmp_path / "t.csv")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(path, w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    rows = list(HistoricalTelemetry(path).iter_rows())
+    expected = {f'w{w} row {i}, "x"\n' for w in range(4) for i in range(50)}
+    assert len(rows) == 200 and {r.error_message for r in rows} == expected
+    assert Path(path).read_bytes().count(b"run_id,chunk_date_utc") == 1
+    assert HistoricalTelemetry(path).malformed() == []
