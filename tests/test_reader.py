@@ -1,0 +1,86 @@
+"""The reader never crashes on a damaged file, and reports what it skipped."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from telemetry import SCHEMA, HistoricalTelemetry, TelemetryRow, diagnose, utcnow_iso
+
+HEADER = ",".join(SCHEMA)
+
+
+def _row(day: str, status: str = "UPLOADED", started: str = "", message: str = "") -> str:
+    values = [""] * len(SCHEMA)
+    values[1], values[4], values[15], values[16] = day, status, message, started
+    return ",".join(values)
+
+
+def test_damaged_rows_are_skipped_and_reported_with_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    lines = [
+        b"\xef\xbb\xbf" + HEADER.encode(),  # BOM
+        _row("2020-01-01").encode(),
+        _row("2020-01-02", message="caf\xe9").encode("latin-1"),  # invalid UTF-8
+        _row("2020-01-03").encode() + b"\x00",  # NUL
+        b"a,b,c",  # too few fields
+        _row("2020-01-04").encode() + b",extra",  # too many fields
+        HEADER.encode(),  # repeated header
+        _row("2020-01-05", status="DONE").encode(),  # unknown status
+        _row("not-a-date").encode(),
+        _row("2020-01-06").encode(),
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")  # LF only
+    store = HistoricalTelemetry(path)
+    assert sorted(store.load_state()) == [date(2020, 1, 1), date(2020, 1, 6)]
+    assert [r.chunk_date_utc for r in store.iter_rows()] == ["2020-01-01", "2020-01-06"]
+    reports = [(m.line, m.reason) for m in diagnose(path)]
+    assert reports == [
+        (3, "invalid UTF-8"),
+        (4, "NUL byte"),
+        (5, "expected 24 fields, found 3"),
+        (6, "expected 24 fields, found 25"),
+        (7, "repeated header"),
+        (8, "unknown status 'DONE'"),
+        (9, "unparseable chunk_date_utc 'not-a-date'"),
+    ]
+
+
+def test_offsets_compare_as_instants_and_ties_go_to_the_later_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    # 10:00-05:00 is 15:00Z: later than 12:00Z although it sorts first as text.
+    store.append_row(
+        {
+            "chunk_date_utc": "2020-01-01",
+            "status": "FAILED",
+            "started_at_utc": "2020-01-02T10:00:00-05:00",
+        }
+    )
+    store.append_row(
+        {
+            "chunk_date_utc": "2020-01-01",
+            "status": "DOWNLOADED",
+            "started_at_utc": "2020-01-02T12:00:00Z",
+        }
+    )
+    same = "2020-01-03T00:00:00.000001+00:00"
+    store.append_row(
+        {"chunk_date_utc": "2020-01-02", "status": "DOWNLOAD_PENDING", "started_at_utc": same}
+    )
+    store.append_row(
+        {"chunk_date_utc": "2020-01-02", "status": "DOWNLOADED", "started_at_utc": same}
+    )
+    state = store.load_state()
+    assert state[date(2020, 1, 1)].status == "FAILED"
+    assert state[date(2020, 1, 2)].status == "DOWNLOADED"
+
+
+def test_none_is_written_as_empty_and_timestamps_carry_microseconds(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED", "s3_key": None})
+    assert list(store.iter_rows()) == [TelemetryRow(chunk_date_utc="2020-01-01", status="UPLOADED")]
+    for _ in range(50):
+        stamp = utcnow_iso()
+        assert len(stamp) == 32 and stamp[19] == "." and stamp.endswith("+00:00")
