@@ -1,6 +1,6 @@
 """Regenerate the SVG screenshots from the real app on a generated backfill.
 
-    python -m screenshots.make
+python -m screenshots.make
 """
 
 from __future__ import annotations
