@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from tests.bench.generate import generate
+from tests.monitor_wait import wait_for_rows
 from tui.monitor import MonitorApp
 
 HERE = Path(__file__).resolve().parent
@@ -20,11 +21,7 @@ async def main() -> None:
         path = generate(Path(tmp) / "telemetry.csv", 6_000, seed=3)
         app = MonitorApp(path)
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(50):
-                await pilot.pause(0.1)
-                if app.state.rows == 6_000:
-                    break
-            app.refresh_view()
+            await wait_for_rows(pilot, app, 6_000)
             await pilot.pause(0.2)
             app.save_screenshot(str(HERE / "main.svg"))
 

@@ -70,6 +70,10 @@ class TelemetryTail:
         """The header of the file as read so far, or ``None`` before it."""
         return self.decoder.header
 
+    def caught_up(self, update: TailUpdate) -> bool:
+        """True when ``update`` read to the end of the file as it was then."""
+        return self.offset + len(self._pending) >= update.size
+
     @property
     def held_back(self) -> int:
         """Bytes after :attr:`offset` that do not form a complete record yet."""

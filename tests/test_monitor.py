@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.widgets import Static
 
 from telemetry import HistoricalTelemetry
+from tests.monitor_wait import wait_for_rows
 from tui.monitor import MonitorApp
 
 
@@ -17,19 +18,11 @@ async def test_monitor_shows_counts_and_rows_appended_while_running(tmp_path: Pa
     store.append_row({"chunk_date_utc": "2020-01-02", "status": "FAILED"})
     app = MonitorApp(path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if app.state.rows == 2:
-                break
-        app.refresh_view()
+        await wait_for_rows(pilot, app, 2)
         summary = str(app.query_one("#summary", Static).render())
         assert "1 failed" in summary and "of 2 days" in summary
         store.append_row({"chunk_date_utc": "2020-01-03", "status": "FAILED"})
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if app.state.rows == 3:
-                break
-        app.refresh_view()
+        await wait_for_rows(pilot, app, 3)
         summary = str(app.query_one("#summary", Static).render())
         assert "2 failed" in summary and "of 3 days" in summary
         calendar = str(app.query_one("#calendar", Static).render())

@@ -81,7 +81,7 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
                         if values is not None:
                             lines.append(_day_line(day, values, before.get(day)))
                 emit(lines)
-                if tail.offset + tail.held_back >= update.size:
+                if tail.caught_up(update):
                     break
             first = False
     except TelemetryFormatError as exc:

@@ -115,7 +115,7 @@ class MonitorApp(App[None]):
                 while True:
                     update = tail.read_new(max_bytes=16 << 20)
                     self.call_from_thread(self.apply_update, update)
-                    if tail.offset + tail.held_back >= update.size:
+                    if tail.caught_up(update):
                         break
             except TelemetryFormatError as exc:
                 self.call_from_thread(self.show_banner, str(exc))
