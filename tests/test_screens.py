@@ -1,0 +1,396 @@
+"""The monitor's secondary screens, driven with Pilot on a real telemetry file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import DataTable, Static, TextArea
+
+from telemetry import BackfillState, HistoricalTelemetry
+from tui.screens import DayDetailScreen, FailuresScreen, HelpScreen, MalformedScreen
+from tui.screens.failures import format_runs
+
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "orchestrator.py", line 210, in download_day\n'
+    "    rows = client.query(window)\n"
+    '  File "udl/client.py", line 88, in query\n'
+    "    raise TimeoutError(f'read timed out after {timeout}s')\n"
+    "TimeoutError: read timed out after 300s"
+)
+HTTP_503 = (
+    "HTTPError: 503 Service Unavailable for url https://unifieddatalibrary.com/udl/eoobservation"
+)
+
+
+def _instant(day: date, minutes: int) -> str:
+    """A fixed timestamp: backfill day N starts at hour N of 2021-03-01 UTC, plus ``minutes``."""
+    moment = datetime(2021, 3, 1, tzinfo=timezone.utc) + timedelta(
+        hours=(day - date(2020, 1, 1)).days, minutes=minutes
+    )
+    return moment.isoformat(timespec="microseconds")
+
+
+def _row(day: date, status: str, started: str, finished: str = "", **extra: str) -> dict[str, str]:
+    row = {
+        "run_id": "run-1",
+        "chunk_date_utc": day.isoformat(),
+        "window_start_utc": f"{day.isoformat()}T00:00:00+00:00",
+        "window_end_utc": f"{(day + timedelta(days=1)).isoformat()}T00:00:00+00:00",
+        "status": status,
+        "sensor_id": "SENSOR-7",
+        "descriptor": "EO",
+        "output_format": "csv",
+        "started_at_utc": started,
+        "finished_at_utc": finished,
+    }
+    row.update(extra)
+    return row
+
+
+def _uploaded(day: date, minutes: int) -> list[dict[str, str]]:
+    """One successful attempt: pending, downloaded, processed, uploaded (one started_at)."""
+    start = _instant(day, minutes)
+    done = {
+        "records_downloaded": "1440",
+        "expected_records": "1440",
+        "availability_pct": "100.0",
+        "download_seconds": "12.5",
+        "csv_size_mb": "3.2",
+        "csv_path": f"/data/csv/{day.isoformat()}.csv",
+    }
+    processed = {**done, "process_seconds": "4.0", "cdf_size_mb": "1.1"}
+    processed["cdf_path"] = f"/data/cdf/{day.isoformat()}.cdf"
+    uploaded = {**processed, "upload_seconds": "2.0", "s3_bucket": "udl-archive"}
+    uploaded["s3_key"] = f"eo/{day.isoformat()}.cdf"
+    return [
+        _row(day, "DOWNLOAD_PENDING", start),
+        _row(day, "DOWNLOADED", start, _instant(day, minutes + 1), **done),
+        _row(day, "PROCESSED", start, _instant(day, minutes + 2), **processed),
+        _row(day, "UPLOADED", start, _instant(day, minutes + 3), **uploaded),
+    ]
+
+
+def _failed(day: date, minutes: int, error_type: str, message: str) -> list[dict[str, str]]:
+    start = _instant(day, minutes)
+    return [
+        _row(day, "DOWNLOAD_PENDING", start),
+        _row(
+            day,
+            "FAILED",
+            start,
+            _instant(day, minutes + 5),
+            download_seconds="300.0",
+            error_type=error_type,
+            error_message=message,
+        ),
+    ]
+
+
+#: The day with three attempts: HTTP 503, then a timeout traceback, then success.
+RETRIED_DAY = date(2020, 1, 2)
+SKIPPED_DAY = date(2020, 1, 6)
+TIMEOUT_DAYS = [date(2020, 1, 3), date(2020, 1, 4), date(2020, 1, 5), date(2020, 1, 8)]
+HTTP_DAY = date(2020, 1, 7)
+
+
+def write_backfill(path: Path) -> Path:
+    """Write the fixed backfill every screen test reads (deterministic timestamps)."""
+    telemetry = HistoricalTelemetry(path)
+    rows: list[dict[str, str]] = []
+    rows += _uploaded(date(2020, 1, 1), 0)
+    rows += _failed(RETRIED_DAY, 0, "HTTPError", HTTP_503)
+    rows += _failed(RETRIED_DAY, 10, "TimeoutError", TRACEBACK)
+    rows += _uploaded(RETRIED_DAY, 20)
+    for day in TIMEOUT_DAYS:
+        rows += _failed(day, 0, "TimeoutError", TRACEBACK)
+    rows.append(
+        _row(
+            SKIPPED_DAY,
+            "SKIPPED_NO_DATA",
+            _instant(SKIPPED_DAY, 0),
+            _instant(SKIPPED_DAY, 1),
+            records_downloaded="0",
+            expected_records="1440",
+            availability_pct="0.0",
+            download_seconds="1.5",
+        )
+    )
+    rows += _failed(HTTP_DAY, 0, "HTTPError", HTTP_503)
+    # A day that failed once and then succeeded is not a failed day.
+    rows += _failed(date(2020, 1, 9), 0, "TimeoutError", TRACEBACK)
+    rows += _uploaded(date(2020, 1, 9), 10)
+    for row in rows:
+        telemetry.append_row(row)
+    return path
+
+
+class ScreenHost(App[None]):
+    """A bare app that pushes one screen over an empty main screen."""
+
+    def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
+        super().__init__()
+        self.make_screen = make_screen
+
+    def compose(self) -> ComposeResult:
+        yield Static("main screen", id="host")
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen())
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let workers finish and their results reach the screen."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def table_rows(table: DataTable[Any]) -> list[list[str]]:
+    """Every row of ``table`` as plain strings."""
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+@pytest.fixture
+def backfill(tmp_path: Path) -> tuple[BackfillState, Path]:
+    path = write_backfill(tmp_path / "telemetry.csv")
+    return BackfillState.from_path(path), path
+
+
+# -- day detail ---------------------------------------------------------------------
+
+
+async def test_day_detail_lists_every_attempt_in_file_order(
+    backfill: tuple[BackfillState, Path],
+) -> None:
+    state, path = backfill
+    app = ScreenHost(lambda: DayDetailScreen(state, path, RETRIED_DAY))
+    async with app.run_test(size=(180, 48)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DayDetailScreen)
+        rows = table_rows(screen.query_one("#attempts", DataTable))
+        statuses = [row[2] for row in rows]
+        assert statuses == [
+            "DOWNLOAD_PENDING",
+            "FAILED",
+            "DOWNLOAD_PENDING",
+            "FAILED",
+            "DOWNLOAD_PENDING",
+            "DOWNLOADED",
+            "PROCESSED",
+            "UPLOADED",
+        ]
+        assert [row[1] for row in rows] == ["1", "1", "2", "2", "3", "3", "3", "3"]
+        lines = [int(row[0]) for row in rows]
+        assert lines == sorted(lines)
+        uploaded = rows[-1]
+        assert uploaded[3] == "2021-03-01 01:20:00"  # started
+        assert uploaded[4] == "2021-03-01 01:23:00"  # finished
+        assert uploaded[5:13] == ["12.5", "4.0", "2.0", "1440", "1440", "100.0", "3.2", "1.1"]
+        assert uploaded[14:] == [
+            "/data/csv/2020-01-02.csv",
+            "/data/cdf/2020-01-02.cdf",
+            "s3://udl-archive/eo/2020-01-02.cdf",
+        ]
+        assert rows[1][13] == "HTTPError" and rows[3][13] == "TimeoutError"
+        title = str(screen.query_one("#detail-title", Static).render())
+        assert "latest UPLOADED" in title and "3 attempts" in title
+        assert screen.warning is None
+
+
+async def test_day_detail_cursor_shows_and_copies_each_message(
+    backfill: tuple[BackfillState, Path],
+) -> None:
+    state, path = backfill
+    app = ScreenHost(lambda: DayDetailScreen(state, path, RETRIED_DAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DayDetailScreen)
+        area = screen.query_one("#message", TextArea)
+        # Opens on the latest row, which has no message.
+        assert screen.selected is not None and screen.selected.values[4] == "UPLOADED"
+        assert area.text == "(no error message on this attempt)"
+        await pilot.press("up", "up", "up", "up")  # second attempt's FAILED row
+        assert area.text == TRACEBACK
+        assert area.document.line_count == 6
+        await pilot.press("y")
+        assert app.clipboard == TRACEBACK
+        await pilot.press("up", "up")  # first attempt's FAILED row
+        assert area.text == HTTP_503
+        await pilot.press("y")
+        assert app.clipboard == HTTP_503
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DayDetailScreen)
+        assert app.query_one("#host", Static)
+
+
+async def test_day_detail_says_when_the_file_changed_under_it(
+    backfill: tuple[BackfillState, Path],
+) -> None:
+    state, path = backfill
+    path.write_bytes(path.read_bytes()[:200])  # truncated behind the state's back
+    app = ScreenHost(lambda: DayDetailScreen(state, path, RETRIED_DAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DayDetailScreen)
+        assert screen.warning is not None and "changed under this view" in screen.warning
+        assert "0 of 8 rows" in screen.warning
+        assert screen.query_one("#detail-warning").display
+        path.unlink()
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.warning is not None and "could not read" in screen.warning
+
+
+# -- failures -------------------------------------------------------------------------
+
+
+def test_runs_render_as_ranges_and_truncate() -> None:
+    d = date(2020, 1, 3)
+    assert format_runs([(d, date(2020, 1, 9)), (date(2020, 2, 1),) * 2]) == (
+        "2020-01-03..2020-01-09, 2020-02-01"
+    )
+    many = [(d + timedelta(days=3 * i),) * 2 for i in range(20)]
+    text = format_runs(many, width=48)
+    assert text.startswith("2020-01-03, 2020-01-06")
+    assert text.endswith("more") and len(text) <= 48
+    shown = text.count(",") - 1 + 1
+    assert f"+{20 - shown} more" in text
+
+
+async def test_failures_groups_counts_and_runs(backfill: tuple[BackfillState, Path]) -> None:
+    state, path = backfill
+    app = ScreenHost(lambda: FailuresScreen(state, path))
+    async with app.run_test(size=(180, 48)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        groups = table_rows(screen.query_one("#groups", DataTable))
+        assert [row[:5] for row in groups] == [
+            ["TimeoutError", "4", "2020-01-03", "2020-01-08", "2020-01-03..2020-01-05, 2020-01-08"],
+            ["HTTPError", "1", "2020-01-07", "2020-01-07", "2020-01-07"],
+        ]
+        assert groups[0][5] == "TimeoutError: read timed out after 300s"
+        assert groups[1][5].startswith("HTTPError: 503 Service Unavailable")
+        # Neither the retried day (now uploaded) nor the skipped day is a failure.
+        days = table_rows(screen.query_one("#days", DataTable))
+        assert [row[0] for row in days] == [d.isoformat() for d in TIMEOUT_DAYS]
+        assert "5 failed days in 2 groups" in str(
+            screen.query_one("#failures-title", Static).render()
+        )
+        await pilot.press("down")
+        days = table_rows(screen.query_one("#days", DataTable))
+        assert days == [["2020-01-07", "1", HTTP_503[:79] + "…"]]
+
+
+async def test_failures_enter_opens_the_day(backfill: tuple[BackfillState, Path]) -> None:
+    state, path = backfill
+    app = ScreenHost(lambda: FailuresScreen(state, path))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # into the TimeoutError group's days
+        assert app.focused is not None and app.focused.id == "days"
+        await pilot.press("down", "enter")  # 2020-01-04
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, DayDetailScreen)
+        assert detail.day == date(2020, 1, 4)
+        assert [r.values[4] for r in detail.records] == ["DOWNLOAD_PENDING", "FAILED"]
+        assert detail.query_one("#message", TextArea).text == TRACEBACK
+        await pilot.press("escape")
+        assert isinstance(app.screen, FailuresScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FailuresScreen)
+
+
+async def test_failures_empty_state(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    telemetry = HistoricalTelemetry(path)
+    for row in _uploaded(date(2020, 1, 1), 0):
+        telemetry.append_row(row)
+    state = BackfillState.from_path(path)
+    app = ScreenHost(lambda: FailuresScreen(state, path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.has_class("-empty")
+        empty = screen.query_one("#failures-empty", Static)
+        assert empty.display and str(empty.render()) == "no failed days"
+        assert not screen.query_one("#groups", DataTable).display
+
+
+# -- malformed and help -------------------------------------------------------------
+
+
+async def test_malformed_lists_line_numbers_and_reasons(tmp_path: Path) -> None:
+    path = write_backfill(tmp_path / "telemetry.csv")
+    lines_before = path.read_bytes().count(b"\n")
+    offset = path.stat().st_size
+    with open(path, "ab") as fh:
+        fh.write(b"this is not,a telemetry row\r\n")
+    HistoricalTelemetry(path).append_row(_row(date(2020, 1, 10), "DOWNLOAD_PENDING", "x"))
+    state = BackfillState.from_path(path)
+    assert len(state.malformed) == 1
+    app = ScreenHost(lambda: MalformedScreen(state))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        rows = table_rows(app.screen.query_one("#malformed", DataTable))
+        assert len(rows) == 1
+        line, reason, byte_offset = rows[0]
+        assert int(line) == lines_before + 1
+        assert reason == state.malformed[0].reason and reason
+        assert int(byte_offset) == offset
+        assert "1 malformed row" in str(app.screen.query_one("#malformed-title", Static).render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, MalformedScreen)
+
+
+async def test_malformed_empty_state(backfill: tuple[BackfillState, Path]) -> None:
+    state, _ = backfill
+    app = ScreenHost(lambda: MalformedScreen(state))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert str(app.screen.query_one("#malformed-empty", Static).render()) == (
+            "no malformed rows"
+        )
+
+
+async def test_help_lists_the_keys_and_legend() -> None:
+    app = ScreenHost(HelpScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        keys = str(app.screen.query_one("#help-keys", Static).render())
+        for key, meaning in [
+            ("PgUp / PgDn", "month"),
+            ("g", "go to a date"),
+            ("n / N", "failed day"),
+            ("s", "filter by status"),
+            ("c", "colour mode"),
+            ("e", "export"),
+            ("Enter", "day detail"),
+            ("f", "failures"),
+            ("m", "malformed"),
+            ("p", "pause"),
+            ("q", "quit"),
+        ]:
+            assert any(
+                line.startswith(key + " ") and meaning in line for line in keys.splitlines()
+            ), key
+        assert "h j k l" in keys
+        legend = str(app.screen.query_one("#help-legend", Static).render())
+        assert "✗  failed" in legend and "·  missing" in legend and "!  stalled" in legend
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+        app.push_screen(HelpScreen())
+        await pilot.pause()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)

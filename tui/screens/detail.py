@@ -1,0 +1,268 @@
+"""Day detail: every attempt of one day, read on demand from the file.
+
+The rows come from :meth:`BackfillState.history`, which seeks to the day's
+byte offsets; nothing about a day's attempts is held in memory beyond this
+screen's lifetime, so opening a day costs the same on a 1M-row file as on a
+small one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TextArea
+
+from telemetry import SCHEMA, BackfillState, Record
+
+_C = {name: i for i, name in enumerate(SCHEMA)}
+
+#: Column titles of the attempts table, in display order.
+_COLUMNS: tuple[str, ...] = (
+    "line",
+    "try",
+    "status",
+    "started",
+    "finished",
+    "dl s",
+    "proc s",
+    "up s",
+    "records",
+    "expected",
+    "avail %",
+    "csv MB",
+    "cdf MB",
+    "error_type",
+    "csv_path",
+    "cdf_path",
+    "s3",
+)
+
+NO_MESSAGE = "(no error message on this attempt)"
+
+
+def _short_instant(text: str) -> str:
+    """``2020-01-03T10:00:00.000000+00:00`` -> ``2020-01-03 10:00:00`` (unparsed text as is)."""
+    if len(text) >= 19 and text[10] == "T":
+        return f"{text[:10]} {text[11:19]}"
+    return text
+
+
+def _s3(values: Sequence[str]) -> str:
+    bucket, key = values[_C["s3_bucket"]], values[_C["s3_key"]]
+    if bucket and key:
+        return f"s3://{bucket}/{key}"
+    return bucket or key
+
+
+def attempt_numbers(records: Sequence[Record]) -> list[int]:
+    """Number each row by its attempt: a new attempt starts when ``started_at_utc`` changes.
+
+    This is the rule :meth:`BackfillState.attempts` counts by.
+    """
+    numbers: list[int] = []
+    last: str | None = None
+    n = 0
+    for record in records:
+        started = record.values[_C["started_at_utc"]]
+        if started != last:
+            n += 1
+            last = started
+        numbers.append(n)
+    return numbers
+
+
+def attempt_cells(record: Record, attempt: int) -> tuple[str | Text, ...]:
+    """The table cells of one row of the file."""
+    v = record.values
+    status = v[_C["status"]]
+    # The monitor's colour for FAILED (Okabe-Ito vermillion), bold so it reads without colour.
+    status_cell: str | Text = Text(status, style="bold #D55E00") if status == "FAILED" else status
+    return (
+        str(record.line),
+        str(attempt),
+        status_cell,
+        _short_instant(v[_C["started_at_utc"]]),
+        _short_instant(v[_C["finished_at_utc"]]),
+        v[_C["download_seconds"]],
+        v[_C["process_seconds"]],
+        v[_C["upload_seconds"]],
+        v[_C["records_downloaded"]],
+        v[_C["expected_records"]],
+        v[_C["availability_pct"]],
+        v[_C["csv_size_mb"]],
+        v[_C["cdf_size_mb"]],
+        v[_C["error_type"]],
+        v[_C["csv_path"]],
+        v[_C["cdf_path"]],
+        _s3(v),
+    )
+
+
+class DayDetailScreen(Screen[None]):
+    """Every attempt (row) of ``day`` in file order, and the selected one's error message.
+
+    Keys: ``escape`` back, ``y`` copy the selected attempt's error message to
+    the clipboard, ``r`` re-read the day from the file. The rows are read in a
+    thread worker when the screen mounts; if the file changed under the state
+    (rows no longer decode, or the file is gone) a warning line says so.
+    """
+
+    DEFAULT_CSS = """
+    DayDetailScreen #detail-title { height: 1; padding: 0 1; background: $panel; color: $text; }
+    DayDetailScreen #detail-warning {
+        height: auto; padding: 0 1; background: $warning; color: $text; display: none;
+    }
+    DayDetailScreen #detail-warning.-shown { display: block; }
+    DayDetailScreen #attempts { height: 1fr; min-height: 5; }
+    DayDetailScreen #message-pane { height: 1fr; min-height: 6; }
+    DayDetailScreen #message-title {
+        height: 1; padding: 0 1; background: $panel; color: $text-muted;
+    }
+    DayDetailScreen #message { height: 1fr; border: none; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("y", "copy_message", "Copy message"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, state: BackfillState, path: Path | str, day: date) -> None:
+        super().__init__()
+        self.state = state
+        self.path = Path(path)
+        self.day = day
+        #: The rows shown, in file order (empty until the worker has read them).
+        self.records: list[Record] = []
+        #: ``None`` while the file and the state agree, else why they do not.
+        self.warning: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._title(), id="detail-title")
+        yield Static("", id="detail-warning")
+        table: DataTable[str | Text] = DataTable(
+            id="attempts", cursor_type="row", zebra_stripes=True
+        )
+        table.add_columns(*_COLUMNS)
+        yield table
+        with Vertical(id="message-pane"):
+            yield Static("error message", id="message-title")
+            yield TextArea("", id="message", read_only=True, soft_wrap=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"day {self.day.isoformat()}"
+        self.read_day()
+
+    def _title(self) -> str:
+        status = self.state.status_of(self.day) or "never attempted"
+        attempts = self.state.attempts(self.day)
+        rows = self.state.row_count(self.day)
+        return (
+            f"{self.day.isoformat()}  latest {status}  "
+            f"{attempts} attempt{'s' * (attempts != 1)}, {rows} row{'s' * (rows != 1)}"
+        )
+
+    # -- reading ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="day-detail")
+    def read_day(self) -> None:
+        """Read the day's rows from the file (in a thread) and show them."""
+        expected = self.state.row_count(self.day)
+        try:
+            records = self.state.history(self.path, self.day)
+        except (OSError, ValueError) as error:
+            records = []
+            warning: str | None = (
+                f"The file changed under this view: could not read {self.path.name} ({error})."
+            )
+        else:
+            warning = None
+            if len(records) < expected:
+                warning = (
+                    f"The file changed under this view: {len(records)} of {expected} rows "
+                    "of this day could be read. Reload the monitor to re-read the file."
+                )
+        self.app.call_from_thread(self.show_records, records, warning)
+
+    def show_records(self, records: list[Record], warning: str | None = None) -> None:
+        """Fill the table with ``records`` (file order) and show or hide ``warning``."""
+        self.records = records
+        self.warning = warning
+        self.query_one("#detail-title", Static).update(self._title())
+        banner = self.query_one("#detail-warning", Static)
+        banner.update(warning or "")
+        banner.set_class(warning is not None, "-shown")
+        table: DataTable[str | Text] = self.query_one("#attempts", DataTable)
+        table.clear()
+        for record, attempt in zip(records, attempt_numbers(records), strict=True):
+            table.add_row(*attempt_cells(record, attempt), key=str(record.offset))
+        if records:
+            # Open on the latest row: the one that decides the day's status.
+            table.move_cursor(row=len(records) - 1)
+        self._show_message()
+
+    # -- the selected attempt -----------------------------------------------------
+
+    @property
+    def selected(self) -> Record | None:
+        """The row under the table cursor, if any."""
+        table: DataTable[str | Text] = self.query_one("#attempts", DataTable)
+        row = table.cursor_row
+        if not self.records or not 0 <= row < len(self.records):
+            return None
+        return self.records[row]
+
+    @property
+    def selected_message(self) -> str:
+        """The full ``error_message`` of the selected row (``""`` when it has none)."""
+        record = self.selected
+        return "" if record is None else record.values[_C["error_message"]]
+
+    def _show_message(self) -> None:
+        record = self.selected
+        title = self.query_one("#message-title", Static)
+        area = self.query_one("#message", TextArea)
+        if record is None:
+            title.update("error message")
+            area.load_text("")
+            return
+        message = record.values[_C["error_message"]]
+        error_type = record.values[_C["error_type"]]
+        lines = message.count("\n") + 1 if message else 0
+        title.update(
+            f"error message of line {record.line} ({record.values[_C['status']]}"
+            f"{', ' + error_type if error_type else ''}): {lines} line{'s' * (lines != 1)}"
+            "  [y] copy"
+        )
+        area.load_text(message or NO_MESSAGE)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Moving the cursor shows that row's message."""
+        event.stop()
+        self._show_message()
+
+    # -- actions --------------------------------------------------------------------
+
+    def action_copy_message(self) -> None:
+        """Copy the selected attempt's full error message to the clipboard."""
+        message = self.selected_message
+        if not message:
+            self.notify("This attempt has no error message.", severity="warning")
+            return
+        self.app.copy_to_clipboard(message)
+        self.notify(f"Copied the error message ({len(message)} characters).")
+
+    def action_reload(self) -> None:
+        """Re-read the day's rows from the file."""
+        self.read_day()

@@ -1,0 +1,212 @@
+"""Failures view: days whose latest status is FAILED, grouped by ``error_type``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from telemetry import SCHEMA, BackfillState, FailureGroup
+
+from .detail import DayDetailScreen
+
+_MESSAGE = SCHEMA.index("error_message")
+
+#: Longest rendering of a group's runs before it is cut short.
+RUNS_WIDTH = 48
+#: Longest one-line sample message in the groups table.
+SAMPLE_WIDTH = 60
+
+
+def first_line(message: str, width: int = SAMPLE_WIDTH) -> str:
+    """The telling line of ``message``, cut to ``width`` characters with an ellipsis.
+
+    That is the first non-blank line, except for a Python traceback, whose
+    telling line is its last (``TimeoutError: read timed out``).
+    """
+    lines = [part.strip() for part in message.splitlines() if part.strip()]
+    if not lines:
+        return ""
+    line = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def format_runs(runs: Sequence[tuple[date, date]], width: int = RUNS_WIDTH) -> str:
+    """Render runs of consecutive days: ``2020-01-03..2020-01-09, 2020-02-01``.
+
+    Runs that do not fit in ``width`` characters are summed up as
+    ``+N more``; the first run is always shown.
+    """
+    parts = [
+        first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+        for first, last in runs
+    ]
+    shown: list[str] = []
+    for i, part in enumerate(parts):
+        rest = len(parts) - i - 1
+        candidate = ", ".join([*shown, part])
+        tail = f", +{rest} more" if rest else ""
+        if shown and len(candidate + tail) > width:
+            break
+        shown.append(part)
+    hidden = len(parts) - len(shown)
+    text = ", ".join(shown)
+    return f"{text}, +{hidden} more" if hidden else text
+
+
+class FailuresScreen(Screen[None]):
+    """Failure groups (biggest first) and the days of the highlighted group.
+
+    Keys: ``escape`` back; ``enter`` on a group moves to its days, ``enter`` on
+    a day pushes :class:`DayDetailScreen` for it; ``tab`` switches tables;
+    ``r`` recomputes the groups from the (live) state.
+    """
+
+    DEFAULT_CSS = """
+    FailuresScreen #failures-title {
+        height: 1; padding: 0 1; background: $panel; color: $text;
+    }
+    FailuresScreen #failures-empty {
+        height: 1fr; content-align: center middle; color: $success; display: none;
+    }
+    FailuresScreen.-empty #failures-empty { display: block; }
+    FailuresScreen.-empty DataTable, FailuresScreen.-empty #days-title { display: none; }
+    FailuresScreen #groups { height: 1fr; min-height: 4; }
+    FailuresScreen #days-title {
+        height: 1; padding: 0 1; background: $panel; color: $text-muted;
+    }
+    FailuresScreen #days { height: 1fr; min-height: 4; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("enter", "open", "Days / open day", show=True),
+        Binding("r", "refresh_groups", "Refresh"),
+    ]
+
+    def __init__(self, state: BackfillState, path: Path | str) -> None:
+        super().__init__()
+        self.state = state
+        self.path = Path(path)
+        #: The groups shown, in table order.
+        self.groups: list[FailureGroup] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="failures-title")
+        yield Static("no failed days", id="failures-empty")
+        groups: DataTable[str] = DataTable(id="groups", cursor_type="row", zebra_stripes=True)
+        groups.add_columns("error_type", "days", "first", "last", "runs", "sample message")
+        yield groups
+        yield Static("", id="days-title")
+        days: DataTable[str] = DataTable(id="days", cursor_type="row", zebra_stripes=True)
+        days.add_columns("day", "attempts", "last error")
+        yield days
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "failures"
+        self.refresh_groups()
+
+    # -- filling ------------------------------------------------------------------
+
+    def refresh_groups(self) -> None:
+        """Recompute the groups from the state, keeping the highlighted group if it remains."""
+        table: DataTable[str] = self.query_one("#groups", DataTable)
+        previous = self.selected_group
+        self.groups = self.state.failures()
+        total = sum(group.count for group in self.groups)
+        self.query_one("#failures-title", Static).update(
+            f"{total} failed day{'s' * (total != 1)} in {len(self.groups)} "
+            f"group{'s' * (len(self.groups) != 1)} (latest status FAILED, by error_type)"
+        )
+        self.set_class(not self.groups, "-empty")
+        table.clear()
+        for group in self.groups:
+            table.add_row(
+                group.error_type or "(none)",
+                str(group.count),
+                group.first.isoformat(),
+                group.last.isoformat(),
+                format_runs(group.runs),
+                first_line(group.sample_message),
+                key=group.error_type,
+            )
+        if previous is not None:
+            for row, group in enumerate(self.groups):
+                if group.error_type == previous.error_type:
+                    table.move_cursor(row=row)
+                    break
+        self._show_days()
+
+    @property
+    def selected_group(self) -> FailureGroup | None:
+        """The group under the groups table's cursor, if any."""
+        if not self.groups:
+            return None
+        row = self.query_one("#groups", DataTable).cursor_row
+        return self.groups[row] if 0 <= row < len(self.groups) else None
+
+    @property
+    def selected_day(self) -> date | None:
+        """The day under the days table's cursor, if any."""
+        group = self.selected_group
+        if group is None:
+            return None
+        row = self.query_one("#days", DataTable).cursor_row
+        return group.days[row] if 0 <= row < len(group.days) else None
+
+    def _show_days(self) -> None:
+        group = self.selected_group
+        days: DataTable[str] = self.query_one("#days", DataTable)
+        days.clear()
+        title = self.query_one("#days-title", Static)
+        if group is None:
+            title.update("")
+            return
+        title.update(f"days failing with {group.error_type or '(no error_type)'}: {group.count}")
+        for day in group.days:
+            values = self.state.latest_values(day)
+            message = "" if values is None else values[_MESSAGE]
+            days.add_row(
+                day.isoformat(),
+                str(self.state.attempts(day)),
+                first_line(message, 80),
+                key=day.isoformat(),
+            )
+
+    # -- events and actions -------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Highlighting a group lists its days."""
+        event.stop()
+        if event.data_table.id == "groups":
+            self._show_days()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """``enter`` on a group goes to its days; on a day, opens the day."""
+        event.stop()
+        if event.data_table.id == "groups":
+            self.query_one("#days", DataTable).focus()
+        else:
+            self.open_selected_day()
+
+    def open_selected_day(self) -> None:
+        """Push :class:`DayDetailScreen` for the day under the days table's cursor."""
+        day = self.selected_day
+        if day is not None:
+            self.app.push_screen(DayDetailScreen(self.state, self.path, day))
+
+    def action_open(self) -> None:
+        """``enter`` when no table has focus: open the selected day."""
+        self.open_selected_day()
+
+    def action_refresh_groups(self) -> None:
+        """Recompute the groups from the live state."""
+        self.refresh_groups()

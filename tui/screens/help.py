@@ -1,0 +1,113 @@
+"""Help: the monitor's keys and the calendar's glyph legend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+#: (keys, what they do) of the main screen, in the order the help lists them.
+MONITOR_KEYS: tuple[tuple[str, str], ...] = (
+    ("← ↓ ↑ → / h j k l", "move the selected day"),
+    ("PgUp / PgDn", "previous / next month"),
+    ("g", "go to a date (YYYY-MM-DD, then Enter)"),
+    ("n / N", "next / previous failed day"),
+    ("s", "filter by status"),
+    ("c", "colour mode: status, availability, download time, attempts"),
+    ("e", "export failed and missing days as date ranges to a file"),
+    ("Enter / click", "day detail: every attempt and its error message"),
+    ("f", "failures grouped by error_type"),
+    ("m", "malformed rows"),
+    ("p", "pause / resume following the file"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+
+#: Keys of the secondary screens.
+SCREEN_KEYS: tuple[tuple[str, str], ...] = (
+    ("Escape", "back to the previous screen"),
+    ("y", "day detail: copy the selected attempt's error message"),
+    ("Enter", "failures: a group's days, then open the day"),
+)
+
+#: (glyph, colour, meaning) of the calendar. Mirrors the monitor's status
+#: style (Okabe-Ito, colour-blind safe); pass the app's own to HelpScreen.
+DEFAULT_LEGEND: tuple[tuple[str, str, str], ...] = (
+    ("■", "#009E73", "uploaded"),
+    ("▪", "#56B4E9", "processed"),
+    ("▫", "#0072B2", "downloaded"),
+    ("~", "#999999", "skipped (no data / no input)"),
+    ("✗", "#D55E00", "failed"),
+    ("…", "#E69F00", "pending (download / process / upload)"),
+    ("!", "#CC79A7", "stalled (pending too long)"),
+    ("·", "#555555", "missing (never attempted)"),
+)
+
+
+def key_table(keys: Sequence[tuple[str, str]], width: int = 20) -> Text:
+    """Keys and what they do, one per line, keys in bold."""
+    text = Text()
+    for i, (key, meaning) in enumerate(keys):
+        if i:
+            text.append("\n")
+        text.append(key.ljust(width), style="bold")
+        text.append(meaning)
+    return text
+
+
+def legend_text(legend: Sequence[tuple[str, str, str]]) -> Text:
+    """The glyph legend, one glyph (in its colour) and its meaning per line."""
+    text = Text()
+    for i, (glyph, colour, meaning) in enumerate(legend):
+        if i:
+            text.append("\n")
+        text.append(f" {glyph} ", style=f"bold {colour}")
+        text.append(f" {meaning}")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys of the monitor and the calendar legend, over the current screen.
+
+    Keys: ``escape``, ``?`` or ``q`` close it. ``legend`` is a sequence of
+    ``(glyph, colour, meaning)``; by default :data:`DEFAULT_LEGEND`.
+    """
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen #help {
+        width: 80; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    HelpScreen .help-heading { text-style: bold; color: $accent; margin-top: 1; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Close"),
+        Binding("question_mark", "app.pop_screen", "Close", show=False),
+        Binding("q", "app.pop_screen", "Close", show=False),
+    ]
+
+    def __init__(self, legend: Sequence[tuple[str, str, str]] = DEFAULT_LEGEND) -> None:
+        super().__init__()
+        self.legend = tuple(legend)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static("Keys", classes="help-heading")
+            yield Static(key_table(MONITOR_KEYS), id="help-keys")
+            yield Static("On other screens", classes="help-heading")
+            yield Static(key_table(SCREEN_KEYS), id="help-screen-keys")
+            yield Static("Calendar", classes="help-heading")
+            yield Static(legend_text(self.legend), id="help-legend")
+            yield Static(
+                "The command palette (ctrl+p) offers the same actions; themes change colours.",
+                classes="help-heading",
+            )
+        yield Footer()
