@@ -188,13 +188,14 @@ async def test_day_detail_lists_every_attempt_in_file_order(
             "UPLOADED",
         ]
         assert [row[1] for row in rows] == ["1", "1", "2", "2", "3", "3", "3", "3"]
-        lines = [int(row[0]) for row in rows]
-        assert lines == sorted(lines)
+        assert [row[0] for row in rows] == [str(n) for n in range(1, 9)]
+        offsets = [int(row[-1]) for row in rows]
+        assert offsets == state.offsets(RETRIED_DAY)
         uploaded = rows[-1]
         assert uploaded[3] == "2021-03-01 01:20:00"  # started
         assert uploaded[4] == "2021-03-01 01:23:00"  # finished
         assert uploaded[5:13] == ["12.5", "4.0", "2.0", "1440", "1440", "100.0", "3.2", "1.1"]
-        assert uploaded[14:] == [
+        assert uploaded[14:17] == [
             "/data/csv/2020-01-02.csv",
             "/data/cdf/2020-01-02.cdf",
             "s3://udl-archive/eo/2020-01-02.cdf",
@@ -374,7 +375,7 @@ async def test_help_lists_the_keys_and_legend() -> None:
             ("g", "go to a date"),
             ("n / N", "failed day"),
             ("s", "filter by status"),
-            ("c", "colour mode"),
+            ("c", "colour by status"),
             ("e", "export"),
             ("Enter", "day detail"),
             ("f", "failures"),

@@ -27,7 +27,7 @@ _C = {name: i for i, name in enumerate(SCHEMA)}
 
 #: Column titles of the attempts table, in display order.
 _COLUMNS: tuple[str, ...] = (
-    "line",
+    "row",
     "try",
     "status",
     "started",
@@ -44,6 +44,7 @@ _COLUMNS: tuple[str, ...] = (
     "csv_path",
     "cdf_path",
     "s3",
+    "byte offset",
 )
 
 NO_MESSAGE = "(no error message on this attempt)"
@@ -80,14 +81,18 @@ def attempt_numbers(records: Sequence[Record]) -> list[int]:
     return numbers
 
 
-def attempt_cells(record: Record, attempt: int) -> tuple[str | Text, ...]:
-    """The table cells of one row of the file."""
+def attempt_cells(record: Record, number: int, attempt: int) -> tuple[str | Text, ...]:
+    """The table cells of the day's ``number``-th row (1-based), part of ``attempt``.
+
+    Rows are identified by their byte offset, not a line number: a row read
+    on its own from its offset does not know how many lines precede it.
+    """
     v = record.values
     status = v[_C["status"]]
     # The monitor's colour for FAILED (Okabe-Ito vermillion), bold so it reads without colour.
     status_cell: str | Text = Text(status, style="bold #D55E00") if status == "FAILED" else status
     return (
-        str(record.line),
+        str(number),
         str(attempt),
         status_cell,
         _short_instant(v[_C["started_at_utc"]]),
@@ -104,6 +109,7 @@ def attempt_cells(record: Record, attempt: int) -> tuple[str | Text, ...]:
         v[_C["csv_path"]],
         v[_C["cdf_path"]],
         _s3(v),
+        str(record.offset),
     )
 
 
@@ -205,8 +211,9 @@ class DayDetailScreen(Screen[None]):
         banner.set_class(warning is not None, "-shown")
         table: DataTable[str | Text] = self.query_one("#attempts", DataTable)
         table.clear()
-        for record, attempt in zip(records, attempt_numbers(records), strict=True):
-            table.add_row(*attempt_cells(record, attempt), key=str(record.offset))
+        numbered = enumerate(zip(records, attempt_numbers(records), strict=True), start=1)
+        for number, (record, attempt) in numbered:
+            table.add_row(*attempt_cells(record, number, attempt), key=str(record.offset))
         if records:
             # Open on the latest row: the one that decides the day's status.
             table.move_cursor(row=len(records) - 1)
@@ -240,10 +247,13 @@ class DayDetailScreen(Screen[None]):
         message = record.values[_C["error_message"]]
         error_type = record.values[_C["error_type"]]
         lines = message.count("\n") + 1 if message else 0
+        number = self.query_one("#attempts", DataTable).cursor_row + 1
         title.update(
-            f"error message of line {record.line} ({record.values[_C['status']]}"
-            f"{', ' + error_type if error_type else ''}): {lines} line{'s' * (lines != 1)}"
-            "  [y] copy"
+            Text(
+                f"error message of row {number} ({record.values[_C['status']]}"
+                f"{', ' + error_type if error_type else ''}): {lines} line{'s' * (lines != 1)}"
+                "   y copies it"
+            )
         )
         area.load_text(message or NO_MESSAGE)
 

@@ -77,7 +77,7 @@ class FailuresScreen(Screen[None]):
     }
     FailuresScreen.-empty #failures-empty { display: block; }
     FailuresScreen.-empty DataTable, FailuresScreen.-empty #days-title { display: none; }
-    FailuresScreen #groups { height: 1fr; min-height: 4; }
+    FailuresScreen #groups { height: auto; max-height: 50%; }
     FailuresScreen #days-title {
         height: 1; padding: 0 1; background: $panel; color: $text-muted;
     }
@@ -86,7 +86,9 @@ class FailuresScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("enter", "open", "Days / open day", show=True),
+        # A priority binding, so the Footer shows it and DataTable's own
+        # (hidden) enter binding does not swallow it.
+        Binding("enter", "open", "Open", priority=True),
         Binding("r", "refresh_groups", "Refresh"),
     ]
 
@@ -170,7 +172,10 @@ class FailuresScreen(Screen[None]):
         if group is None:
             title.update("")
             return
-        title.update(f"days failing with {group.error_type or '(no error_type)'}: {group.count}")
+        title.update(
+            f"{group.count} day{'s' * (group.count != 1)} failing with "
+            f"{group.error_type or '(no error_type)'}   enter opens a day, tab switches tables"
+        )
         for day in group.days:
             values = self.state.latest_values(day)
             message = "" if values is None else values[_MESSAGE]
@@ -190,7 +195,7 @@ class FailuresScreen(Screen[None]):
             self._show_days()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """``enter`` on a group goes to its days; on a day, opens the day."""
+        """A click on a selected row: a group goes to its days, a day opens."""
         event.stop()
         if event.data_table.id == "groups":
             self.query_one("#days", DataTable).focus()
@@ -204,8 +209,12 @@ class FailuresScreen(Screen[None]):
             self.app.push_screen(DayDetailScreen(self.state, self.path, day))
 
     def action_open(self) -> None:
-        """``enter`` when no table has focus: open the selected day."""
-        self.open_selected_day()
+        """``enter``: on the groups table, go to the group's days; otherwise open the day."""
+        focused = self.focused
+        if focused is not None and focused.id == "groups":
+            self.query_one("#days", DataTable).focus()
+        else:
+            self.open_selected_day()
 
     def action_refresh_groups(self) -> None:
         """Recompute the groups from the live state."""

@@ -19,8 +19,8 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
     ("g", "go to a date (YYYY-MM-DD, then Enter)"),
     ("n / N", "next / previous failed day"),
     ("s", "filter by status"),
-    ("c", "colour mode: status, availability, download time, attempts"),
-    ("e", "export failed and missing days as date ranges to a file"),
+    ("c", "colour by status, availability, duration, tries"),
+    ("e", "export failed and missing days as date ranges"),
     ("Enter / click", "day detail: every attempt and its error message"),
     ("f", "failures grouped by error_type"),
     ("m", "malformed rows"),
@@ -32,7 +32,7 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
 #: Keys of the secondary screens.
 SCREEN_KEYS: tuple[tuple[str, str], ...] = (
     ("Escape", "back to the previous screen"),
-    ("y", "day detail: copy the selected attempt's error message"),
+    ("y", "day detail: copy the selected error message"),
     ("Enter", "failures: a group's days, then open the day"),
 )
 
