@@ -63,3 +63,7 @@ __all__ = [
     "upgrade_header",
     "utcnow_iso",
 ]
+
+from .recorder import Attempt, record_attempt
+
+__all__ += ["Attempt", "record_attempt"]
