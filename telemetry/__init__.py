@@ -64,6 +64,8 @@ __all__ = [
     "utcnow_iso",
 ]
 
+# Orchestrator helpers.
+from .plan import ResumePlan, resume_plan
 from .recorder import Attempt, record_attempt
 
-__all__ += ["Attempt", "record_attempt"]
+__all__ += ["Attempt", "ResumePlan", "record_attempt", "resume_plan"]
