@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .records import read_batches
+from .records import cold_load, read_batches, row_values
 from .schema import SCHEMA, TelemetryRow
 
 if TYPE_CHECKING:
@@ -63,23 +63,57 @@ def replaces(started: str, current: str) -> bool:
 def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
     """Return the latest row per day of the file at ``path`` ({} if missing).
 
-    See :meth:`telemetry.HistoricalTelemetry.load_state`.
+    See :meth:`telemetry.HistoricalTelemetry.load_state`. Holds only each
+    day's latest row as text while reading; the rows are built at the end,
+    freeing the text as they are, with repeated values (run id, sensor,
+    status, bucket...) shared between rows.
     """
     path = Path(path)
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return {}
-    latest: dict[date, list[str]] = {}
-    started: dict[date, str] = {}
-    with fh:
+    latest: dict[date, list[Any]] = {}  # day -> [keep, started]
+    get = latest.get
+    with fh, cold_load():
         for batch in read_batches(fh):
-            for record in batch.records:
-                day = record.day
-                values = record.values
+            for _offset, _line, day, values, text in batch.records:
                 when = values[STARTED_COL]
-                current = started.get(day)
-                if current is None or replaces(when, current):
-                    latest[day] = values
-                    started[day] = when
-    return {day: TelemetryRow(*values) for day, values in latest.items()}
+                slot = get(day)
+                if slot is None:
+                    latest[day] = [values if text is None else text, when]
+                elif when == slot[1] or replaces(when, slot[1]):
+                    slot[0] = values if text is None else text
+                    slot[1] = when
+        return _build_rows(latest)
+
+
+# Columns whose values repeat across days: one string object per distinct value.
+_SHARED_COLUMNS = tuple(
+    SCHEMA.index(name)
+    for name in (
+        "run_id",
+        "status",
+        "sensor_id",
+        "descriptor",
+        "output_format",
+        "error_type",
+        "s3_bucket",
+        "expected_records",
+    )
+)
+
+
+def _build_rows(latest: dict[date, list[Any]]) -> dict[date, TelemetryRow]:
+    """Turn ``{day: [keep, started]}`` into rows, emptying ``latest`` as it goes."""
+    shared: dict[str, str] = {}
+    share = shared.setdefault
+    built: list[tuple[date, TelemetryRow]] = []
+    while latest:
+        day, (keep, _started) = latest.popitem()  # last first: frees text as rows appear
+        values = keep if isinstance(keep, list) else row_values(keep)
+        for col in _SHARED_COLUMNS:
+            values[col] = share(values[col], values[col])
+        built.append((day, TelemetryRow(*values)))
+    built.reverse()
+    return dict(built)

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from .latest import STARTED_COL, parse_instant, replaces
-from .records import Malformed, Record, RecordDecoder, read_batches
+from .records import Malformed, Record, RecordDecoder, cold_load, read_batches, row_values
 from .schema import (
     FINAL_STATUSES,
     PENDING_STATUSES,
@@ -36,6 +37,9 @@ _C = {name: i for i, name in enumerate(SCHEMA)}
 _STATUS = _C["status"]
 _FINISHED = _C["finished_at_utc"]
 _ERROR_TYPE = _C["error_type"]
+_CSV_MB = _C["csv_size_mb"]
+_CDF_MB = _C["cdf_size_mb"]
+_RECORDS = _C["records_downloaded"]
 
 PHASES: tuple[str, ...] = ("download", "process", "upload")
 
@@ -65,51 +69,64 @@ def _number(text: str) -> float | None:
 
 
 class DurationStats:
-    """Count, sum, min, max and percentiles of one phase's durations.
+    """Durations of one phase in seconds: count, total, min, max, percentiles.
 
-    Percentiles come from a log-bucketed histogram (2% wide buckets), so they
-    are accurate to about 1% and cost nothing per row however many rows there
-    are.
+    Values are kept in a compact ``array`` (8 bytes each) and sorted once per
+    query after new values arrived, so percentiles are exact. Empty and
+    unparseable cells are not recorded; negative values count as zero and
+    non-finite ones are ignored.
     """
 
-    _SCALE = 1 / math.log(1.02)
-
     def __init__(self) -> None:
-        self.count = 0
-        self.total = 0.0
-        self.min = math.inf
-        self.max = -math.inf
-        self._buckets: Counter[int] = Counter()
+        self.values: array[float] = array("d")
+        self._sorted: list[float] = []
+        self._sorted_len = -1
 
     def add(self, seconds: float) -> None:
-        """Record one duration in seconds (negative values count as zero)."""
-        seconds = max(seconds, 0.0)
-        self.count += 1
-        self.total += seconds
-        self.min = min(self.min, seconds)
-        self.max = max(self.max, seconds)
-        key = -(10**6) if seconds <= 1e-6 else math.floor(math.log(seconds) * self._SCALE)
-        self._buckets[key] += 1
+        """Record one duration in seconds."""
+        self.values.append(seconds)
+
+    def _clean(self) -> list[float]:
+        if self._sorted_len != len(self.values):
+            self._sorted = sorted(max(v, 0.0) for v in self.values if math.isfinite(v))
+            self._sorted_len = len(self.values)
+        return self._sorted
+
+    @property
+    def count(self) -> int:
+        """How many durations were recorded."""
+        return len(self._clean())
+
+    @property
+    def total(self) -> float:
+        """Sum of the durations."""
+        return math.fsum(self._clean())
+
+    @property
+    def min(self) -> float:
+        """Shortest duration (``inf`` with no data)."""
+        values = self._clean()
+        return values[0] if values else math.inf
+
+    @property
+    def max(self) -> float:
+        """Longest duration (``-inf`` with no data)."""
+        values = self._clean()
+        return values[-1] if values else -math.inf
 
     @property
     def mean(self) -> float | None:
         """Mean duration, or ``None`` with no data."""
-        return self.total / self.count if self.count else None
+        values = self._clean()
+        return math.fsum(values) / len(values) if values else None
 
     def percentile(self, q: float) -> float | None:
-        """The ``q``-th percentile (0..100), within about 1%, or ``None`` with no data."""
-        if not self.count:
+        """The ``q``-th percentile (0..100, nearest rank), or ``None`` with no data."""
+        values = self._clean()
+        if not values:
             return None
-        rank = q / 100 * self.count
-        seen = 0
-        for key in sorted(self._buckets):
-            seen += self._buckets[key]
-            if seen >= rank:
-                if key == -(10**6):
-                    return 0.0
-                mid = math.exp((key + 0.5) / self._SCALE)
-                return min(max(mid, self.min), self.max)
-        return self.max
+        rank = math.ceil(q / 100 * len(values))
+        return values[min(max(rank, 1), len(values)) - 1]
 
 
 @dataclass(frozen=True)
@@ -171,23 +188,36 @@ def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
     return runs
 
 
+# A day's slot in BackfillState._slots (one list per day keeps memory low):
+_KEEP = 0  # the latest row: its Record.text, or its values for non-SCHEMA files
+_STARTED = 1  # started_at_utc of the latest row
+_LATEST_STATUS = 2  # status of the latest row (a shared string)
+_ATTEMPTS = 3  # runs of rows with one started_at_utc
+_LAST_STARTED = 4  # started_at_utc of the day's last row in file order
+_OFFSETS = 5  # array of the byte offsets of the day's rows
+
+
+def _values(keep: str | list[str]) -> list[str]:
+    return keep if isinstance(keep, list) else row_values(keep)
+
+
 class LatestRows(Mapping[date, TelemetryRow]):
     """Read-only view: day -> latest :class:`TelemetryRow` (built on access)."""
 
-    def __init__(self, values: dict[date, list[str]]) -> None:
-        self._values = values
+    def __init__(self, slots: dict[date, list[Any]]) -> None:
+        self._slots = slots
 
     def __getitem__(self, day: date) -> TelemetryRow:
-        return TelemetryRow(*self._values[day])
+        return TelemetryRow(*_values(self._slots[day][_KEEP]))
 
     def __iter__(self) -> Iterator[date]:
-        return iter(self._values)
+        return iter(self._slots)
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._slots)
 
     def __contains__(self, day: object) -> bool:
-        return day in self._values
+        return day in self._slots
 
 
 class BackfillState:
@@ -197,6 +227,10 @@ class BackfillState:
     ``expected_start``/``expected_end`` bound the range progress and the ETA
     are measured against (by default the first..last day seen). Rows must be
     applied in file order.
+
+    Memory per day is one small list (the latest row as its text, two
+    timestamps, counts and the offsets of the day's rows); a day's other rows
+    are read back from the file on demand (:meth:`history`).
     """
 
     def __init__(
@@ -209,15 +243,16 @@ class BackfillState:
         self.expected_start = expected_start
         self.expected_end = expected_end
         self.stale_after = stale_after
-        self._latest: dict[date, list[str]] = {}
-        self._started: dict[date, str] = {}
-        self._offsets: dict[date, array[int]] = {}
-        self._attempts: dict[date, int] = {}
-        self._last_started: dict[date, str] = {}
+        self._slots: dict[date, list[Any]] = {}
+        self._sorted_days: list[date] | None = []
         self.status_counts: Counter[str] = Counter()
         self._failed: dict[str, set[date]] = {}
         self._pending: set[date] = set()
         self.durations: dict[str, DurationStats] = {p: DurationStats() for p in PHASES}
+        self._measure = {
+            status: (self.durations[phase].values.append, col)
+            for status, (phase, col) in _DURATION_OF_STATUS.items()
+        }
         self.csv_mb = 0.0
         self.cdf_mb = 0.0
         self.records_downloaded = 0
@@ -242,7 +277,7 @@ class BackfillState:
             fh = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             return state
-        with fh:
+        with fh, cold_load():
             decoder = RecordDecoder()
             for batch in read_batches(fh, decoder=decoder):
                 state.apply(batch.records, batch.malformed)
@@ -250,76 +285,93 @@ class BackfillState:
         return state
 
     def apply(self, records: Iterable[Record], malformed: Iterable[Malformed] = ()) -> set[date]:
-        """Fold rows (in file order) into the state; return the days whose latest row changed."""
-        changed: set[date] = set()
+        """Fold rows (in file order) into the state; return the days whose latest row changed.
+
+        Costs one pass over ``records``; the figures that depend only on each
+        day's latest row are updated once per changed day, not once per row.
+        """
         self.malformed.extend(malformed)
-        started = self._started
-        offsets = self._offsets
-        attempts = self._attempts
-        last_started = self._last_started
+        slots = self._slots
+        get_slot = slots.get
+        measure = self._measure.get
+        # day -> (keep, status, started) of its latest row before this batch;
+        # None for a day first seen in this batch.
+        before: dict[date, tuple[Any, str, str] | None] = {}
         last_moment = self._last_moment
+        csv_mb, cdf_mb, downloaded = self.csv_mb, self.cdf_mb, self.records_downloaded
         n = 0
-        for offset, _line, day, values in records:
+        for offset, _line, day, values, text in records:
             n += 1
             when = values[STARTED_COL]
-            day_offsets = offsets.get(day)
-            if day_offsets is None:
-                offsets[day] = array("q", (offset,))
-                attempts[day] = 1
-                last_started[day] = when
-            else:
-                day_offsets.append(offset)
-                if last_started[day] != when:
-                    attempts[day] += 1
-                    last_started[day] = when
             status = values[_STATUS]
             finished = values[_FINISHED]
             if when > last_moment:
                 last_moment = when
             if finished > last_moment:
                 last_moment = finished
-            measured = _DURATION_OF_STATUS.get(status)
+            measured = measure(status)
             if measured is not None:
-                self._measure(status, measured, values)
-            current = started.get(day)
-            if current is None or replaces(when, current):
-                self._set_latest(day, values, status)
-                started[day] = when
-                changed.add(day)
+                cell = values[measured[1]]
+                if cell:
+                    try:  # noqa: SIM105 - suppress() would cost a call per row
+                        measured[0](float(cell))
+                    except ValueError:
+                        pass
+                if status == STATUS_DOWNLOADED:
+                    csv_mb += _number(values[_CSV_MB]) or 0.0
+                    downloaded += int(_number(values[_RECORDS]) or 0)
+                elif status == STATUS_PROCESSED:
+                    cdf_mb += _number(values[_CDF_MB]) or 0.0
+            keep = values if text is None else text
+            slot = get_slot(day)
+            if slot is None:
+                slots[day] = [keep, when, status, 1, when, array("q", (offset,))]
+                before[day] = None
+                continue
+            slot[_OFFSETS].append(offset)
+            if slot[_LAST_STARTED] != when:
+                slot[_ATTEMPTS] += 1
+                slot[_LAST_STARTED] = when
+            current = slot[_STARTED]
+            if when == current or replaces(when, current):
+                if day not in before:
+                    before[day] = (slot[_KEEP], slot[_LATEST_STATUS], current)
+                slot[_KEEP] = keep
+                slot[_STARTED] = when
+                slot[_LATEST_STATUS] = status
         self._last_moment = last_moment
+        self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
         self.rows += n
-        return changed
+        for day, old in before.items():
+            if old is None:
+                self._sorted_days = None
+            else:
+                self._retract(day, old)
+            self._account(day, slots[day])
+        return set(before)
 
-    def _measure(self, status: str, measured: tuple[str, int], values: list[str]) -> None:
-        phase, col = measured
-        seconds = _number(values[col])
-        if seconds is not None:
-            self.durations[phase].add(seconds)
-        if status == STATUS_DOWNLOADED:
-            self.csv_mb += _number(values[_C["csv_size_mb"]]) or 0.0
-            self.records_downloaded += int(_number(values[_C["records_downloaded"]]) or 0)
-        elif status == STATUS_PROCESSED:
-            self.cdf_mb += _number(values[_C["cdf_size_mb"]]) or 0.0
+    def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
+        keep, status, _started = old
+        self.status_counts[status] -= 1
+        if status == STATUS_FAILED:
+            error_type = _values(keep)[_ERROR_TYPE]
+            group = self._failed[error_type]
+            group.discard(day)
+            if not group:
+                del self._failed[error_type]
+        elif status in PENDING_STATUSES:
+            self._pending.discard(day)
 
-    def _set_latest(self, day: date, values: list[str], status: str) -> None:
-        old = self._latest.get(day)
-        if old is not None:
-            old_status = old[_STATUS]
-            self.status_counts[old_status] -= 1
-            if old_status == STATUS_FAILED:
-                group = self._failed[old[_ERROR_TYPE]]
-                group.discard(day)
-                if not group:
-                    del self._failed[old[_ERROR_TYPE]]
-            elif old_status in PENDING_STATUSES:
-                self._pending.discard(day)
-        self._latest[day] = values
+    def _account(self, day: date, slot: list[Any]) -> None:
+        status = slot[_LATEST_STATUS]
         self.status_counts[status] += 1
         if status == STATUS_FAILED:
-            self._failed.setdefault(values[_ERROR_TYPE], set()).add(day)
+            error_type = _values(slot[_KEEP])[_ERROR_TYPE]
+            self._failed.setdefault(error_type, set()).add(day)
         elif status in PENDING_STATUSES:
             self._pending.add(day)
         elif status in FINAL_STATUSES:
+            values = _values(slot[_KEEP])
             moment = parse_instant(values[_FINISHED] or values[STARTED_COL])
             if moment is not None:
                 bisect.insort(self._finish_times, moment.timestamp())
@@ -329,43 +381,54 @@ class BackfillState:
     @property
     def latest(self) -> Mapping[date, TelemetryRow]:
         """Day -> latest row: equal to ``load_state()`` of the rows applied."""
-        return LatestRows(self._latest)
+        return LatestRows(self._slots)
 
     def latest_values(self, day: date) -> list[str] | None:
-        """The latest row of ``day`` as values in ``SCHEMA`` order (do not modify)."""
-        return self._latest.get(day)
+        """The latest row of ``day`` as a new list of values in ``SCHEMA`` order."""
+        slot = self._slots.get(day)
+        return None if slot is None else list(_values(slot[_KEEP]))
 
     def status_of(self, day: date) -> str | None:
         """The latest status of ``day``, or ``None`` if it was never attempted."""
-        values = self._latest.get(day)
-        return None if values is None else values[_STATUS]
+        slot = self._slots.get(day)
+        return None if slot is None else slot[_LATEST_STATUS]
+
+    def started_of(self, day: date) -> str | None:
+        """``started_at_utc`` of the latest row of ``day``, or ``None``."""
+        slot = self._slots.get(day)
+        return None if slot is None else slot[_STARTED]
 
     @property
     def days(self) -> list[date]:
-        """Every day seen, sorted."""
-        return sorted(self._latest)
+        """Every day seen, sorted (a shared list: do not modify)."""
+        if self._sorted_days is None:
+            self._sorted_days = sorted(self._slots)
+        return self._sorted_days
 
     def attempts(self, day: date) -> int:
         """Attempts at ``day``: runs of rows sharing one ``started_at_utc``."""
-        return self._attempts.get(day, 0)
+        slot = self._slots.get(day)
+        return 0 if slot is None else slot[_ATTEMPTS]
 
     def row_count(self, day: date) -> int:
         """Rows in the file for ``day``."""
-        day_offsets = self._offsets.get(day)
-        return 0 if day_offsets is None else len(day_offsets)
+        slot = self._slots.get(day)
+        return 0 if slot is None else len(slot[_OFFSETS])
 
     def offsets(self, day: date) -> list[int]:
         """Byte offsets of every row of ``day``, in file order."""
-        return list(self._offsets.get(day, ()))
+        slot = self._slots.get(day)
+        return [] if slot is None else list(slot[_OFFSETS])
 
     @property
     def retries(self) -> int:
         """Attempts beyond the first, summed over all days."""
-        return sum(self._attempts.values()) - len(self._attempts)
+        return self.total_attempts - len(self._slots)
 
     @property
     def total_attempts(self) -> int:
-        return sum(self._attempts.values())
+        """Attempts summed over all days."""
+        return sum(slot[_ATTEMPTS] for slot in self._slots.values())
 
     # -- derived figures ---------------------------------------------------------
 
@@ -389,7 +452,7 @@ class BackfillState:
                     days=ordered,
                     runs=day_runs(ordered),
                     sample_day=sample,
-                    sample_message=self._latest[sample][_C["error_message"]],
+                    sample_message=_values(self._slots[sample][_KEEP])[_C["error_message"]],
                 )
             )
         groups.sort(key=lambda g: (-g.count, g.error_type))
@@ -412,7 +475,7 @@ class BackfillState:
         now = now or datetime.now(timezone.utc)
         out = []
         for day in self._pending:
-            moment = parse_instant(self._started[day])
+            moment = parse_instant(self._slots[day][_STARTED])
             if moment is not None and now - moment > self.stale_after:
                 out.append(day)
         return sorted(out)
@@ -440,27 +503,30 @@ class BackfillState:
         """Progress over the expected range (or first..last day seen) and the ETA."""
         start = self.expected_start
         end = self.expected_end
-        if self._latest and (start is None or end is None):
-            start = start or min(self._latest)
-            end = end or max(self._latest)
+        days = self.days
+        if days and (start is None or end is None):
+            start = start or days[0]
+            end = end or days[-1]
         if start is None or end is None or end < start:
             return Progress(start, end, 0, 0, 0, 0, 0, self.throughput(window), None)
         total = (end - start).days + 1
         done = failed = attempted = 0
-        whole_range = start <= min(self._latest) and max(self._latest) <= end
+        whole_range = not days or (start <= days[0] and days[-1] <= end)
         if whole_range:
-            attempted = len(self._latest)
+            attempted = len(days)
             done = sum(self.status_counts[s] for s in FINAL_STATUSES)
             failed = self.status_counts[STATUS_FAILED]
         else:
-            for day, values in self._latest.items():
-                if start <= day <= end:
-                    attempted += 1
-                    status = values[_STATUS]
-                    if status in FINAL_STATUSES:
-                        done += 1
-                    elif status == STATUS_FAILED:
-                        failed += 1
+            lo = bisect.bisect_left(days, start)
+            hi = bisect.bisect_right(days, end)
+            slots = self._slots
+            for day in days[lo:hi]:
+                attempted += 1
+                status = slots[day][_LATEST_STATUS]
+                if status in FINAL_STATUSES:
+                    done += 1
+                elif status == STATUS_FAILED:
+                    failed += 1
         rate = self.throughput(window)
         remaining = total - done
         eta = None
@@ -487,7 +553,7 @@ class BackfillState:
         out: list[Record] = []
         header = self.header
         with open(path, "rb") as fh:
-            for offset in self._offsets.get(day, ()):
+            for offset in self.offsets(day):
                 decoder = RecordDecoder()
                 decoder.adopt_header(header)
                 fh.seek(offset)
