@@ -135,6 +135,8 @@ def write_backfill(path: Path) -> Path:
 class ScreenHost(App[None]):
     """A bare app that pushes one screen over an empty main screen."""
 
+    TITLE = "backfill-monitor"
+
     def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
         super().__init__()
         self.make_screen = make_screen

@@ -1,0 +1,69 @@
+"""SVG snapshots of the secondary screens on a fixed file (pytest-textual-snapshot).
+
+Baselines live in ``tests/__snapshots__/test_snapshots/``; after a deliberate
+change to a screen, regenerate them with
+``python -m pytest tests/test_snapshots.py --snapshot-update`` and review the
+SVGs. The file's timestamps are fixed, so the screens are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from telemetry import BackfillState
+from tests.test_screens import RETRIED_DAY, ScreenHost, write_backfill
+from tui.screens import DayDetailScreen, FailuresScreen, HelpScreen, MalformedScreen
+
+SIZE = (120, 36)
+SnapCompare = Callable[..., bool]
+
+
+def _settled(*keys: str) -> Callable[[Pilot[Any]], Any]:
+    """A ``run_before`` that lets workers finish and tables size their columns, then presses."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        await pilot.press(*keys)
+        await pilot.pause(0.2)
+
+    return run_before
+
+
+def _backfill(tmp_path: Path, garbage: bool = False) -> tuple[BackfillState, Path]:
+    path = write_backfill(tmp_path / "telemetry.csv")
+    if garbage:
+        with open(path, "ab") as fh:
+            fh.write(b"not,a telemetry row\r\n")
+    return BackfillState.from_path(path), path
+
+
+def test_day_detail_snapshot(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """Three attempts of one day; the cursor on the timeout, its traceback below."""
+    state, path = _backfill(tmp_path)
+    app = ScreenHost(lambda: DayDetailScreen(state, path, RETRIED_DAY))
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settled("up", "up", "up", "up"))
+
+
+def test_failures_snapshot(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """Two error types; the timeout group has a run of three days and one more."""
+    state, path = _backfill(tmp_path)
+    app = ScreenHost(lambda: FailuresScreen(state, path))
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settled())
+
+
+def test_malformed_snapshot(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """One garbage line at the end of the file."""
+    state, _ = _backfill(tmp_path, garbage=True)
+    app = ScreenHost(lambda: MalformedScreen(state))
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settled())
+
+
+def test_help_snapshot(snap_compare: SnapCompare) -> None:
+    """Keys and the glyph legend over the main screen."""
+    app = ScreenHost(HelpScreen)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settled())
