@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, TextArea
 
-from telemetry import BackfillState, HistoricalTelemetry
+from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail
 from tui.screens import DayDetailScreen, FailuresScreen, HelpScreen, MalformedScreen
 from tui.screens.failures import format_runs
 
@@ -254,6 +254,46 @@ async def test_day_detail_says_when_the_file_changed_under_it(
         assert screen.warning is not None and "could not read" in screen.warning
 
 
+def _follow(path: Path) -> tuple[BackfillState, TelemetryTail]:
+    """A state fed by a tail, as the live monitor keeps it."""
+    tail = TelemetryTail(path)
+    state = BackfillState()
+    _catch_up(state, tail)
+    return state, tail
+
+
+def _catch_up(state: BackfillState, tail: TelemetryTail) -> None:
+    update = tail.read_new()
+    state.apply(update.records, update.malformed)
+    state.header = tail.header
+
+
+def _append(path: Path, rows: list[dict[str, str]]) -> None:
+    telemetry = HistoricalTelemetry(path)
+    for row in rows:
+        telemetry.append_row(row)
+
+
+async def test_day_detail_follows_a_new_attempt_of_its_day(tmp_path: Path) -> None:
+    path = write_backfill(tmp_path / "telemetry.csv")
+    state, tail = _follow(path)
+    app = ScreenHost(lambda: DayDetailScreen(state, path, HTTP_DAY))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DayDetailScreen)
+        assert [r.values[4] for r in screen.records] == ["DOWNLOAD_PENDING", "FAILED"]
+        _append(path, _uploaded(HTTP_DAY, 30))
+        _catch_up(state, tail)
+        await pilot.pause(1.3)
+        await settle(pilot)
+        rows = table_rows(screen.query_one("#attempts", DataTable))
+        assert [row[2] for row in rows][-1] == "UPLOADED" and len(rows) == 6
+        assert [row[1] for row in rows] == ["1", "1", "2", "2", "2", "2"]
+        assert screen.selected is not None and screen.selected.values[4] == "UPLOADED"
+        assert "latest UPLOADED" in str(screen.query_one("#detail-title", Static).render())
+
+
 # -- failures -------------------------------------------------------------------------
 
 
@@ -313,6 +353,32 @@ async def test_failures_enter_opens_the_day(backfill: tuple[BackfillState, Path]
         assert isinstance(app.screen, FailuresScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, FailuresScreen)
+
+
+async def test_failures_follow_the_live_state(tmp_path: Path) -> None:
+    path = write_backfill(tmp_path / "telemetry.csv")
+    state, tail = _follow(path)
+    app = ScreenHost(lambda: FailuresScreen(state, path))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        assert [g.error_type for g in screen.groups] == ["TimeoutError", "HTTPError"]
+        # The HTTP day is retried and succeeds; a new day times out.
+        _append(path, _uploaded(HTTP_DAY, 30))
+        _append(path, _failed(date(2020, 1, 10), 0, "TimeoutError", TRACEBACK))
+        _catch_up(state, tail)
+        await pilot.pause(1.3)
+        groups = table_rows(screen.query_one("#groups", DataTable))
+        assert [row[:5] for row in groups] == [
+            [
+                "TimeoutError",
+                "5",
+                "2020-01-03",
+                "2020-01-10",
+                "2020-01-03..2020-01-05, 2020-01-08, 2020-01-10",
+            ],
+        ]
 
 
 async def test_failures_empty_state(tmp_path: Path) -> None:

@@ -49,6 +49,9 @@ _COLUMNS: tuple[str, ...] = (
 
 NO_MESSAGE = "(no error message on this attempt)"
 
+#: How often an open screen checks the live state for new rows.
+LIVE_CHECK_SECONDS = 1.0
+
 
 def _short_instant(text: str) -> str:
     """``2020-01-03T10:00:00.000000+00:00`` -> ``2020-01-03 10:00:00`` (unparsed text as is)."""
@@ -118,7 +121,8 @@ class DayDetailScreen(Screen[None]):
 
     Keys: ``escape`` back, ``y`` copy the selected attempt's error message to
     the clipboard, ``r`` re-read the day from the file. The rows are read in a
-    thread worker when the screen mounts; if the file changed under the state
+    thread worker when the screen mounts, and again whenever the live state
+    has applied new rows of the day; if the file changed under the state
     (rows no longer decode, or the file is gone) a warning line says so.
     """
 
@@ -151,6 +155,7 @@ class DayDetailScreen(Screen[None]):
         self.records: list[Record] = []
         #: ``None`` while the file and the state agree, else why they do not.
         self.warning: str | None = None
+        self._rows_read = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -168,7 +173,16 @@ class DayDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"day {self.day.isoformat()}"
+        self._rows_read = self.state.row_count(self.day)
         self.read_day()
+        self.set_interval(LIVE_CHECK_SECONDS, self._follow_state)
+
+    def _follow_state(self) -> None:
+        """Re-read the day when the (live) state has applied new rows of it."""
+        rows = self.state.row_count(self.day)
+        if rows != self._rows_read:
+            self._rows_read = rows
+            self.read_day()
 
     def _title(self) -> str:
         status = self.state.status_of(self.day) or "never attempted"
@@ -203,20 +217,23 @@ class DayDetailScreen(Screen[None]):
 
     def show_records(self, records: list[Record], warning: str | None = None) -> None:
         """Fill the table with ``records`` (file order) and show or hide ``warning``."""
+        table: DataTable[str | Text] = self.query_one("#attempts", DataTable)
+        # Follow the newest row unless the operator has moved away from it.
+        keep = table.cursor_row if 0 <= table.cursor_row < len(self.records) - 1 else None
         self.records = records
         self.warning = warning
         self.query_one("#detail-title", Static).update(self._title())
         banner = self.query_one("#detail-warning", Static)
         banner.update(warning or "")
         banner.set_class(warning is not None, "-shown")
-        table: DataTable[str | Text] = self.query_one("#attempts", DataTable)
         table.clear()
         numbered = enumerate(zip(records, attempt_numbers(records), strict=True), start=1)
         for number, (record, attempt) in numbered:
             table.add_row(*attempt_cells(record, number, attempt), key=str(record.offset))
         if records:
             # Open on the latest row: the one that decides the day's status.
-            table.move_cursor(row=len(records) - 1)
+            row = len(records) - 1 if keep is None else min(keep, len(records) - 1)
+            table.move_cursor(row=row)
         self._show_message()
 
     # -- the selected attempt -----------------------------------------------------

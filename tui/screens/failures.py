@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from telemetry import SCHEMA, BackfillState, FailureGroup
 
-from .detail import DayDetailScreen
+from .detail import LIVE_CHECK_SECONDS, DayDetailScreen
 
 _MESSAGE = SCHEMA.index("error_message")
 
@@ -65,7 +65,8 @@ class FailuresScreen(Screen[None]):
 
     Keys: ``escape`` back; ``enter`` on a group moves to its days, ``enter`` on
     a day pushes :class:`DayDetailScreen` for it; ``tab`` switches tables;
-    ``r`` recomputes the groups from the (live) state.
+    ``r`` recomputes the groups from the state (also done every second when
+    the live state has applied new rows).
     """
 
     DEFAULT_CSS = """
@@ -98,6 +99,7 @@ class FailuresScreen(Screen[None]):
         self.path = Path(path)
         #: The groups shown, in table order.
         self.groups: list[FailureGroup] = []
+        self._rows_seen = -1
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -115,6 +117,12 @@ class FailuresScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "failures"
         self.refresh_groups()
+        self.set_interval(LIVE_CHECK_SECONDS, self._follow_state)
+
+    def _follow_state(self) -> None:
+        """Recompute the groups when the (live) state has applied rows since."""
+        if self.state.rows != self._rows_seen:
+            self.refresh_groups()
 
     # -- filling ------------------------------------------------------------------
 
@@ -122,6 +130,8 @@ class FailuresScreen(Screen[None]):
         """Recompute the groups from the state, keeping the highlighted group if it remains."""
         table: DataTable[str] = self.query_one("#groups", DataTable)
         previous = self.selected_group
+        previous_day = self.selected_day
+        self._rows_seen = self.state.rows
         self.groups = self.state.failures()
         total = sum(group.count for group in self.groups)
         self.query_one("#failures-title", Static).update(
@@ -145,7 +155,7 @@ class FailuresScreen(Screen[None]):
                 if group.error_type == previous.error_type:
                     table.move_cursor(row=row)
                     break
-        self._show_days()
+        self._show_days(previous_day)
 
     @property
     def selected_group(self) -> FailureGroup | None:
@@ -164,7 +174,7 @@ class FailuresScreen(Screen[None]):
         row = self.query_one("#days", DataTable).cursor_row
         return group.days[row] if 0 <= row < len(group.days) else None
 
-    def _show_days(self) -> None:
+    def _show_days(self, keep: date | None = None) -> None:
         group = self.selected_group
         days: DataTable[str] = self.query_one("#days", DataTable)
         days.clear()
@@ -185,6 +195,8 @@ class FailuresScreen(Screen[None]):
                 first_line(message, 80),
                 key=day.isoformat(),
             )
+        if keep is not None and keep in group.days:
+            days.move_cursor(row=group.days.index(keep))
 
     # -- events and actions -------------------------------------------------------
 

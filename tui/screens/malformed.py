@@ -11,11 +11,18 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from telemetry import BackfillState, Malformed
 
+from .detail import LIVE_CHECK_SECONDS
+
+#: Most reports listed; a file that is mostly garbage needs the check command.
+MAX_SHOWN = 10_000
+
 
 class MalformedScreen(Screen[None]):
     """The malformed rows of the state's file in file order: line, reason, byte offset.
 
-    Keys: ``escape`` back, ``r`` refresh from the (live) state.
+    Keys: ``escape`` back, ``r`` refresh from the state (also done every
+    second when the live state has gained reports). At most
+    :data:`MAX_SHOWN` are listed.
     """
 
     DEFAULT_CSS = """
@@ -55,19 +62,26 @@ class MalformedScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "malformed rows"
         self.refresh_rows()
+        self.set_interval(LIVE_CHECK_SECONDS, self._follow_state)
+
+    def _follow_state(self) -> None:
+        """Show reports the (live) state has gained since."""
+        if len(self.state.malformed) != len(self.rows):
+            self.refresh_rows()
 
     def refresh_rows(self) -> None:
         """Show the state's current malformed-row reports."""
         self.rows = list(self.state.malformed)
         count = len(self.rows)
+        shown = f" (the first {MAX_SHOWN} listed)" if count > MAX_SHOWN else ""
         self.query_one("#malformed-title", Static).update(
-            f"{count} malformed row{'s' * (count != 1)}: skipped by every reader, "
+            f"{count} malformed row{'s' * (count != 1)}{shown}: skipped by every reader, "
             "never counted as attempts"
         )
         self.set_class(not self.rows, "-empty")
         table: DataTable[str] = self.query_one("#malformed", DataTable)
         table.clear()
-        for report in self.rows:
+        for report in self.rows[:MAX_SHOWN]:
             table.add_row(str(report.line), report.reason, str(report.offset))
 
     def action_refresh_rows(self) -> None:
