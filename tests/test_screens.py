@@ -294,6 +294,18 @@ async def test_day_detail_follows_a_new_attempt_of_its_day(tmp_path: Path) -> No
         assert "latest UPLOADED" in str(screen.query_one("#detail-title", Static).render())
 
 
+async def test_day_detail_popped_before_its_rows_arrive(
+    backfill: tuple[BackfillState, Path],
+) -> None:
+    state, path = backfill
+    app = ScreenHost(lambda: DayDetailScreen(state, path, RETRIED_DAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, DayDetailScreen)
+        assert app.return_code is None  # still running: the late rows were dropped
+
+
 # -- failures -------------------------------------------------------------------------
 
 
@@ -459,7 +471,9 @@ async def test_help_lists_the_keys_and_legend() -> None:
         assert "✗  failed" in legend and "·  missing" in legend and "!  stalled" in legend
         await pilot.press("question_mark")
         assert not isinstance(app.screen, HelpScreen)
-        app.push_screen(HelpScreen())
+        app.push_screen(HelpScreen([("#", "#FFFFFF", "custom glyph")]))
         await pilot.pause()
+        legend = str(app.screen.query_one("#help-legend", Static).render())
+        assert "#  custom glyph" in legend and "failed" not in legend
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

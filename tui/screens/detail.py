@@ -20,8 +20,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
+from textual.worker import get_current_worker
 
 from telemetry import SCHEMA, BackfillState, Record
+
+from .tables import fill_table
 
 _C = {name: i for i, name in enumerate(SCHEMA)}
 
@@ -213,10 +216,13 @@ class DayDetailScreen(Screen[None]):
                     f"The file changed under this view: {len(records)} of {expected} rows "
                     "of this day could be read. Reload the monitor to re-read the file."
                 )
-        self.app.call_from_thread(self.show_records, records, warning)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_records, records, warning)
 
     def show_records(self, records: list[Record], warning: str | None = None) -> None:
         """Fill the table with ``records`` (file order) and show or hide ``warning``."""
+        if not self.is_attached:
+            return  # popped while the worker was reading
         table: DataTable[str | Text] = self.query_one("#attempts", DataTable)
         # Follow the newest row unless the operator has moved away from it.
         keep = table.cursor_row if 0 <= table.cursor_row < len(self.records) - 1 else None
@@ -226,10 +232,13 @@ class DayDetailScreen(Screen[None]):
         banner = self.query_one("#detail-warning", Static)
         banner.update(warning or "")
         banner.set_class(warning is not None, "-shown")
-        table.clear()
         numbered = enumerate(zip(records, attempt_numbers(records), strict=True), start=1)
-        for number, (record, attempt) in numbered:
-            table.add_row(*attempt_cells(record, number, attempt), key=str(record.offset))
+        fill_table(
+            table,
+            _COLUMNS,
+            [attempt_cells(record, number, attempt) for number, (record, attempt) in numbered],
+            keys=[str(record.offset) for record in records],
+        )
         if records:
             # Open on the latest row: the one that decides the day's status.
             row = len(records) - 1 if keep is None else min(keep, len(records) - 1)

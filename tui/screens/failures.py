@@ -15,8 +15,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 from telemetry import SCHEMA, BackfillState, FailureGroup
 
 from .detail import LIVE_CHECK_SECONDS, DayDetailScreen
+from .tables import fill_table
 
 _MESSAGE = SCHEMA.index("error_message")
+_GROUP_COLUMNS = ("error_type", "days", "first", "last", "runs", "sample message")
+_DAY_COLUMNS = ("day", "attempts", "last error")
 
 #: Longest rendering of a group's runs before it is cut short.
 RUNS_WIDTH = 48
@@ -100,17 +103,18 @@ class FailuresScreen(Screen[None]):
         #: The groups shown, in table order.
         self.groups: list[FailureGroup] = []
         self._rows_seen = -1
+        self._days_of: str | None = None  # error_type whose days are listed
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="failures-title")
         yield Static("no failed days", id="failures-empty")
         groups: DataTable[str] = DataTable(id="groups", cursor_type="row", zebra_stripes=True)
-        groups.add_columns("error_type", "days", "first", "last", "runs", "sample message")
+        groups.add_columns(*_GROUP_COLUMNS)
         yield groups
         yield Static("", id="days-title")
         days: DataTable[str] = DataTable(id="days", cursor_type="row", zebra_stripes=True)
-        days.add_columns("day", "attempts", "last error")
+        days.add_columns(*_DAY_COLUMNS)
         yield days
         yield Footer()
 
@@ -139,17 +143,22 @@ class FailuresScreen(Screen[None]):
             f"group{'s' * (len(self.groups) != 1)} (latest status FAILED, by error_type)"
         )
         self.set_class(not self.groups, "-empty")
-        table.clear()
-        for group in self.groups:
-            table.add_row(
-                group.error_type or "(none)",
-                str(group.count),
-                group.first.isoformat(),
-                group.last.isoformat(),
-                format_runs(group.runs),
-                first_line(group.sample_message),
-                key=group.error_type,
-            )
+        fill_table(
+            table,
+            _GROUP_COLUMNS,
+            [
+                (
+                    group.error_type or "(none)",
+                    str(group.count),
+                    group.first.isoformat(),
+                    group.last.isoformat(),
+                    format_runs(group.runs),
+                    first_line(group.sample_message),
+                )
+                for group in self.groups
+            ],
+            keys=[group.error_type for group in self.groups],
+        )
         if previous is not None:
             for row, group in enumerate(self.groups):
                 if group.error_type == previous.error_type:
@@ -177,33 +186,33 @@ class FailuresScreen(Screen[None]):
     def _show_days(self, keep: date | None = None) -> None:
         group = self.selected_group
         days: DataTable[str] = self.query_one("#days", DataTable)
-        days.clear()
         title = self.query_one("#days-title", Static)
+        self._days_of = None if group is None else group.error_type
         if group is None:
+            days.clear()
             title.update("")
             return
         title.update(
             f"{group.count} day{'s' * (group.count != 1)} failing with "
             f"{group.error_type or '(no error_type)'}   enter opens a day, tab switches tables"
         )
+        rows = []
         for day in group.days:
             values = self.state.latest_values(day)
             message = "" if values is None else values[_MESSAGE]
-            days.add_row(
-                day.isoformat(),
-                str(self.state.attempts(day)),
-                first_line(message, 80),
-                key=day.isoformat(),
-            )
+            rows.append((day.isoformat(), str(self.state.attempts(day)), first_line(message, 80)))
+        fill_table(days, _DAY_COLUMNS, rows, keys=[day.isoformat() for day in group.days])
         if keep is not None and keep in group.days:
             days.move_cursor(row=group.days.index(keep))
 
     # -- events and actions -------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Highlighting a group lists its days."""
+        """Highlighting another group lists its days."""
         event.stop()
-        if event.data_table.id == "groups":
+        group = self.selected_group
+        shown = None if group is None else group.error_type
+        if event.data_table.id == "groups" and shown != self._days_of:
             self._show_days()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

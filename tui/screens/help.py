@@ -75,8 +75,9 @@ def legend_text(legend: Sequence[tuple[str, str, str]]) -> Text:
 class HelpScreen(ModalScreen[None]):
     """The keys of the monitor and the calendar legend, over the current screen.
 
-    Keys: ``escape``, ``?`` or ``q`` close it. ``legend`` is a sequence of
-    ``(glyph, colour, meaning)``; by default :data:`DEFAULT_LEGEND`.
+    Keys: ``escape`` or ``?`` close it (``q`` still quits, as everywhere).
+    ``legend`` is a sequence of ``(glyph, colour, meaning)``; by default
+    :data:`DEFAULT_LEGEND`.
     """
 
     DEFAULT_CSS = """
@@ -91,7 +92,6 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Close"),
         Binding("question_mark", "app.pop_screen", "Close", show=False),
-        Binding("q", "app.pop_screen", "Close", show=False),
     ]
 
     def __init__(self, legend: Sequence[tuple[str, str, str]] = DEFAULT_LEGEND) -> None:

@@ -12,6 +12,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 from telemetry import BackfillState, Malformed
 
 from .detail import LIVE_CHECK_SECONDS
+from .tables import fill_table
+
+_COLUMNS = ("line", "reason", "byte offset")
 
 #: Most reports listed; a file that is mostly garbage needs the check command.
 MAX_SHOWN = 10_000
@@ -53,9 +56,7 @@ class MalformedScreen(Screen[None]):
         yield Static("", id="malformed-title")
         yield Static("no malformed rows", id="malformed-empty")
         table: DataTable[str] = DataTable(id="malformed", cursor_type="row", zebra_stripes=True)
-        table.add_column("line", key="line")
-        table.add_column("reason", key="reason")
-        table.add_column("byte offset", key="offset")
+        table.add_columns(*_COLUMNS)
         yield table
         yield Footer()
 
@@ -80,9 +81,12 @@ class MalformedScreen(Screen[None]):
         )
         self.set_class(not self.rows, "-empty")
         table: DataTable[str] = self.query_one("#malformed", DataTable)
-        table.clear()
-        for report in self.rows[:MAX_SHOWN]:
-            table.add_row(str(report.line), report.reason, str(report.offset))
+        fill_table(
+            table,
+            _COLUMNS,
+            [(str(r.line), r.reason, str(r.offset)) for r in self.rows[:MAX_SHOWN]],
+            max_width=120,
+        )
 
     def action_refresh_rows(self) -> None:
         """Re-read the reports from the live state."""
