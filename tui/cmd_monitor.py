@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -12,23 +14,80 @@ import click
 from .cli import BadInput
 
 
+def parse_span(text: str) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``1d`` (a bare number is minutes) as a timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if match is None:
+        raise BadInput(f"--stale-after: not a duration: {text!r} (e.g. 90s, 15m, 2h, 1d)")
+    value, unit = float(match.group(1)), match.group(2) or "m"
+    return timedelta(seconds=value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+def parse_day(option: str, text: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` option value, or a :class:`BadInput`."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{option}: not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
+    """The files to watch: each FILE as is, each directory's ``*.csv`` files, sorted.
+
+    A FILE that does not exist yet is kept (the monitor waits for it) if its
+    directory exists.
+    """
+    files: list[Path] = []
+    for arg in args:
+        if arg.is_dir():
+            found = sorted(p for p in arg.glob("*.csv") if p.is_file())
+            if not found:
+                raise BadInput(f"no telemetry files (*.csv) in {arg}")
+            files.extend(found)
+        elif arg.exists() or arg.parent.is_dir():
+            files.append(arg)
+        else:
+            raise BadInput(f"no such directory: {arg.parent}")
+    unique = list(dict.fromkeys(p.resolve() for p in files))
+    return unique
+
+
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--start", "start", metavar="DATE", help="First day of the backfill (YYYY-MM-DD).")
+@click.option("--end", "end", metavar="DATE", help="Last day of the backfill (YYYY-MM-DD).")
 @click.option("--poll", is_flag=True, help="Poll with stat (NFS, EFS, SMB mounts).")
-def watch(file: Path, poll: bool) -> None:
-    """Open the live monitor on FILE.
+@click.option(
+    "--stale-after",
+    default="15m",
+    show_default=True,
+    metavar="SPAN",
+    help="A pending day older than this is stalled (90s, 15m, 2h, 1d).",
+)
+def watch(
+    files: tuple[Path, ...], start: str | None, end: str | None, poll: bool, stale_after: str
+) -> None:
+    """Open the live monitor on FILES (telemetry files or directories of them).
+
+    Several files, or a directory of ``*.csv`` telemetry files, open as one
+    tab each. A file that does not exist yet is waited for.
 
     \b
-    Example:
+    Examples:
       backfill-monitor watch telemetry.csv
+      backfill-monitor watch /data/telemetry/ --start 2020-01-01 --end 2024-12-31
+      backfill-monitor watch a.csv b.csv --poll --stale-after 30m
     """
-    if file.is_dir():
-        raise BadInput(f"{file} is a directory, not a telemetry file")
-    if not file.parent.is_dir():
-        raise BadInput(f"no such directory: {file.parent}")
+    paths = telemetry_files(files)
+    first, last = parse_day("--start", start), parse_day("--end", end)
+    if first and last and last < first:
+        raise BadInput(f"--end {last} is before --start {first}")
+    span = parse_span(stale_after)
     from .monitor import MonitorApp
 
-    MonitorApp(file, poll=poll).run()
+    MonitorApp(paths, poll=poll, stale_after=span, start=first, end=last).run()
 
 
 @click.command()

@@ -1,168 +1,151 @@
-"""A first Textual monitor: summary, progress and a month-by-day calendar, live."""
+"""The live monitor: one :class:`MonitorPane` per telemetry file, as tabs.
+
+``backfill-monitor watch`` and ``demo`` run :class:`MonitorApp`. Every key
+of the main screen lives on the pane (so each tab answers for its own
+file); the command palette offers the same actions for the active tab.
+"""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from telemetry import BackfillState, TailUpdate, TelemetryFormatError, TelemetryTail
+from telemetry import BackfillState
 
-from .follow import wakeups
-
-# Glyph and colour per latest status: reads without colour too (Okabe-Ito palette).
-STYLE: dict[str | None, tuple[str, str]] = {
-    "UPLOADED": ("■", "#009E73"),
-    "PROCESSED": ("▪", "#56B4E9"),
-    "DOWNLOADED": ("▫", "#0072B2"),
-    "SKIPPED_NO_DATA": ("~", "#999999"),
-    "SKIPPED_NO_INPUT": ("~", "#999999"),
-    "FAILED": ("✗", "#D55E00"),
-    "DOWNLOAD_PENDING": ("…", "#E69F00"),
-    "PROCESS_PENDING": ("…", "#E69F00"),
-    "UPLOAD_PENDING": ("…", "#E69F00"),
-    None: ("·", "#555555"),
-}
-MONTHS_SHOWN = 36
-
-
-def render_calendar(state: BackfillState, stalled: set[date]) -> str:
-    """Rich markup: one line per month (newest last), one glyph per day."""
-    days = state.days
-    if not days:
-        return "waiting for rows…"
-    first, last = days[0], days[-1]
-    months = []
-    y, m = last.year, last.month
-    for _ in range(MONTHS_SHOWN):
-        months.append((y, m))
-        if (y, m) == (first.year, first.month):
-            break
-        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
-    lines = []
-    for y, m in reversed(months):
-        cells = []
-        day = date(y, m, 1)
-        while day.month == m:
-            glyph, colour = STYLE.get(state.status_of(day), STYLE[None])
-            if day in stalled:
-                glyph, colour = "!", "#CC79A7"
-            cells.append(f"[{colour}]{glyph}[/]")
-            day += timedelta(days=1)
-        lines.append(f"{y}-{m:02d} " + "".join(cells))
-    legend = "  ".join(
-        f"[{c}]{g}[/] {s.lower()}"
-        for s, (g, c) in STYLE.items()
-        if s
-        in ("UPLOADED", "PROCESSED", "DOWNLOADED", "SKIPPED_NO_DATA", "FAILED", "DOWNLOAD_PENDING")
-    )
-    return "\n".join([*lines, "", legend + "  [#CC79A7]![/] stalled  [#555555]·[/] missing"])
+from .widgets.pane import Clock, MonitorPane, utc_now
 
 
 class MonitorApp(App[None]):
-    """Follows one telemetry file and shows where its backfill stands."""
+    """Follows one or more telemetry files and shows where each backfill stands.
+
+    ``paths`` is one file or several (one tab each). ``clock`` returns "now"
+    as an aware datetime: pass a constant for deterministic snapshots.
+    ``start``/``end`` fix the expected range of days of every file.
+    """
 
     TITLE = "backfill-monitor"
-    CSS = """
-    #banner { background: $error; color: $text; display: none; padding: 0 1; }
-    #summary { padding: 0 1; height: auto; }
-    #progress { padding: 0 1; }
-    #calendar { padding: 1 1; }
-    """
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+    CSS_PATH = "monitor.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
-        Binding("p", "pause", "Pause"),
     ]
 
     def __init__(
-        self, path: Path, *, poll: bool = False, stale_after: timedelta = timedelta(minutes=15)
+        self,
+        paths: Path | Sequence[Path],
+        *,
+        poll: bool = False,
+        stale_after: timedelta = timedelta(minutes=15),
+        start: date | None = None,
+        end: date | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         super().__init__()
-        self.path = path
+        self.paths = [paths] if isinstance(paths, Path) else list(paths)
         self.poll = poll
         self.stale_after = stale_after
-        self.state = BackfillState(stale_after=stale_after)
-        self.paused = False
-        self._stop = threading.Event()
+        self.start = start
+        self.end = end
+        self.clock = clock
+
+    def _pane(self, path: Path, index: int) -> MonitorPane:
+        return MonitorPane(
+            path,
+            poll=self.poll,
+            stale_after=self.stale_after,
+            start=self.start,
+            end=self.end,
+            clock=self.clock,
+            id=f"pane-{index}",
+        )
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="banner")
-        yield Static("loading…", id="summary")
-        yield ProgressBar(total=1, id="progress", show_eta=False)
-        yield Static(id="calendar")
+        if len(self.paths) == 1:
+            yield self._pane(self.paths[0], 0)
+        else:
+            with TabbedContent(id="tabs"):
+                for index, path in enumerate(self.paths):
+                    with TabPane(path.name, id=f"tab-{index}"):
+                        yield self._pane(path, index)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.path)
-        self.follow()
-        self.set_interval(1.0, self.refresh_view)
+        self.sub_title = str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files"
 
-    def on_unmount(self) -> None:
-        self._stop.set()
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Keys go to the calendar of the tab just opened."""
+        for pane in event.pane.query(MonitorPane):
+            pane.calendar.focus()
 
-    @work(thread=True, exclusive=True)
-    def follow(self) -> None:
-        tail = TelemetryTail(self.path)
-        for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
-            try:
-                while True:
-                    update = tail.read_new(max_bytes=16 << 20)
-                    self.call_from_thread(self.apply_update, update)
-                    if tail.caught_up(update):
-                        break
-            except TelemetryFormatError as exc:
-                self.call_from_thread(self.show_banner, str(exc))
+    @property
+    def pane(self) -> MonitorPane:
+        """The pane on show (the active tab's)."""
+        if len(self.paths) > 1:
+            tabs = self.query_one(TabbedContent)
+            active = tabs.active_pane
+            if active is not None:
+                return active.query_one(MonitorPane)
+        return self.query(MonitorPane).first()
 
-    def apply_update(self, update: TailUpdate) -> None:
-        if update.reset:
-            self.state = BackfillState(stale_after=self.stale_after)
-            self.show_banner(f"file {update.reset}: reloading")
-        if update.records or update.malformed:
-            self.state.apply(update.records, update.malformed)
-            if not self.paused:
-                self.refresh_view()
+    @property
+    def panes(self) -> list[MonitorPane]:
+        """Every pane, in the order of the files."""
+        return list(self.query(MonitorPane))
 
-    def show_banner(self, text: str) -> None:
-        banner = self.query_one("#banner", Static)
-        banner.update(text)
-        banner.display = True
-
-    def action_pause(self) -> None:
-        self.paused = not self.paused
-        self.sub_title = f"{self.path}  {'PAUSED' if self.paused else ''}"
+    @property
+    def state(self) -> BackfillState:
+        """The state of the pane on show."""
+        return self.pane.state
 
     def refresh_view(self) -> None:
-        if self.paused:
+        """Redraw the figures of the pane on show now (not at the next tick)."""
+        self.pane.refresh_figures()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette: the main screen's keys as commands, then Textual's own."""
+        yield from super().get_system_commands(screen)
+        if not self.panes:
             return
-        state = self.state
-        progress = state.progress()
-        counts = state.status_counts
-        since = state.since_last_row()
-        rate = f"{progress.days_per_hour:,.0f} days/h" if progress.days_per_hour else "- days/h"
-        eta = str(progress.eta).split(".")[0] if progress.eta else "-"
-        p50 = state.durations["download"].percentile(50)
-        stalled = state.stalled()
-        lines = [
-            f"[b]{progress.done:,}[/] done  [#D55E00]{counts['FAILED']:,} failed[/]  "
-            f"{counts['SKIPPED_NO_DATA'] + counts['SKIPPED_NO_INPUT']:,} skipped  "
-            f"{progress.in_flight:,} in flight  {progress.missing:,} missing  "
-            f"of {progress.total:,} days ({progress.fraction:.1%})",
-            f"{rate}  ETA {eta}  retries {state.retries:,}  p50 download {p50:.1f} s  "
-            if p50 is not None
-            else f"{rate}  ETA {eta}",
-            f"last row {since.total_seconds():.0f} s ago  stalled {len(stalled)}  "
-            f"malformed {len(state.malformed)}"
-            if since is not None
-            else "no rows yet",
-        ]
-        self.query_one("#summary", Static).update("\n".join(lines))
-        bar = self.query_one("#progress", ProgressBar)
-        bar.update(total=max(progress.total, 1), progress=progress.done)
-        self.query_one("#calendar", Static).update(render_calendar(state, set(stalled)))
+        pane = self.pane
+        commands = (
+            ("Go to date", "Jump to a day (YYYY-MM-DD)", pane.action_goto),
+            (
+                "Next failed day",
+                "Select the next failed day (n)",
+                lambda: pane.action_next_failed(1),
+            ),
+            (
+                "Previous failed day",
+                "Select the previous failed day (N)",
+                lambda: pane.action_next_failed(-1),
+            ),
+            ("Status filter", "Cycle the status filter (s)", pane.action_cycle_filter),
+            (
+                "Colour mode",
+                "Cycle status / availability / duration / attempts (c)",
+                pane.action_cycle_mode,
+            ),
+            (
+                "Export retry ranges",
+                "Write failed and missing days to a file (e)",
+                pane.action_export,
+            ),
+            ("Pause / resume", "Stop or resume applying new rows (p)", pane.action_pause),
+            ("Failures", "Failed days grouped by error type (f)", pane.action_failures),
+            ("Malformed rows", "Rows every reader skipped (m)", pane.action_malformed),
+            (
+                "Day detail",
+                "Every attempt of the selected day (Enter)",
+                pane.calendar.action_select,
+            ),
+            ("Keys", "Keys and the calendar legend (?)", pane.action_help),
+        )
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)

@@ -1,0 +1,569 @@
+"""The backfill calendar: one line per month, one cell per day, drawn with the Line API.
+
+Only the lines on screen are rendered, and each month's line is cached as a
+:class:`~textual.strip.Strip` until one of its days changes, the cursor
+enters or leaves it, or the colour mode or status filter changes. A 1M-row
+file covers about 160k days (450 years of months): scrolling and live
+updates cost the visible lines, never the whole range.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from telemetry import (
+    FINAL_STATUSES,
+    PENDING_STATUSES,
+    SCHEMA,
+    STATUS_FAILED,
+    STATUS_SKIPPED_NO_DATA,
+    STATUS_SKIPPED_NO_INPUT,
+    BackfillState,
+)
+
+_C = {name: i for i, name in enumerate(SCHEMA)}
+
+#: Glyph and colour per latest status: reads without colour too (Okabe-Ito,
+#: colour-blind safe). Skipped days are grey, never the failure colour.
+STYLE: dict[str | None, tuple[str, str]] = {
+    "UPLOADED": ("■", "#009E73"),
+    "PROCESSED": ("▪", "#56B4E9"),
+    "DOWNLOADED": ("▫", "#0072B2"),
+    "SKIPPED_NO_DATA": ("~", "#999999"),
+    "SKIPPED_NO_INPUT": ("~", "#999999"),
+    "FAILED": ("✗", "#D55E00"),
+    "DOWNLOAD_PENDING": ("…", "#E69F00"),
+    "PROCESS_PENDING": ("…", "#E69F00"),
+    "UPLOAD_PENDING": ("…", "#E69F00"),
+    None: ("·", "#7F7F7F"),
+}
+STALLED: tuple[str, str] = ("!", "#CC79A7")
+
+#: (glyph, colour, meaning) of the status mode, in legend order.
+STATUS_LEGEND: tuple[tuple[str, str, str], ...] = (
+    ("■", "#009E73", "uploaded"),
+    ("▪", "#56B4E9", "processed"),
+    ("▫", "#0072B2", "downloaded"),
+    ("~", "#999999", "skipped"),
+    ("✗", "#D55E00", "failed"),
+    ("…", "#E69F00", "pending"),
+    ("!", "#CC79A7", "stalled"),
+    ("·", "#7F7F7F", "missing"),
+)
+
+#: A sequential, colour-blind-safe ramp (viridis, without its darkest end so
+#: the low bins stay visible on dark themes); the glyph height repeats the
+#: bin so the value modes read without colour too.
+RAMP: tuple[tuple[str, str], ...] = (
+    ("▁", "#3E4A89"),
+    ("▂", "#26828E"),
+    ("▄", "#35B779"),
+    ("▆", "#90D743"),
+    ("█", "#FDE725"),
+)
+
+#: Colour modes cycled by ``c``, in order.
+MODES: tuple[str, ...] = ("status", "availability", "duration", "attempts")
+MODE_TITLES: dict[str, str] = {
+    "status": "status",
+    "availability": "availability %",
+    "duration": "download time",
+    "attempts": "attempts",
+}
+
+#: Status filters cycled by ``s``: name -> which latest statuses match
+#: (``None`` stands for a missing day). Days that do not match are dimmed.
+FILTERS: dict[str, frozenset[str | None] | None] = {
+    "all": None,
+    "failed": frozenset({STATUS_FAILED}),
+    "pending": frozenset(PENDING_STATUSES),
+    "missing": frozenset({None}),
+    "skipped": frozenset({STATUS_SKIPPED_NO_DATA, STATUS_SKIPPED_NO_INPUT}),
+    "done": frozenset(FINAL_STATUSES),
+}
+
+LABEL_WIDTH = 8  # "2020-01 "
+CELL_WIDTH = 2  # glyph and a space: easy to read and to click
+
+
+def month_ordinal(day: date) -> int:
+    """Months since year 0: consecutive months have consecutive ordinals."""
+    return day.year * 12 + day.month - 1
+
+
+def month_start(ordinal: int) -> date:
+    """The first day of the month with ``ordinal`` (see :func:`month_ordinal`)."""
+    return date(ordinal // 12, ordinal % 12 + 1, 1)
+
+
+def month_length(ordinal: int) -> int:
+    """Days in the month with ``ordinal``."""
+    return _calendar.monthrange(ordinal // 12, ordinal % 12 + 1)[1]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def availability(values: list[str]) -> float | None:
+    """Availability of a day in percent: ``availability_pct``, else records / expected."""
+    pct = _number(values[_C["availability_pct"]])
+    if pct is not None:
+        return pct
+    got = _number(values[_C["records_downloaded"]])
+    expected = _number(values[_C["expected_records"]])
+    if got is None or not expected:
+        return None
+    return 100 * got / expected
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Bin edges of a value mode: ``value < edges[i]`` falls in bin ``i``."""
+
+    edges: tuple[float, ...]
+    labels: tuple[str, ...]
+
+    def bin(self, value: float) -> int:
+        """The ramp bin of ``value`` (0 .. len(RAMP) - 1)."""
+        for i, edge in enumerate(self.edges):
+            if value < edge:
+                return i
+        return len(self.edges)
+
+
+AVAILABILITY_SCALE = Scale((20, 40, 60, 80), ("<20%", "<40%", "<60%", "<80%", "≥80%"))
+ATTEMPTS_SCALE = Scale((2, 3, 4, 5), ("1", "2", "3", "4", "5+"))
+
+
+def duration_scale(state: BackfillState) -> Scale:
+    """Download-time bins at the 20/40/60/80th percentiles of the file's downloads."""
+    stats = state.durations["download"]
+    edges = tuple(stats.percentile(q) or 0.0 for q in (20, 40, 60, 80))
+    if not stats.count:
+        edges = (1.0, 2.0, 5.0, 10.0)
+
+    def fmt(seconds: float) -> str:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+
+    labels = (*(f"<{fmt(e)}" for e in edges), f"≥{fmt(edges[-1])}")
+    return Scale(edges, labels)
+
+
+class CalendarView(ScrollView, can_focus=True):
+    """Days of a backfill as a month-by-day grid with a cursor.
+
+    Give it the :class:`BackfillState` it draws and call :meth:`days_changed`
+    with the days :meth:`BackfillState.apply` returned; only their month
+    lines are redrawn. ``clock`` is not used here: stalled days are set by
+    the owner through :meth:`set_stalled`.
+
+    Posts :class:`CursorMoved` when the selected day changes and
+    :class:`DaySelected` on ``Enter`` or a click on the selected day.
+    """
+
+    DEFAULT_CSS = """
+    CalendarView { height: 1fr; min-height: 3; }
+    CalendarView > .calendar--label { color: $text-muted; }
+    CalendarView > .calendar--label-cursor { color: $text; text-style: bold; }
+    CalendarView > .calendar--cursor { text-style: reverse bold; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "calendar--label",
+        "calendar--label-cursor",
+        "calendar--cursor",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left,h", "move(-1)", "Day", show=False),
+        Binding("right,l", "move(1)", "Day", show=False),
+        Binding("up,k", "move(-7)", "Week", show=False),
+        Binding("down,j", "move(7)", "Week", show=False),
+        Binding("pageup", "month(-1)", "Month", show=False),
+        Binding("pagedown", "month(1)", "Month", show=False),
+        Binding("home", "edge(-1)", "First day", show=False),
+        Binding("end", "edge(1)", "Last day", show=False),
+        Binding("enter", "select", "Detail"),
+    ]
+
+    class CursorMoved(Message):
+        """The selected day changed."""
+
+        def __init__(self, calendar: CalendarView, day: date) -> None:
+            super().__init__()
+            self.calendar = calendar
+            self.day = day
+
+    class DaySelected(Message):
+        """The user asked for the detail of a day (``Enter`` or a click on it)."""
+
+        def __init__(self, calendar: CalendarView, day: date) -> None:
+            super().__init__()
+            self.calendar = calendar
+            self.day = day
+
+    def __init__(
+        self,
+        state: BackfillState,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._lines: dict[int, Strip] = {}
+        self.mode = "status"
+        self.status_filter = "all"
+        self._scale: Scale | None = None
+        self.stalled: frozenset[date] = frozenset()
+        self.cursor: date | None = None
+        self._follow_frontier = True  # the cursor tracks the newest day until moved
+        self.set_state(state)
+
+    # -- the data --------------------------------------------------------------
+
+    def set_state(self, state: BackfillState) -> None:
+        """Draw ``state`` from scratch (after a reset or reload)."""
+        self.state = state
+        self._first: date | None = None
+        self._last: date | None = None
+        self._scale = None
+        if state.expected_start is not None and state.expected_end is not None:
+            self._first, self._last = state.expected_start, state.expected_end
+        days = state.latest
+        if days:
+            self._extend(min(days), max(days))
+        self._lines.clear()
+        self._resize()
+        self.refresh()
+
+    @property
+    def first_day(self) -> date | None:
+        """First day of the range drawn (first day seen, or the expected start)."""
+        return self._first
+
+    @property
+    def last_day(self) -> date | None:
+        """Last day of the range drawn (last day seen, or the expected end)."""
+        return self._last
+
+    def _extend(self, low: date, high: date) -> bool:
+        """Grow the range to cover ``low..high``; True if the first month moved."""
+        moved = self._first is None or month_ordinal(low) < month_ordinal(self._first)
+        if self._first is None or low < self._first:
+            self._first = low
+        if self._last is None or high > self._last:
+            self._last = high
+        return moved
+
+    @property
+    def _first_month(self) -> int:
+        return month_ordinal(self._first) if self._first else 0
+
+    @property
+    def month_count(self) -> int:
+        """Lines of the calendar: months from the first to the last day."""
+        if self._first is None or self._last is None:
+            return 0
+        return month_ordinal(self._last) - month_ordinal(self._first) + 1
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(LABEL_WIDTH + 31 * CELL_WIDTH, self.month_count)
+
+    def days_changed(self, days: Iterable[date]) -> None:
+        """Redraw the month lines of ``days`` (the days an ``apply`` changed)."""
+        days = set(days)
+        if not days:
+            return
+        old_count = self.month_count
+        old_last = self._last
+        if self._extend(min(days), max(days)):
+            self._lines.clear()
+            self._resize()
+            self.refresh()
+        else:
+            if self.month_count != old_count:
+                self._resize()
+            # A grown range turns the gap days in the old last month to "missing".
+            if old_last is not None and self._last != old_last:
+                days.add(old_last)
+            for line in {month_ordinal(d) - self._first_month for d in days}:
+                self._invalidate(line)
+        if self._last is not None and (
+            self.cursor is None or (self._follow_frontier and self._last != self.cursor)
+        ):
+            self._set_cursor(self._last, user=False)
+
+    def set_stalled(self, days: Iterable[date]) -> None:
+        """Mark ``days`` as stalled (redraws only months whose marks changed)."""
+        new = frozenset(days)
+        if new == self.stalled:
+            return
+        changed = new ^ self.stalled
+        self.stalled = new
+        if self.mode == "status":
+            for line in {month_ordinal(d) - self._first_month for d in changed}:
+                self._invalidate(line)
+
+    def set_mode(self, mode: str) -> None:
+        """Colour the cells by ``mode`` (one of :data:`MODES`)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown colour mode {mode!r}")
+        self.mode = mode
+        self._scale = None
+        self.redraw()
+
+    def cycle_mode(self) -> str:
+        """Switch to the next colour mode and return it."""
+        self.set_mode(MODES[(MODES.index(self.mode) + 1) % len(MODES)])
+        return self.mode
+
+    def set_filter(self, name: str) -> None:
+        """Dim the days whose status does not match filter ``name`` (see :data:`FILTERS`)."""
+        if name not in FILTERS:
+            raise ValueError(f"unknown status filter {name!r}")
+        self.status_filter = name
+        self.redraw()
+
+    def cycle_filter(self) -> str:
+        """Switch to the next status filter and return it."""
+        names = list(FILTERS)
+        self.set_filter(names[(names.index(self.status_filter) + 1) % len(names)])
+        return self.status_filter
+
+    def redraw(self) -> None:
+        """Drop every cached line (a new mode, filter or scale) and repaint."""
+        self._lines.clear()
+        self.refresh()
+
+    @property
+    def scale(self) -> Scale | None:
+        """The bins of the current value mode, or ``None`` in status mode."""
+        if self.mode == "status":
+            return None
+        if self._scale is None:
+            if self.mode == "availability":
+                self._scale = AVAILABILITY_SCALE
+            elif self.mode == "attempts":
+                self._scale = ATTEMPTS_SCALE
+            else:
+                self._scale = duration_scale(self.state)
+        return self._scale
+
+    def rescale(self) -> None:
+        """Recompute the duration bins; redraw only if they moved."""
+        if self.mode != "duration":
+            return
+        new = duration_scale(self.state)
+        if new != self._scale:
+            self._scale = new
+            self.redraw()
+
+    def matches(self, day: date, name: str | None = None) -> bool:
+        """True if ``day`` passes status filter ``name`` (default: the current one)."""
+        statuses = FILTERS[name or self.status_filter]
+        return statuses is None or self.state.status_of(day) in statuses
+
+    # -- the cursor --------------------------------------------------------------
+
+    def _clamp(self, day: date) -> date:
+        if self._first is None or self._last is None:
+            return day
+        return min(max(day, self._first), self._last)
+
+    def select_day(self, day: date) -> bool:
+        """Move the cursor to ``day``; False if it is outside the calendar's range."""
+        if self._first is None or self._clamp(day) != day:
+            return False
+        self._set_cursor(day, user=True)
+        return True
+
+    def _set_cursor(self, day: date, *, user: bool) -> None:
+        day = self._clamp(day)
+        if user:
+            self._follow_frontier = day == self._last
+        old = self.cursor
+        self.cursor = day
+        if old is not None and self._first is not None:
+            self._invalidate(month_ordinal(old) - self._first_month)
+        if self._first is not None:
+            line = month_ordinal(day) - self._first_month
+            self._invalidate(line)
+            x = LABEL_WIDTH + (day.day - 1) * CELL_WIDTH
+            self.scroll_to_region(
+                Region(x, line, CELL_WIDTH, 1), animate=False, immediate=True, force=True
+            )
+        if old != day:
+            self.post_message(self.CursorMoved(self, day))
+
+    def action_move(self, days: int) -> None:
+        """Move the cursor ``days`` days (negative: back)."""
+        if self.cursor is not None:
+            self._set_cursor(self.cursor + timedelta(days=days), user=True)
+
+    def action_month(self, months: int) -> None:
+        """Move the cursor ``months`` months, keeping the day of month where it exists."""
+        if self.cursor is None:
+            return
+        ordinal = month_ordinal(self.cursor) + months
+        day = min(self.cursor.day, month_length(ordinal))
+        self._set_cursor(month_start(ordinal) + timedelta(days=day - 1), user=True)
+
+    def action_edge(self, direction: int) -> None:
+        """Move the cursor to the first (-1) or last (1) day of the range."""
+        target = self._first if direction < 0 else self._last
+        if target is not None:
+            self._set_cursor(target, user=True)
+
+    def action_select(self) -> None:
+        """Ask for the detail of the selected day."""
+        if self.cursor is not None:
+            self.post_message(self.DaySelected(self, self.cursor))
+
+    def find(self, direction: int, predicate: Callable[[date], bool]) -> date | None:
+        """The nearest day after (1) or before (-1) the cursor for which ``predicate`` holds."""
+        if self.cursor is None or self._first is None or self._last is None:
+            return None
+        step = timedelta(days=direction)
+        day = self.cursor + step
+        while self._first <= day <= self._last:
+            if predicate(day):
+                return day
+            day += step
+        return None
+
+    def day_at(self, x: int, y: int) -> date | None:
+        """The day under content offset ``(x, y)`` of the widget, or ``None``."""
+        vx = x + round(self.scroll_x)
+        vy = y + round(self.scroll_y)
+        if vx < LABEL_WIDTH or not 0 <= vy < self.month_count:
+            return None
+        index = (vx - LABEL_WIDTH) // CELL_WIDTH
+        ordinal = self._first_month + vy
+        if index >= month_length(ordinal):
+            return None
+        day = month_start(ordinal) + timedelta(days=index)
+        return day if self._in_range(day) else None
+
+    def on_click(self, event: events.Click) -> None:
+        """A click selects a day; a click on the selected day opens it."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        day = self.day_at(offset.x, offset.y)
+        if day is None:
+            return
+        if day == self.cursor or event.chain > 1:
+            self._set_cursor(day, user=True)
+            self.post_message(self.DaySelected(self, day))
+        else:
+            self._set_cursor(day, user=True)
+
+    # -- drawing -----------------------------------------------------------------
+
+    def _invalidate(self, line: int) -> None:
+        self._lines.pop(line, None)
+        if 0 <= line < self.month_count:
+            self.refresh_line(line)
+
+    def _in_range(self, day: date) -> bool:
+        return (
+            self._first is not None and self._last is not None and self._first <= day <= self._last
+        )
+
+    def cell(self, day: date) -> tuple[str, str]:
+        """Glyph and colour of ``day`` in the current mode (before filter and cursor)."""
+        state = self.state
+        status = state.status_of(day)
+        if self.mode == "status":
+            if day in self.stalled:
+                return STALLED
+            return STYLE.get(status, STYLE[None])
+        values = state.latest_values(day)
+        value: float | None = None
+        if values is not None:
+            if self.mode == "availability":
+                value = availability(values)
+            elif self.mode == "duration":
+                value = _number(values[_C["download_seconds"]])
+            else:
+                value = float(state.attempts(day))
+        scale = self.scale
+        if value is None or scale is None:
+            glyph, _ = STYLE.get(status, STYLE[None])
+            return glyph, "#7F7F7F"
+        return RAMP[min(scale.bin(value), len(RAMP) - 1)]
+
+    def render_month(self, line: int) -> Strip:
+        """The full-width strip of month ``line`` (0 = first month), cached."""
+        cached = self._lines.get(line)
+        if cached is not None:
+            return cached
+        ordinal = self._first_month + line
+        first = month_start(ordinal)
+        cursor = self.cursor
+        on_cursor_line = cursor is not None and month_ordinal(cursor) == ordinal
+        label_style = self.get_component_rich_style(
+            "calendar--label-cursor" if on_cursor_line else "calendar--label"
+        )
+        cursor_style = self.get_component_rich_style("calendar--cursor")
+        segments = [Segment(f"{first:%Y-%m} ", label_style)]
+        dim = Style(dim=True)
+        filtering = self.status_filter != "all"
+        for index in range(month_length(ordinal)):
+            day = first + timedelta(days=index)
+            if not self._in_range(day):
+                segments.append(Segment(" " * CELL_WIDTH))
+                continue
+            glyph, colour = self.cell(day)
+            style = Style(color=colour)
+            if filtering and not self.matches(day):
+                style += dim
+            if day == cursor:
+                segments.append(Segment(glyph, style + cursor_style))
+                segments.append(Segment(" " * (CELL_WIDTH - 1)))
+            else:
+                segments.append(Segment(glyph + " " * (CELL_WIDTH - 1), style))
+        strip = Strip(segments).apply_style(self.rich_style)
+        self._lines[line] = strip
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        """Line ``y`` of the viewport: the cached month strip, cropped to the view."""
+        scroll_x, scroll_y = self.scroll_offset
+        line = scroll_y + y
+        width = self.size.width
+        if not 0 <= line < self.month_count:
+            return Strip.blank(width, self.rich_style)
+        strip = self.render_month(line)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def notify_style_update(self) -> None:
+        """A theme change restyles every line."""
+        super().notify_style_update()
+        self._lines.clear()
+
+
+def legend(calendar: CalendarView) -> list[tuple[str, str, str]]:
+    """(glyph, colour, meaning) entries for the calendar's current mode."""
+    scale = calendar.scale
+    if scale is None:
+        return list(STATUS_LEGEND)
+    return [(g, c, label) for (g, c), label in zip(RAMP, scale.labels, strict=True)] + [
+        ("·", "#7F7F7F", "no value")
+    ]

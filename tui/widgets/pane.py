@@ -1,0 +1,474 @@
+"""One followed telemetry file: header, summary, progress, calendar, selected day.
+
+:class:`MonitorPane` owns a :class:`BackfillState` and the thread worker
+that tails its file. The worker reads at most :data:`BATCH_BYTES` at a time
+and hands each batch to the UI thread (``call_from_thread``), which folds it
+into the state and redraws only the month lines whose days changed: a big
+file fills the calendar in as it loads, and input is handled between
+batches. The figures (summary, header) are redrawn on a short timer, not per
+batch.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import ClassVar
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, ProgressBar, Static
+
+from telemetry import (
+    SCHEMA,
+    STATUS_FAILED,
+    BackfillState,
+    TailUpdate,
+    TelemetryFormatError,
+    TelemetryTail,
+    day_runs,
+)
+
+from ..follow import wakeups
+from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
+from .summary import (
+    RowGaps,
+    day_markup,
+    head_markup,
+    liveness,
+    rate_markup,
+    summary_markup,
+)
+
+_C = {name: i for i, name in enumerate(SCHEMA)}
+
+#: Bytes read per batch: a few thousand rows, applied in a few milliseconds.
+BATCH_BYTES = 1 << 20
+#: Seconds between redraws of the figures while rows arrive.
+FIGURES_EVERY = 0.25
+#: Seconds a reset banner stays up.
+BANNER_SECONDS = 30.0
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock (the default of :class:`MonitorPane`)."""
+    return datetime.now(timezone.utc)
+
+
+def ruler() -> str:
+    """Day-of-month numbers over the calendar's columns (every 5th day)."""
+    cells = [" "] * (31 * 2)
+    for day in (1, 5, 10, 15, 20, 25, 30):
+        text = str(day)
+        at = (day - 1) * 2
+        cells[at : at + len(text)] = list(text)
+    return " " * LABEL_WIDTH + "".join(cells).rstrip()
+
+
+def export_path(path: Path) -> Path:
+    """Where ``e`` writes the retry ranges: ``<stem>.retry-ranges.txt`` beside the file."""
+    return path.with_name(f"{path.stem}.retry-ranges.txt")
+
+
+def retry_ranges(state: BackfillState, first: date, last: date) -> list[tuple[date, date]]:
+    """Runs of consecutive days in ``first..last`` whose latest status is FAILED or missing."""
+    days = []
+    day = first
+    one = timedelta(days=1)
+    while day <= last:
+        status = state.status_of(day)
+        if status is None or status == STATUS_FAILED:
+            days.append(day)
+        day += one
+    return day_runs(days)
+
+
+def format_ranges(runs: list[tuple[date, date]]) -> str:
+    """One run per line, ``2020-01-03..2020-01-09`` (a lone day as ``2020-01-05``).
+
+    The same format as ``backfill-monitor latest --format ranges``.
+    """
+    return "".join(f"{a}..{b}\n" if a != b else f"{a}\n" for a, b in runs)
+
+
+class MonitorPane(Vertical):
+    """The live view of one telemetry file (one tab of the monitor).
+
+    ``clock`` returns the current time as an aware datetime; pass a fixed one
+    for deterministic screenshots. ``start``/``end`` set the expected range of
+    days (missing days are counted against it).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g", "goto", "Go to"),
+        Binding("n", "next_failed(1)", "Next fail"),
+        Binding("N", "next_failed(-1)", "Prev fail", show=False),
+        Binding("s", "cycle_filter", "Filter"),
+        Binding("c", "cycle_mode", "Colour"),
+        Binding("e", "export", "Export"),
+        Binding("p", "pause", "Pause"),
+        Binding("f", "failures", "Failures"),
+        Binding("m", "malformed", "Malformed", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("escape", "cancel_goto", "Cancel", show=False),
+    ]
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        poll: bool = False,
+        stale_after: timedelta = timedelta(minutes=15),
+        start: date | None = None,
+        end: date | None = None,
+        clock: Clock = utc_now,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.path = path
+        self.poll = poll
+        self.stale_after = stale_after
+        self.start = start
+        self.end = end
+        self.clock = clock
+        self.state = self._new_state()
+        self.paused = False
+        self.exists = True
+        self.loaded = False  # caught up with the file once
+        self.source = ""  # "sensor_id / descriptor" of the newest row
+        self.gaps = RowGaps()
+        self._waiting: list[TailUpdate] = []
+        self._stop = threading.Event()
+        self._figures_due = True
+        self._stalled: list[date] = []
+
+    def _new_state(self) -> BackfillState:
+        return BackfillState(
+            expected_start=self.start, expected_end=self.end, stale_after=self.stale_after
+        )
+
+    # -- layout ------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="head")
+        yield Static(id="banner")
+        with Horizontal(id="loading"):
+            yield Static("loading", id="loading-label")
+            yield ProgressBar(total=1, id="load", show_eta=False)
+        yield Static("loading…", id="summary")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=1, id="progress", show_eta=False, show_percentage=False)
+            yield Static(id="rate")
+            yield Static(id="malformed")
+        yield Static(ruler(), id="ruler")
+        yield CalendarView(self.state, id="calendar")
+        yield Static(id="legend")
+        yield Static(id="day")
+        yield Input(placeholder="go to YYYY-MM-DD, Enter", id="goto")
+
+    @property
+    def calendar(self) -> CalendarView:
+        """The calendar widget of this pane."""
+        return self.query_one(CalendarView)
+
+    def on_mount(self) -> None:
+        self.query_one("#goto", Input).display = False
+        self.query_one("#banner", Static).display = False
+        self.refresh_legend()
+        self.refresh_figures()
+        self.follow()
+        self.set_interval(FIGURES_EVERY, self._tick)
+        self.calendar.focus()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    # -- following the file ------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="follow")
+    def follow(self) -> None:
+        """Tail the file: every wake-up reads all that is new, batch by batch."""
+        tail = TelemetryTail(self.path)
+        self._read_all(tail)  # first paint now, not at the first wake-up
+        for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
+            if not self._read_all(tail):
+                return
+
+    def _read_all(self, tail: TelemetryTail) -> bool:
+        """Hand everything new to the UI thread, batch by batch; False once the app is gone."""
+        try:
+            while not self._stop.is_set():
+                update = tail.read_new(max_bytes=BATCH_BYTES)
+                caught_up = tail.caught_up(update)
+                self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
+                if caught_up:
+                    break
+        except TelemetryFormatError as exc:
+            self.app.call_from_thread(self.show_banner, str(exc), sticky=True)
+        except RuntimeError:  # the app closed between two batches
+            return False
+        return not self._stop.is_set()
+
+    def receive(self, update: TailUpdate, offset: int, caught_up: bool) -> None:
+        """Take one batch from the worker (UI thread): apply it, or hold it while paused."""
+        self.exists = update.exists
+        self._show_load(offset, update.size, caught_up)
+        if update.reset:
+            self._waiting.clear()
+            self.reset(update.reset)
+        if not (update.records or update.malformed):
+            return
+        if self.paused:
+            self._waiting.append(update)
+            self.refresh_figures(full=False)  # the count of rows waiting
+        else:
+            self.apply(update)
+
+    def apply(self, update: TailUpdate) -> None:
+        """Fold one batch into the state and redraw the month lines it changed."""
+        changed = self.state.apply(update.records, update.malformed)
+        if update.records:
+            values = update.records[-1].values
+            sensor, descriptor = values[_C["sensor_id"]], values[_C["descriptor"]]
+            self.source = " / ".join(p for p in (sensor, descriptor) if p)
+            self.gaps.add(update.records)
+        self.calendar.days_changed(changed)
+        if self.calendar.cursor in changed:
+            self.refresh_day()
+        self._figures_due = True
+
+    def reset(self, reason: str) -> None:
+        """The file is not the one read so far: start over, with a banner."""
+        self.state = self._new_state()
+        self.gaps.clear()
+        self.source = ""
+        self.loaded = False
+        self.calendar.set_state(self.state)
+        self.show_banner(f"⟳ file {reason}: reloading it from the start")
+        self._figures_due = True
+
+    def _show_load(self, offset: int, size: int, caught_up: bool) -> None:
+        loading = self.query_one("#loading")
+        if caught_up:
+            if not self.loaded:
+                self.loaded = True
+                loading.display = False
+            return
+        loading.display = True
+        self.query_one("#load", ProgressBar).update(total=max(size, 1), progress=offset)
+        self.query_one("#loading-label", Static).update(
+            f"loading {offset / max(size, 1):.0%} of {size / 1e6:,.1f} MB"
+        )
+
+    def show_banner(self, text: str, *, sticky: bool = False) -> None:
+        """Show ``text`` above the summary; gone after a while unless ``sticky``."""
+        banner = self.query_one("#banner", Static)
+        banner.update(text)
+        banner.display = True
+        if not sticky:
+            self.set_timer(BANNER_SECONDS, self.hide_banner)
+
+    def hide_banner(self) -> None:
+        """Hide the banner."""
+        self.query_one("#banner", Static).display = False
+
+    # -- drawing -------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.refresh_figures(full=self._figures_due)
+
+    def refresh_figures(self, full: bool = True) -> None:
+        """Redraw the header (always: the clock moves) and, if ``full``, the figures."""
+        now = self.clock()
+        live = liveness(self.state, self.gaps, now)
+        self.query_one("#head", Static).update(
+            head_markup(
+                self.path.name,
+                self.source,
+                live,
+                paused=self.paused,
+                waiting=sum(len(u.records) for u in self._waiting),
+                exists=self.exists,
+            )
+        )
+        stalled = self.state.stalled(now)
+        if stalled != self._stalled:
+            self._stalled = stalled
+            self.calendar.set_stalled(stalled)
+            full = True
+        if not full:
+            return
+        self._figures_due = False
+        state = self.state
+        if not state.rows and not state.malformed:
+            self.query_one("#summary", Static).update(
+                "waiting for rows…" if self.exists else f"waiting for {self.path} to appear…"
+            )
+        else:
+            self.query_one("#summary", Static).update(summary_markup(state, len(stalled)))
+        progress = state.progress()
+        self.query_one("#progress", ProgressBar).update(
+            total=max(progress.total, 1), progress=progress.done
+        )
+        self.query_one("#rate", Static).update(rate_markup(state))
+        bad = len(state.malformed)
+        self.query_one("#malformed", Static).update(
+            f"[b $text-warning]{bad:,} malformed ▸[/]" if bad else "0 malformed"
+        )
+        self.calendar.rescale()
+        self.refresh_day()
+
+    def refresh_legend(self) -> None:
+        """Redraw the legend line for the calendar's colour mode and filter."""
+        calendar = self.calendar
+        entries = "  ".join(
+            f"[{colour}]{glyph}[/] {meaning}" for glyph, colour, meaning in legend(calendar)
+        )
+        mode = f"[b]{MODE_TITLES[calendar.mode]}[/b]"
+        shown = "" if calendar.status_filter == "all" else f"  [b]only {calendar.status_filter}[/b]"
+        self.query_one("#legend", Static).update(f"{mode}{shown}  {entries}")
+
+    def refresh_day(self) -> None:
+        """Redraw the selected-day strip."""
+        day = self.calendar.cursor
+        self.query_one("#day", Static).update(
+            day_markup(self.state, day, stalled=day is not None and day in self.calendar.stalled)
+        )
+
+    def on_calendar_view_cursor_moved(self, event: CalendarView.CursorMoved) -> None:
+        """The selected day moved: redraw its strip."""
+        self.refresh_day()
+
+    def on_calendar_view_day_selected(self, event: CalendarView.DaySelected) -> None:
+        """Enter or a click on a day: open its detail."""
+        self.open_day(event.day)
+
+    @on(events.Click, "#malformed")
+    def malformed_clicked(self) -> None:
+        """A click on the malformed count opens the list of malformed rows."""
+        self.action_malformed()
+
+    # -- actions -------------------------------------------------------------------
+
+    def open_day(self, day: date) -> None:
+        """Push the detail screen of ``day``."""
+        from ..screens import DayDetailScreen
+
+        self.app.push_screen(DayDetailScreen(self.state, self.path, day))
+
+    def action_goto(self) -> None:
+        """Ask for a date to jump to."""
+        goto = self.query_one("#goto", Input)
+        goto.value = ""
+        goto.display = True
+        goto.focus()
+
+    def action_cancel_goto(self) -> None:
+        """Close the date input without jumping."""
+        goto = self.query_one("#goto", Input)
+        if goto.display:
+            goto.display = False
+            self.calendar.focus()
+
+    @on(Input.Submitted, "#goto")
+    def jump(self, event: Input.Submitted) -> None:
+        """Jump to the date typed; a bad or out-of-range date is a notification."""
+        text = event.value.strip()
+        event.input.display = False
+        self.calendar.focus()
+        try:
+            if not _ISO_DAY.match(text):
+                raise ValueError
+            day = date.fromisoformat(text)
+        except ValueError:
+            self.notify(f"not a date: {text!r} (use YYYY-MM-DD)", severity="warning")
+            return
+        if not self.calendar.select_day(day):
+            first, last = self.calendar.first_day, self.calendar.last_day
+            self.notify(f"{day} is outside the calendar ({first}..{last})", severity="warning")
+
+    def action_next_failed(self, direction: int) -> None:
+        """Select the next (1) or previous (-1) failed day, or day matching the filter."""
+        calendar = self.calendar
+        if calendar.status_filter == "all":
+            state = self.state
+
+            def wanted(day: date) -> bool:
+                return state.status_of(day) == STATUS_FAILED
+
+            what = "failed day"
+        else:
+            wanted = calendar.matches
+            what = f"{calendar.status_filter} day"
+        day = calendar.find(direction, wanted)
+        if day is None:
+            where = "after" if direction > 0 else "before"
+            self.notify(f"no {what} {where} {calendar.cursor}", timeout=3)
+        else:
+            calendar.select_day(day)
+
+    def action_cycle_filter(self) -> None:
+        """Show only days of the next status filter (the others are dimmed)."""
+        name = self.calendar.cycle_filter()
+        self.refresh_legend()
+        count = "" if FILTERS[name] is None else f": n/N step through {name} days"
+        self.notify(f"filter: {name}{count}", timeout=2)
+
+    def action_cycle_mode(self) -> None:
+        """Colour the calendar by the next mode."""
+        self.calendar.cycle_mode()
+        self.refresh_legend()
+
+    def action_export(self) -> None:
+        """Write failed and missing days as date ranges beside the file."""
+        first, last = self.calendar.first_day, self.calendar.last_day
+        if first is None or last is None:
+            self.notify("nothing to export yet", severity="warning")
+            return
+        runs = retry_ranges(self.state, first, last)
+        target = export_path(self.path)
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            tmp.write_text(format_ranges(runs), encoding="utf-8")
+            tmp.replace(target)
+        except OSError as exc:
+            self.notify(f"export failed: {exc}", severity="error")
+            return
+        days = sum((b - a).days + 1 for a, b in runs)
+        self.notify(f"{days:,} failed or missing days in {len(runs):,} ranges -> {target}")
+
+    def action_pause(self) -> None:
+        """Stop applying new rows (they are kept); resuming catches up at once."""
+        self.paused = not self.paused
+        if not self.paused:
+            waiting, self._waiting = self._waiting, []
+            for update in waiting:
+                self.apply(update)
+        self.refresh_figures()
+
+    def action_failures(self) -> None:
+        """Open the failures grouped by error type."""
+        from ..screens import FailuresScreen
+
+        self.app.push_screen(FailuresScreen(self.state, self.path))
+
+    def action_malformed(self) -> None:
+        """Open the list of malformed rows."""
+        from ..screens import MalformedScreen
+
+        self.app.push_screen(MalformedScreen(self.state))
+
+    def action_help(self) -> None:
+        """Open the keys and the legend."""
+        from ..screens import HelpScreen
+
+        self.app.push_screen(HelpScreen(STATUS_LEGEND))

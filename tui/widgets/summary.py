@@ -1,0 +1,236 @@
+"""Words and figures of the main screen: header, summary and the selected-day strip.
+
+Plain functions from a :class:`BackfillState` (and a clock) to Textual
+content markup, so each reads the same in the app, in tests and in
+snapshots. Colours are theme variables (``$error``, ``$warning``...), so
+themes keep working.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
+
+from textual.markup import escape
+
+from telemetry import (
+    SCHEMA,
+    STATUS_FAILED,
+    STATUS_SKIPPED_NO_DATA,
+    STATUS_SKIPPED_NO_INPUT,
+    STATUS_UPLOADED,
+    BackfillState,
+    Record,
+)
+
+_C = {name: i for i, name in enumerate(SCHEMA)}
+_STARTED = _C["started_at_utc"]
+_FINISHED = _C["finished_at_utc"]
+
+#: The writer counts as quiet after this many typical gaps between rows...
+QUIET_GAPS = 10
+#: ...and never sooner than this (a fast writer pausing for a slow day is normal).
+QUIET_FLOOR = timedelta(minutes=2)
+
+
+def parse_moment(text: str) -> datetime | None:
+    """An ISO-8601 instant from the file (naive means UTC), or ``None``."""
+    if not text:
+        return None
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def human_duration(span: timedelta) -> str:
+    """``4 s``, ``3 min 5 s``, ``2 h 5 min``, ``3 d 4 h``: two units at most."""
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def human_size(megabytes: float) -> str:
+    """``512 MB``, ``1.2 GB``, ``3.4 TB``."""
+    if megabytes < 1024:
+        return f"{megabytes:,.0f} MB"
+    if megabytes < 1024**2:
+        return f"{megabytes / 1024:,.1f} GB"
+    return f"{megabytes / 1024**2:,.1f} TB"
+
+
+def human_count(n: float) -> str:
+    """``950``, ``12.3k``, ``4.5M``."""
+    if n < 10_000:
+        return f"{n:,.0f}"
+    if n < 1_000_000:
+        return f"{n / 1000:,.1f}k"
+    return f"{n / 1_000_000:,.1f}M"
+
+
+class RowGaps:
+    """The typical gap between rows, from the timestamps of the latest rows.
+
+    Keeps the newest ``keep`` row instants (``max(started, finished)`` of each
+    row) and gives the median gap between consecutive ones: the writer's
+    usual rhythm, which tells "quiet for a while" from "gone".
+    """
+
+    def __init__(self, keep: int = 200) -> None:
+        self._moments: deque[str] = deque(maxlen=keep)
+
+    def clear(self) -> None:
+        """Forget every row (the file was reset)."""
+        self._moments.clear()
+
+    def add(self, records: Iterable[Record]) -> None:
+        """Note the rows of one update (only the newest ``keep`` matter)."""
+        tail = list(records)[-self._moments.maxlen :] if self._moments.maxlen else []
+        for record in tail:
+            values = record.values
+            self._moments.append(max(values[_STARTED], values[_FINISHED]))
+
+    def median(self) -> timedelta | None:
+        """Median positive gap between the kept rows, or ``None`` with too few."""
+        parsed = sorted(m for m in (parse_moment(t) for t in self._moments) if m is not None)
+        gaps = [(b - a).total_seconds() for a, b in pairwise(parsed) if b > a]
+        if len(gaps) < 3:
+            return None
+        return timedelta(seconds=statistics.median(gaps))
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How long the writer has been silent, and whether that is unusual.
+
+    ``quiet`` is True when the newest row is older than ``limit``:
+    ``max(stale_after, QUIET_FLOOR, QUIET_GAPS x the median gap between rows)``.
+    """
+
+    since: timedelta | None
+    limit: timedelta
+    quiet: bool
+
+
+def liveness(state: BackfillState, gaps: RowGaps, now: datetime) -> Liveness:
+    """The writer's liveness at ``now`` (see :class:`Liveness` for the rule)."""
+    since = state.since_last_row(now)
+    limit = max(state.stale_after, QUIET_FLOOR)
+    median = gaps.median()
+    if median is not None:
+        limit = max(limit, median * QUIET_GAPS)
+    return Liveness(since, limit, since is not None and since > limit)
+
+
+def head_markup(
+    name: str,
+    source: str,
+    live: Liveness,
+    *,
+    paused: bool,
+    waiting: int = 0,
+    exists: bool = True,
+) -> str:
+    """The header line: file, sensor / descriptor, LIVE or PAUSED, last row age."""
+    parts = [f"[b]{escape(name)}[/b]"]
+    if source:
+        parts.append(escape(source))
+    if paused:
+        extra = f" ({waiting:,} rows waiting)" if waiting else ""
+        parts.append(f"[b $warning]❚❚ PAUSED{extra}[/]")
+    else:
+        parts.append("[b $success]● LIVE[/]")
+    if not exists:
+        parts.append("[$warning]waiting for the file to appear[/]")
+    elif live.since is None:
+        parts.append("no rows yet")
+    elif live.quiet:
+        parts.append(
+            f"[b $text-error on $error-muted] ⚠ writer quiet: last row "
+            f"{human_duration(live.since)} ago (usual < {human_duration(live.limit)}) [/]"
+        )
+    else:
+        parts.append(f"last row {human_duration(live.since)} ago")
+    return "  ".join(parts)
+
+
+def summary_markup(state: BackfillState, stalled: int) -> str:
+    """Days by latest status, attempts, volume and download times (two lines)."""
+    counts = state.status_counts
+    progress = state.progress()
+    skipped = counts[STATUS_SKIPPED_NO_DATA] + counts[STATUS_SKIPPED_NO_INPUT]
+    failed = counts[STATUS_FAILED]
+    failed_text = f"[b $text-error]{failed:,} failed[/]" if failed else "0 failed"
+    stalled_text = f"[b $text-warning]{stalled:,} stalled[/]" if stalled else "0 stalled"
+    line1 = (
+        f"[b]{progress.done:,}[/b] done ({counts[STATUS_UPLOADED]:,} uploaded, "
+        f"{skipped:,} skipped)  {failed_text}  {progress.in_flight:,} in flight  "
+        f"{stalled_text}  {progress.missing:,} missing  of {progress.total:,} days"
+    )
+    dl = state.durations["download"]
+    p50, p95 = dl.percentile(50), dl.percentile(95)
+    times = f"download p50 {p50:.1f} s  p95 {p95:.1f} s" if p50 is not None and p95 else ""
+    line2 = (
+        f"attempts {state.total_attempts:,} (retries {state.retries:,})  "
+        f"records {human_count(state.records_downloaded)}  "
+        f"csv {human_size(state.csv_mb)}  cdf {human_size(state.cdf_mb)}  {times}"
+    )
+    return f"{line1}\n{line2.rstrip()}"
+
+
+def rate_markup(state: BackfillState) -> str:
+    """``85.2% done  72 days/h  ETA 2 h 10 min`` beside the progress bar."""
+    progress = state.progress()
+    rate = f"{progress.days_per_hour:,.1f} days/h" if progress.days_per_hour else "- days/h"
+    if progress.total and progress.done >= progress.total:
+        eta = "complete"
+    elif progress.eta is not None:
+        eta = f"ETA {human_duration(progress.eta)}"
+    else:
+        eta = "ETA -"
+    return f"{progress.fraction:.1%} done  {rate}  {eta}"
+
+
+def last_line(message: str) -> str:
+    """The last non-blank line of an error message (a traceback's exception line)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def day_markup(state: BackfillState, day: date | None, stalled: bool = False) -> str:
+    """The selected-day strip: date, status, attempts, last error in one line."""
+    if day is None:
+        return "no day selected"
+    values = state.latest_values(day)
+    head = f"[b]{day:%Y-%m-%d %a}[/b]"
+    if values is None:
+        return f"{head}  missing: never attempted"
+    status = values[_C["status"]]
+    status_text = f"[b $text-error]{status}[/]" if status == STATUS_FAILED else f"[b]{status}[/b]"
+    attempts = state.attempts(day)
+    parts = [head, status_text, f"{attempts} attempt{'s' if attempts != 1 else ''}"]
+    if stalled:
+        parts.append("[b $text-warning]stalled[/]")
+    error = values[_C["error_type"]]
+    message = last_line(values[_C["error_message"]])
+    if error or message:
+        text = message if message.startswith(error) else f"{error}: {message}".strip(": ")
+        parts.append(f"[$text-error]{escape(text)}[/]")
+    elif attempts > 1:
+        parts.append("[dim]earlier attempts failed: Enter shows them[/dim]")
+    return "  ".join(parts)
