@@ -1,4 +1,4 @@
-"""SVG snapshots of the secondary screens on a fixed file (pytest-textual-snapshot).
+"""SVG snapshots of the monitor's screens on a fixed file (pytest-textual-snapshot).
 
 Baselines live in ``tests/__snapshots__/test_snapshots/``; after a deliberate
 change to a screen, regenerate them with
@@ -9,16 +9,21 @@ SVGs. The file's timestamps are fixed, so the screens are deterministic.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from telemetry import BackfillState
 from tests.test_screens import RETRIED_DAY, ScreenHost, write_backfill
+from tui.monitor import MonitorApp
 from tui.screens import DayDetailScreen, FailuresScreen, HelpScreen, MalformedScreen
 
 SIZE = (120, 36)
+#: "Now" for the main screen: 90 s after the fixed file's last row.
+FROZEN = datetime(2021, 3, 1, 8, 14, 30, tzinfo=timezone.utc)
 SnapCompare = Callable[..., bool]
 
 
@@ -67,3 +72,25 @@ def test_help_snapshot(snap_compare: SnapCompare) -> None:
     """Keys and the glyph legend over the main screen."""
     app = ScreenHost(HelpScreen)
     assert snap_compare(app, terminal_size=SIZE, run_before=_settled())
+
+
+def test_main_screen_snapshot(
+    snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor's main screen on the same file, with a frozen clock."""
+    write_backfill(tmp_path / "telemetry.csv")
+    # A relative path: the header names the file, and tmp_path differs per run.
+    monkeypatch.chdir(tmp_path)
+    app = MonitorApp(Path("telemetry.csv"), poll=True, clock=lambda: FROZEN)
+    rows = BackfillState.from_path(tmp_path / "telemetry.csv").rows
+
+    async def loaded(pilot: Pilot[Any]) -> None:
+        for _ in range(50):
+            if app.state.rows == rows:
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(0.2)
+        app.refresh_view()
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
