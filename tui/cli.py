@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,14 +22,73 @@ COMMANDS: dict[str, str] = {
     "follow": "tui.cmd_follow:follow",
     "latest": "tui.cmd_latest:latest",
     "summary": "tui.cmd_summary:summary",
+    "upgrade": "tui.cmd_upgrade:upgrade",
     "watch": "tui.cmd_monitor:watch",
 }
+
+# Enough to hold any telemetry header (a few hundred bytes) many times over.
+_SNIFF_BYTES = 64 << 10
 
 
 class BadInput(click.ClickException):
     """Bad input: one line on stderr and exit code 2, never a traceback."""
 
     exit_code = 2
+
+
+def telemetry_file(path: Path, *, missing_ok: bool = False) -> Path:
+    """Return ``path`` if it can be read as telemetry, else raise :class:`BadInput`.
+
+    An empty file (or one holding only the start of a header, as a crash
+    while creating it leaves) is a valid, empty telemetry file. With
+    ``missing_ok`` a file that does not exist yet in an existing directory
+    is accepted too (``follow`` waits for it).
+    """
+    if path.is_dir():
+        raise BadInput(f"{path}: is a directory, not a telemetry file")
+    if not path.exists():
+        if missing_ok and path.parent.is_dir():
+            return path
+        if not path.parent.is_dir():
+            raise BadInput(f"no such directory: {path.parent}")
+        raise BadInput(f"{path}: no such telemetry file")
+    if not path.is_file():
+        raise BadInput(f"{path}: not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise BadInput(f"{path}: {exc.strerror or exc}") from None
+    _check_header(path, head)
+    return path
+
+
+def _check_header(path: Path, head: bytes) -> None:
+    from telemetry import SCHEMA, RecordDecoder, TelemetryFormatError
+
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    body = body.lstrip(b"\r\n")
+    if not body:
+        return  # empty: a valid, empty state
+    first, newline, _ = body.partition(b"\n")
+    try:
+        first.decode("utf-8")
+        binary = b"\x00" in first
+    except UnicodeDecodeError:
+        binary = bool(newline) or len(head) < _SNIFF_BYTES
+    if binary:
+        raise BadInput(f"{path}: binary data, not a telemetry file")
+    if not newline:
+        if len(head) < _SNIFF_BYTES and ",".join(SCHEMA).startswith(first.decode("utf-8")):
+            return  # a torn header and nothing else: empty
+        raise BadInput(f"{path}: not a telemetry file (no header line)")
+    decoder = RecordDecoder()
+    try:
+        decoder.decode(first + b"\n", 0)
+    except TelemetryFormatError as exc:
+        raise BadInput(f"{path}: {exc}") from None
+    if decoder.header is None:
+        raise BadInput(f"{path}: not a telemetry file (no header line)")
 
 
 class LazyGroup(click.Group):
@@ -44,17 +105,35 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run a command; every usage or input error becomes one line and exit code 2."""
+        from telemetry import TelemetryFormatError
+
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise BadInput(exc.format_message()) from None
+        except TelemetryFormatError as exc:
+            raise BadInput(str(exc)) from None
+        except (IsADirectoryError, PermissionError, FileNotFoundError) as exc:
+            raise BadInput(f"{exc.filename}: {exc.strerror}") from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backfill-monitor")
 def main() -> None:
     """Watch and query the telemetry of a UDL backfill.
 
+    Every command exits 2 with one line on stderr for bad input (a missing
+    file, a directory, binary data, a CSV that is not telemetry, a bad option).
+    An empty file is a valid, empty backfill.
+
     \b
     Examples:
       backfill-monitor demo
       backfill-monitor watch telemetry.csv
       backfill-monitor summary telemetry.csv --fail-on failed,stalled
+      backfill-monitor latest telemetry.csv --plan --from 2019-01-01 --to 2021-12-31
     """
 
 

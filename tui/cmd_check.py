@@ -8,7 +8,7 @@ import click
 
 from telemetry import TelemetryFormatError, diagnose
 
-from .cli import BadInput
+from .cli import BadInput, telemetry_file
 
 
 @click.command()
@@ -16,14 +16,15 @@ from .cli import BadInput
 def check(file: Path) -> None:
     """Validate FILE: header, malformed rows (line and reason), torn tail.
 
-    Exit 0 when clean, 1 when not, 2 for a file that is missing or not telemetry.
+    Exit 0 when clean (an empty file is clean), 1 when not, 2 for a file
+    that is missing or not telemetry.
 
     \b
-    Example:
+    Examples:
       backfill-monitor check telemetry.csv && echo clean
+      backfill-monitor check telemetry.csv || backfill-monitor latest telemetry.csv --plan
     """
-    if not file.is_file():
-        raise BadInput(f"{file}: no such telemetry file")
+    telemetry_file(file)
     try:
         reports = diagnose(file)
     except TelemetryFormatError as exc:

@@ -13,7 +13,7 @@ import click
 from telemetry import BackfillState, TelemetryFormatError, TelemetryTail
 from telemetry.schema import SCHEMA
 
-from .cli import BadInput
+from .cli import BadInput, telemetry_file
 
 _FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
 _IDX = {name: SCHEMA.index(name) for name in ("status", *_FIELDS)}
@@ -31,13 +31,22 @@ def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, o
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--jsonl", is_flag=True, help="One JSON object per line (the only format).")
 @click.option("--changes-only", is_flag=True, help="Skip the initial state; print changes only.")
 @click.option("--poll", is_flag=True, help="Poll with stat instead of inotify (NFS, EFS, SMB).")
-@click.option("--interval", default=1.0, show_default=True, help="Fallback check, in seconds.")
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Fallback check, in seconds.",
+)
 def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: float) -> None:
     """Follow FILE and print each day whose latest row changes, as JSON lines.
+
+    A FILE that does not exist yet (in an existing directory) is waited for,
+    like ``tail -F``; Ctrl-C stops.
 
     \b
     A changed day:  {"date": "2020-01-05", "status": "FAILED", "previous": ...}
@@ -50,10 +59,7 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
     """
     from .follow import wakeups
 
-    if not file.parent.is_dir():
-        raise BadInput(f"no such directory: {file.parent}")
-    if file.is_dir():
-        raise BadInput(f"{file} is a directory, not a telemetry file")
+    telemetry_file(file, missing_ok=True)
     tail = TelemetryTail(file)
     state = BackfillState()
     first = True

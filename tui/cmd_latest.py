@@ -5,14 +5,23 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 
-from telemetry import SCHEMA, VALID_STATUSES, HistoricalTelemetry, TelemetryFormatError, day_runs
+from telemetry import (
+    SCHEMA,
+    VALID_STATUSES,
+    HistoricalTelemetry,
+    ResumePlan,
+    TelemetryFormatError,
+    day_runs,
+    resume_plan,
+)
+from telemetry.plan import PHASES
 
-from .cli import BadInput
+from .cli import BadInput, telemetry_file
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -36,28 +45,64 @@ def _day(value: str | None, option: str) -> date | None:
     default="table",
     show_default=True,
 )
+@click.option(
+    "--plan",
+    is_flag=True,
+    help="Print the resume plan instead: which days need which phase next.",
+)
+@click.option(
+    "--stale-after",
+    default=15.0,
+    show_default=True,
+    metavar="MINUTES",
+    type=click.FloatRange(min=0),
+    help="With --plan: a PENDING day older than this is stalled (work), else in flight.",
+)
 def latest(
-    file: Path, statuses: tuple[str, ...], from_: str | None, to: str | None, fmt: str
+    file: Path,
+    statuses: tuple[str, ...],
+    from_: str | None,
+    to: str | None,
+    fmt: str,
+    plan: bool,
+    stale_after: float,
 ) -> None:
     """Print the latest row per day of FILE (the resume state), in date order.
+
+    With --plan, print the resume plan for --from..--to (default: the days
+    seen) instead: for each phase (download, process, upload) the days that
+    need it next (never attempted, failed, stalled PENDING, or waiting for
+    the next phase), then the days in flight and done. Formats: table (runs
+    per phase with counts), ranges and dates ("PHASE DAY" lines), csv
+    (phase,date) and json (one object: phase -> ranges).
 
     \b
     Examples:
       backfill-monitor latest telemetry.csv --status FAILED --format ranges
       backfill-monitor latest telemetry.csv --from 2020-01-01 --to 2020-12-31 --format csv
+      backfill-monitor latest telemetry.csv --plan --from 2019-01-01 --to 2021-12-31
+      backfill-monitor latest telemetry.csv --plan --format ranges | grep ^download
     """
     first, last = _day(from_, "--from"), _day(to, "--to")
+    if first and last and last < first:
+        raise BadInput(f"--to {last} is before --from {first}")
+    if plan and statuses:
+        raise BadInput("--status cannot be combined with --plan")
     for status in statuses:
         if status not in VALID_STATUSES:
             raise BadInput(
                 f"--status: {status!r} is not one of {', '.join(sorted(VALID_STATUSES))}"
             )
-    if not file.is_file():
-        raise BadInput(f"{file}: no such telemetry file")
+    telemetry_file(file)
     try:
         state = HistoricalTelemetry(file).load_state()
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None
+    if plan:
+        _print_plan(
+            resume_plan(state, first, last, stale_after=timedelta(minutes=stale_after)), fmt
+        )
+        return
     days = [
         d
         for d in sorted(state)
@@ -82,3 +127,45 @@ def latest(
         for d in days:
             row = state[d]
             out.write(f"{d}  {row.status:<17} {row.started_at_utc:<32} {row.error_type}\n")
+
+
+def _run_text(a: date, b: date) -> str:
+    return f"{a}..{b}" if a != b else str(a)
+
+
+def _print_plan(plan: ResumePlan, fmt: str) -> None:
+    out = sys.stdout
+    if fmt == "json":
+        data: dict[str, object] = {
+            "range": None if plan.start is None else [str(plan.start), str(plan.end)],
+        }
+        for phase in PHASES:
+            data[phase] = [_run_text(a, b) for a, b in plan.ranges(phase)]
+        for name in ("in_flight", "done", "never_attempted", "failed", "stalled"):
+            data[name] = [_run_text(a, b) for a, b in day_runs(getattr(plan, name))]
+        out.write(json.dumps(data) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["phase", "date"])
+        for phase in PHASES:
+            writer.writerows((phase, str(d)) for d in getattr(plan, phase))
+    elif fmt == "dates":
+        for phase in PHASES:
+            out.write("".join(f"{phase} {d}\n" for d in getattr(plan, phase)))
+    elif fmt == "ranges":
+        for phase in PHASES:
+            out.write("".join(f"{phase} {_run_text(a, b)}\n" for a, b in plan.ranges(phase)))
+    else:
+        if plan.start is None:
+            out.write("nothing to plan: no days in the file and no --from/--to\n")
+            return
+        out.write(
+            f"{plan.start}..{plan.end}: {plan.work:,} days need work, "
+            f"{len(plan.in_flight):,} in flight, {len(plan.done):,} done "
+            f"({len(plan.never_attempted):,} never attempted, {len(plan.failed):,} failed, "
+            f"{len(plan.stalled):,} stalled)\n"
+        )
+        for phase in PHASES:
+            days = getattr(plan, phase)
+            runs = ", ".join(_run_text(a, b) for a, b in plan.ranges(phase))
+            out.write(f"{phase:<9} {len(days):>6,}  {runs or '-'}\n")

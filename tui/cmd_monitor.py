@@ -91,12 +91,26 @@ def watch(
 
 
 @click.command()
-@click.option("--speed", default=1.0, show_default=True, help="Simulation speed factor.")
+@click.option(
+    "--speed",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Simulation speed factor.",
+)
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--no-tui", is_flag=True, help="Only write telemetry, until interrupted.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Telemetry file.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Telemetry file (default: a new temporary file); appended to if it exists.",
+)
 def demo(speed: float, seed: int, no_tui: bool, out: Path | None) -> None:
     """Run a simulated backfill and watch it live in the monitor.
+
+    The simulated orchestrator writes through the real writer and attempt
+    recorder: HTTP 503s and timeouts with tracebacks, retries, skipped days,
+    partial availability, all three phases, and one day that stalls.
 
     \b
     Examples:
@@ -104,9 +118,12 @@ def demo(speed: float, seed: int, no_tui: bool, out: Path | None) -> None:
       backfill-monitor demo --speed 5 --seed 7
       backfill-monitor demo --no-tui --out /tmp/demo.csv
     """
+    from .cli import telemetry_file
     from .simulate import simulate
 
-    if out is None:
+    if out is not None:
+        telemetry_file(out, missing_ok=True)
+    else:
         out = Path(tempfile.mkdtemp(prefix="backfill-demo-")) / "telemetry.csv"
     stop = threading.Event()
     writer = threading.Thread(

@@ -11,7 +11,7 @@ import click
 
 from telemetry import BackfillState, TelemetryFormatError
 
-from .cli import BadInput
+from .cli import BadInput, telemetry_file
 
 FAIL_ON = ("failed", "stalled", "malformed")
 
@@ -66,6 +66,7 @@ def summary(file: Path, as_json: bool, fail_on: str, start: str | None, end: str
     Examples:
       backfill-monitor summary telemetry.csv
       backfill-monitor summary telemetry.csv --json --fail-on failed,stalled
+      backfill-monitor summary telemetry.csv --start 2019-01-01 --end 2021-12-31
     """
     conditions = [c for c in fail_on.split(",") if c]
     for c in conditions:
@@ -76,8 +77,7 @@ def summary(file: Path, as_json: bool, fail_on: str, start: str | None, end: str
         last = date.fromisoformat(end) if end else None
     except ValueError as exc:
         raise BadInput(f"--start/--end: {exc}") from None
-    if not file.is_file():
-        raise BadInput(f"{file}: no such telemetry file")
+    telemetry_file(file)
     try:
         state = BackfillState.from_path(file, expected_start=first, expected_end=last)
     except TelemetryFormatError as exc:
