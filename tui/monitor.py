@@ -81,8 +81,11 @@ class MonitorApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Keys go to the calendar of the tab just opened."""
+        if event.tabbed_content.active_pane is not event.pane:
+            return  # a late message: focusing would switch back to its tab
         for pane in event.pane.query(MonitorPane):
-            pane.calendar.focus()
+            if not pane.calendar.has_focus:
+                pane.calendar.focus()
 
     @property
     def pane(self) -> MonitorPane:

@@ -187,7 +187,6 @@ class MonitorPane(Vertical):
         self.refresh_figures()
         self.follow()
         self.set_interval(FIGURES_EVERY, self._tick)
-        self.calendar.focus()
 
     def on_unmount(self) -> None:
         self._stop.set()
