@@ -265,7 +265,7 @@ def _follow(path: Path) -> tuple[BackfillState, TelemetryTail]:
 def _catch_up(state: BackfillState, tail: TelemetryTail) -> None:
     update = tail.read_new()
     state.apply(update.records, update.malformed)
-    state.header = tail.header
+    # Like the monitor's panes, the state is not told the file's header.
 
 
 def _append(path: Path, rows: list[dict[str, str]]) -> None:

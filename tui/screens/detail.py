@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
 from textual.worker import get_current_worker
 
-from telemetry import SCHEMA, BackfillState, Record
+from telemetry import SCHEMA, BackfillState, Record, RecordDecoder
 
 from .tables import fill_table
 
@@ -68,6 +68,20 @@ def _s3(values: Sequence[str]) -> str:
     if bucket and key:
         return f"s3://{bucket}/{key}"
     return bucket or key
+
+
+def file_header(path: Path) -> list[str] | None:
+    """The header of the telemetry file at ``path`` (``None`` if it has none yet)."""
+    decoder = RecordDecoder()
+    with open(path, "rb") as fh:
+        buf = b""
+        while decoder.header is None:
+            chunk = fh.read(64 << 10)
+            buf += chunk
+            decoder.decode(buf, 0, final=not chunk)
+            if not chunk:
+                break
+    return decoder.header
 
 
 def attempt_numbers(records: Sequence[Record]) -> list[int]:
@@ -203,6 +217,10 @@ class DayDetailScreen(Screen[None]):
         """Read the day's rows from the file (in a thread) and show them."""
         expected = self.state.row_count(self.day)
         try:
+            if self.state.header is None:
+                # A state fed by a tail may not know the header that maps the
+                # file's columns; history() needs it to decode rows mid-file.
+                self.state.header = file_header(self.path)
             records = self.state.history(self.path, self.day)
         except (OSError, ValueError) as error:
             records = []
