@@ -477,3 +477,41 @@ async def test_help_lists_the_keys_and_legend() -> None:
         assert "#  custom glyph" in legend and "failed" not in legend
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+# -- wired into the monitor -----------------------------------------------------------
+
+
+async def test_monitor_keys_open_every_screen(tmp_path: Path) -> None:
+    from tui.monitor import MonitorApp
+
+    path = write_backfill(tmp_path / "telemetry.csv")
+    rows = BackfillState.from_path(path).rows
+    app = MonitorApp(path, poll=True)
+
+    async def until(predicate: Callable[[], bool]) -> None:
+        for _ in range(50):
+            if predicate():
+                return
+            await pilot.pause(0.1)
+        raise AssertionError("timed out")
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(lambda: app.state.rows == rows)
+        day = app.pane.calendar.cursor
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, DayDetailScreen) and bool(app.screen.records))
+        detail = app.screen
+        assert isinstance(detail, DayDetailScreen) and detail.day == day
+        assert len(detail.records) == app.state.row_count(day) and detail.warning is None
+        await pilot.press("escape", "f")
+        await until(lambda: isinstance(app.screen, FailuresScreen))
+        await pilot.press("enter", "down", "enter")
+        await until(lambda: isinstance(app.screen, DayDetailScreen) and bool(app.screen.records))
+        assert app.screen.day == TIMEOUT_DAYS[1]  # type: ignore[attr-defined]
+        await pilot.press("escape", "escape", "m")
+        await until(lambda: isinstance(app.screen, MalformedScreen))
+        await pilot.press("escape", "question_mark")
+        await until(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("question_mark")
+        await until(lambda: not isinstance(app.screen, HelpScreen))
