@@ -75,6 +75,11 @@ RAMP: tuple[tuple[str, str], ...] = (
     ("█", "#FDE725"),
 )
 
+#: Value modes draw days without a value (failed, pending, missing...) with
+#: their status glyph in this grey.
+NO_VALUE = "#7F7F7F"
+NO_VALUE_GLYPHS = "✗…·"
+
 #: Colour modes cycled by ``c``, in order.
 MODES: tuple[str, ...] = ("status", "availability", "duration", "attempts")
 MODE_TITLES: dict[str, str] = {
@@ -227,12 +232,12 @@ class CalendarView(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._lines: dict[int, Strip] = {}
+        self.cursor: date | None = None
+        self._follow_frontier = True  # the cursor tracks the newest day until moved
         self.mode = "status"
         self.status_filter = "all"
         self._scale: Scale | None = None
         self.stalled: frozenset[date] = frozenset()
-        self.cursor: date | None = None
-        self._follow_frontier = True  # the cursor tracks the newest day until moved
         self.set_state(state)
 
     # -- the data --------------------------------------------------------------
@@ -251,6 +256,29 @@ class CalendarView(ScrollView, can_focus=True):
         self._lines.clear()
         self._resize()
         self.refresh()
+        if self._last is not None and (self._follow_frontier or self.cursor is None):
+            self._set_cursor(self._last, user=False)
+        elif self.cursor is not None:
+            self._set_cursor(self.cursor, user=False)
+
+    def on_mount(self) -> None:
+        """Scroll to the cursor once there is a size to scroll in."""
+        super().on_mount()
+        self.call_after_refresh(self.scroll_to_cursor)
+
+    def on_resize(self) -> None:
+        """Keep the cursor in view when the terminal is resized."""
+        self.call_after_refresh(self.scroll_to_cursor)
+
+    def scroll_to_cursor(self) -> None:
+        """Scroll the least needed to show the selected day."""
+        if self.cursor is None or self._first is None:
+            return
+        line = month_ordinal(self.cursor) - self._first_month
+        x = LABEL_WIDTH + (self.cursor.day - 1) * CELL_WIDTH
+        self.scroll_to_region(
+            Region(x, line, CELL_WIDTH, 1), animate=False, immediate=True, force=True
+        )
 
     @property
     def first_day(self) -> date | None:
@@ -402,12 +430,8 @@ class CalendarView(ScrollView, can_focus=True):
         if old is not None and self._first is not None:
             self._invalidate(month_ordinal(old) - self._first_month)
         if self._first is not None:
-            line = month_ordinal(day) - self._first_month
-            self._invalidate(line)
-            x = LABEL_WIDTH + (day.day - 1) * CELL_WIDTH
-            self.scroll_to_region(
-                Region(x, line, CELL_WIDTH, 1), animate=False, immediate=True, force=True
-            )
+            self._invalidate(month_ordinal(day) - self._first_month)
+            self.scroll_to_cursor()
         if old != day:
             self.post_message(self.CursorMoved(self, day))
 
@@ -506,7 +530,7 @@ class CalendarView(ScrollView, can_focus=True):
         scale = self.scale
         if value is None or scale is None:
             glyph, _ = STYLE.get(status, STYLE[None])
-            return glyph, "#7F7F7F"
+            return glyph, NO_VALUE
         return RAMP[min(scale.bin(value), len(RAMP) - 1)]
 
     def render_month(self, line: int) -> Strip:
@@ -565,5 +589,5 @@ def legend(calendar: CalendarView) -> list[tuple[str, str, str]]:
     if scale is None:
         return list(STATUS_LEGEND)
     return [(g, c, label) for (g, c), label in zip(RAMP, scale.labels, strict=True)] + [
-        ("·", "#7F7F7F", "no value")
+        (NO_VALUE_GLYPHS, NO_VALUE, "no value (status glyph)")
     ]
