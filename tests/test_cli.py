@@ -1,19 +1,36 @@
-"""The command line as a whole: --version, examples in every --help, bad input exits 2."""
+"""The command line as a whole: --version, examples in every --help, bad input exits 2,
+the resume plan, upgrade, and the demo's simulated orchestrator."""
 
 from __future__ import annotations
 
 import csv
 import json
 import random
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from telemetry import LEGACY_SCHEMA, SCHEMA, HistoricalTelemetry
+from telemetry import (
+    LEGACY_SCHEMA,
+    SCHEMA,
+    VALID_STATUSES,
+    BackfillState,
+    HistoricalTelemetry,
+    diagnose,
+    resume_plan,
+)
+from tests.seed_reference import seed_load_state
 from tui import __version__
 from tui.cli import COMMANDS, main
+from tui.simulate import OUTAGE_DAYS, STALL_DAY, simulate
 
 
 def _run(*args: str) -> Result:
@@ -226,3 +243,79 @@ def test_latest_plan_json_and_range_options(tmp_path: Path) -> None:
     assert data["never_attempted"] == ["2019-12-31", "2020-01-04", "2020-01-06"]
     table = _run("latest", str(_plan_file(tmp_path)), "--plan")
     assert table.output.splitlines()[0].startswith("2020-01-01..2020-01-05: 4 days need work")
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+
+def test_simulated_backfill_writes_every_behaviour_through_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "demo.csv"
+    stop = threading.Event()
+    writer = threading.Thread(
+        target=simulate, args=(path, stop), kwargs={"speed": 1000, "seed": 0, "days": 150}
+    )
+    writer.start()
+    writer.join(60)
+    assert not writer.is_alive()
+    assert diagnose(path) == []
+    rows = list(HistoricalTelemetry(path).iter_rows())
+    statuses = {r.status for r in rows}
+    assert statuses == VALID_STATUSES - {"SKIPPED_NO_INPUT"}
+    failed = [r for r in rows if r.status == "FAILED"]
+    assert {"HTTPError", "ReadTimeout", "ConversionError"} <= {r.error_type for r in failed}
+    assert any("503 Server Error" in r.error_message for r in failed)
+    for r in failed:  # real exceptions: real multi-line tracebacks
+        assert r.error_message.startswith("Traceback (most recent call last):\n")
+        assert r.error_message.count("\n") >= 3
+    partial = [
+        r
+        for r in rows
+        if r.status == "DOWNLOADED" and int(r.records_downloaded) < int(r.expected_records)
+    ]
+    assert partial and all(float(r.availability_pct) < 100 for r in partial)
+    state = BackfillState.from_path(path)
+    assert state.retries > 0
+    assert state.latest == HistoricalTelemetry(path).load_state() == seed_load_state(path)
+    outage = [date(2019, 1, 1) + timedelta(days=n) for n in OUTAGE_DAYS]
+    assert all(state.latest[d].error_type == "HTTPError" for d in outage)
+    assert all(state.attempts(d) == 3 for d in outage)
+    stall = date(2019, 1, 1) + timedelta(days=STALL_DAY)
+    assert state.status_of(stall) == "UPLOAD_PENDING"
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert state.stalled(now=later) == [stall]
+    plan = resume_plan(state, now=later)
+    assert plan.stalled == [stall] and stall in plan.upload
+    assert set(outage) <= set(plan.download)
+    conversion = [d for d in plan.failed if state.latest[d].error_type == "ConversionError"]
+    assert conversion and set(conversion) <= set(plan.process)
+
+
+def test_simulation_stops_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "demo.csv"
+    stop = threading.Event()
+    writer = threading.Thread(target=simulate, args=(path, stop), kwargs={"speed": 1000})
+    writer.start()
+    time.sleep(1.0)
+    stop.set()
+    writer.join(10)
+    assert not writer.is_alive()
+    state = BackfillState.from_path(path)
+    assert 0 < len(state.days) < 3 * 365 and state.malformed == []
+
+
+def test_demo_without_tui_writes_until_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "demo.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "demo", "--no-tui", "--out", str(path), "--speed", "50"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not path.exists() or path.stat().st_size < 20_000):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert err == f"writing {path} (Ctrl-C stops)\n"
+    check = _run("check", str(path))
+    assert check.exit_code == 0, check.output
