@@ -1,15 +1,17 @@
-"""Behavioural tests of the telemetry store (writer and readers)."""
+"""The store never loses or garbles a row: round trips, the original module's files,
+validation, durability, older and torn headers, torn tails, concurrent writers."""
 
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 from pathlib import Path
 
 import pytest
 
 import telemetry
-from telemetry import HistoricalTelemetry, TelemetryRow
+from telemetry import HistoricalTelemetry, TelemetryRow, diagnose
 from tests.seed_reference import seed_append_row, seed_iter_rows, seed_load_state
 
 
@@ -69,25 +71,32 @@ def test_fsync_error_propagates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         HistoricalTelemetry(tmp_path / "t.csv").append_row(TelemetryRow(status="FAILED"))
 
 
-def test_legacy_header_is_upgraded_on_append(tmp_path: Path) -> None:
-    path = tmp_path / "t.csv"
+def test_legacy_header_is_upgraded_on_append_without_losing_values(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
     with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(telemetry.LEGACY_SCHEMA)
-        w.writerow(["r", "2024-01-01", "", "", "DOWNLOADED"] + [""] * 13)
-    HistoricalTelemetry(path).append_row(_row("2024-01-02", "t") | {"s3_key": "k"})
-    rows = list(HistoricalTelemetry(path).iter_rows())
-    assert [r.chunk_date_utc for r in rows] == ["2024-01-01", "2024-01-02"]
-    assert rows[0].s3_key == "" and rows[1].s3_key == "k"
+        writer = csv.writer(fh)
+        writer.writerow(telemetry.LEGACY_SCHEMA)
+        writer.writerow(["r1", "2024-01-01", "", "", "FAILED", *[""] * 9, "Boom", "a\nb", "", ""])
+    store = HistoricalTelemetry(path)
+    assert store.load_state()[min(store.load_state())].error_message == "a\nb"
+    store.append_row(_row("2024-01-02", "t") | {"s3_key": "k"})
     with open(path, newline="") as fh:
-        assert {len(r) for r in csv.reader(fh)} == {len(telemetry.SCHEMA)}
+        table = list(csv.reader(fh))
+    assert table[0] == list(telemetry.SCHEMA)
+    assert {len(row) for row in table} == {len(telemetry.SCHEMA)}
+    rows = list(store.iter_rows())
+    assert [(r.chunk_date_utc, r.error_type, r.error_message, r.s3_key) for r in rows] == [
+        ("2024-01-01", "Boom", "a\nb", ""),
+        ("2024-01-02", "", "", "k"),
+    ]
 
 
-def test_torn_tail_is_closed_off_and_new_row_reads_intact(tmp_path: Path) -> None:
+def test_torn_quoted_tail_never_swallows_next_row(tmp_path: Path) -> None:
     base = tmp_path / "base.csv"
-    HistoricalTelemetry(base).append_row(_row("2024-01-01", "a", "first"))
+    HistoricalTelemetry(base).append_row(_row("2024-01-01", "a", "first", "UPLOADED"))
     start = base.stat().st_size
-    HistoricalTelemetry(base).append_row(_row("2024-01-02", "b", 'multi\nline "q", x'))
+    torn = 'multi\nline "q", x\r\ny'
+    HistoricalTelemetry(base).append_row(_row("2024-01-02", "b", torn, "FAILED"))
     data = base.read_bytes()
     for cut in range(start + 1, len(data)):
         path = tmp_path / f"c{cut}.csv"
@@ -95,11 +104,14 @@ def test_torn_tail_is_closed_off_and_new_row_reads_intact(tmp_path: Path) -> Non
         store = HistoricalTelemetry(path)
         store.append_row(_row("2024-01-03", "c", "new"))
         msgs = [r.error_message for r in store.iter_rows()]
-        if cut == len(data) - 1:
-            assert msgs in (["first", "new"], ["first", 'multi\nline "q", x', "new"])
+        if cut == len(data) - 1:  # only the final "\n" was missing: the row is kept
+            assert msgs == ["first", torn, "new"], cut
         else:
             assert msgs == ["first", "new"], cut
-            assert len(store.malformed()) == 1, cut
+            assert [m.reason for m in store.malformed()] == [
+                "torn record (closed off by a later write)"
+            ], cut
+        assert store.load_state()[min(store.load_state())].status == "UPLOADED"
 
 
 def test_torn_header_is_rewritten_and_foreign_header_refused(tmp_path: Path) -> None:
@@ -114,25 +126,31 @@ def test_torn_header_is_rewritten_and_foreign_header_refused(tmp_path: Path) -> 
         HistoricalTelemetry(other).append_row(_row("2024-01-01", "a"))
 
 
-def _append_many(path: str, who: int) -> None:
+def _message(worker: int, i: int) -> str:
+    # Quotes, commas, newlines and lengths from 0 to ~3 KB: rows of many sizes.
+    return f'w{worker} row {i}, "x"\n' + "y" * (i * 97 % 3000)
+
+
+def _append_many(path: str, worker: int, count: int) -> None:
     store = HistoricalTelemetry(path)
-    for i in range(50):
-        store.append_row(_row("2024-01-01", f"{who}-{i:02d}", f'w{who} row {i}, "x"\n'))
+    for i in range(count):
+        day = f"2024-{1 + i % 12:02d}-{1 + worker:02d}"
+        store.append_row(_row(day, f"{worker}-{i:02d}", _message(worker, i), "FAILED"))
 
 
-def test_concurrent_appenders_write_one_header_and_intact_rows(tmp_path: Path) -> None:
-    import multiprocessing
-
-    path = str(tmp_path / "t.csv")
+def test_concurrent_processes_write_one_header_and_every_row_intact(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_append_many, args=(path, w)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0
-    rows = list(HistoricalTelemetry(path).iter_rows())
-    expected = {f'w{w} row {i}, "x"\n' for w in range(4) for i in range(50)}
-    assert len(rows) == 200 and {r.error_message for r in rows} == expected
-    assert Path(path).read_bytes().count(b"run_id,chunk_date_utc") == 1
-    assert HistoricalTelemetry(path).malformed() == []
+    for trial in range(3):
+        path = tmp_path / f"t{trial}.csv"
+        procs = [ctx.Process(target=_append_many, args=(str(path), w, 40)) for w in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+        assert path.read_bytes().count(b"run_id,chunk_date_utc") == 1
+        assert diagnose(path) == []
+        rows = list(HistoricalTelemetry(path).iter_rows())
+        expected = {_message(w, i) for w in range(4) for i in range(40)}
+        assert len(rows) == 160 and {r.error_message for r in rows} == expected
+        assert len(seed_iter_rows(path)) == 160
