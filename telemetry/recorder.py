@@ -159,6 +159,8 @@ class Attempt:
     # -- the context manager ---------------------------------------------------------
 
     def __enter__(self) -> Attempt:
+        if self.started_at_utc:
+            raise RuntimeError("an Attempt records one attempt; call record_attempt again")
         object.__setattr__(self, "started_at_utc", utcnow_iso())
         self._write(PHASE_STATUSES[self.phase][0], pending=True)
         object.__setattr__(self, "_t0", time.monotonic())

@@ -162,3 +162,13 @@ def test_pending_write_failure_skips_the_block(tmp_path: Path) -> None:
     with pytest.raises(ValueError), record_attempt(not_telemetry, DAY, "download"):
         ran = True
     assert not ran
+
+
+def test_an_attempt_records_once(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    attempt = record_attempt(path, DAY, "download")
+    with attempt:
+        pass
+    with pytest.raises(RuntimeError), attempt:
+        pass
+    assert len(_rows(path)) == 2
