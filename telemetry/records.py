@@ -185,9 +185,13 @@ class RecordDecoder:
         self._day_text = ""
         self._day: date | None = None
 
-    def adopt_header(self, header: list[str] | None) -> None:
-        """Start mid-file: decode as if ``header`` had been read already."""
+    def adopt_header(self, header: list[str] | None, line: int = 1) -> None:
+        """Start mid-file: decode as if ``header`` had been read already.
+
+        ``line`` is the physical line number of the first byte to be decoded.
+        """
         self.header = header
+        self._line = line
         self._mapping = None if header is None else header_mapping(header)
 
     @property

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .latest import STARTED_COL, parse_instant, replaces
 from .records import Malformed, Record, RecordDecoder, cold_load, read_batches, row_values
@@ -194,7 +194,7 @@ _STARTED = 1  # started_at_utc of the latest row
 _LATEST_STATUS = 2  # status of the latest row (a shared string)
 _ATTEMPTS = 3  # runs of rows with one started_at_utc
 _LAST_STARTED = 4  # started_at_utc of the day's last row in file order
-_OFFSETS = 5  # array of the byte offsets of the day's rows
+_OFFSETS = 5  # array of (byte offset, line number) of each of the day's rows, flattened
 
 
 def _values(keep: str | list[str]) -> list[str]:
@@ -285,8 +285,15 @@ class BackfillState:
         return state
 
     def apply(self, records: Iterable[Record], malformed: Iterable[Malformed] = ()) -> set[date]:
-        """Fold rows (in file order) into the state; return the days whose latest row changed.
+        """Fold rows (in file order) into the state; return the days whose latest row changed."""
+        return set(self.apply_changes(records, malformed))
 
+    def apply_changes(
+        self, records: Iterable[Record], malformed: Iterable[Malformed] = ()
+    ) -> dict[date, str | None]:
+        """Like :meth:`apply`, returning ``{day: its latest status before}`` for changed days.
+
+        The previous status is ``None`` for a day first seen in ``records``.
         Costs one pass over ``records``; the figures that depend only on each
         day's latest row are updated once per changed day, not once per row.
         """
@@ -300,7 +307,7 @@ class BackfillState:
         last_moment = self._last_moment
         csv_mb, cdf_mb, downloaded = self.csv_mb, self.cdf_mb, self.records_downloaded
         n = 0
-        for offset, _line, day, values, text in records:
+        for offset, line, day, values, text in records:
             n += 1
             when = values[STARTED_COL]
             status = values[_STATUS]
@@ -325,10 +332,12 @@ class BackfillState:
             keep = values if text is None else text
             slot = get_slot(day)
             if slot is None:
-                slots[day] = [keep, when, status, 1, when, array("q", (offset,))]
+                slots[day] = [keep, when, status, 1, when, array("q", (offset, line))]
                 before[day] = None
                 continue
-            slot[_OFFSETS].append(offset)
+            positions = slot[_OFFSETS]
+            positions.append(offset)
+            positions.append(line)
             if slot[_LAST_STARTED] != when:
                 slot[_ATTEMPTS] += 1
                 slot[_LAST_STARTED] = when
@@ -342,13 +351,16 @@ class BackfillState:
         self._last_moment = last_moment
         self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
         self.rows += n
+        previous: dict[date, str | None] = {}
         for day, old in before.items():
             if old is None:
                 self._sorted_days = None
+                previous[day] = None
             else:
                 self._retract(day, old)
+                previous[day] = old[1]
             self._account(day, slots[day])
-        return set(before)
+        return previous
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
         keep, status, _started = old
@@ -413,12 +425,12 @@ class BackfillState:
     def row_count(self, day: date) -> int:
         """Rows in the file for ``day``."""
         slot = self._slots.get(day)
-        return 0 if slot is None else len(slot[_OFFSETS])
+        return 0 if slot is None else len(slot[_OFFSETS]) // 2
 
     def offsets(self, day: date) -> list[int]:
         """Byte offsets of every row of ``day``, in file order."""
         slot = self._slots.get(day)
-        return [] if slot is None else list(slot[_OFFSETS])
+        return [] if slot is None else list(slot[_OFFSETS][::2])
 
     @property
     def retries(self) -> int:
@@ -547,15 +559,21 @@ class BackfillState:
     def history(self, path: Path | str, day: date) -> list[Record]:
         """Read every row of ``day`` from the file at ``path``, in file order.
 
-        Reads only those rows (by their byte offsets); rows that no longer
-        decode (the file changed under us) are left out.
+        Reads only those rows (by their byte offsets) and the header if the
+        state has not seen it; each record keeps its line number in the file.
+        Rows that no longer decode (the file changed under us) are left out.
         """
         out: list[Record] = []
-        header = self.header
+        slot = self._slots.get(day)
+        if slot is None:
+            return out
+        positions = slot[_OFFSETS]
         with open(path, "rb") as fh:
-            for offset in self.offsets(day):
+            header = self.header if self.header is not None else _read_header(fh)
+            for i in range(0, len(positions), 2):
+                offset, line = positions[i], positions[i + 1]
                 decoder = RecordDecoder()
-                decoder.adopt_header(header)
+                decoder.adopt_header(header, line=line)
                 fh.seek(offset)
                 buf = b""
                 while True:
@@ -566,3 +584,17 @@ class BackfillState:
                         out.extend(r for r in batch.records[:1] if r.offset == offset)
                         break
         return out
+
+
+def _read_header(fh: BinaryIO) -> list[str] | None:
+    """The header of the open file ``fh`` (``None`` if it has no complete record yet)."""
+    decoder = RecordDecoder()
+    fh.seek(0)
+    buf = b""
+    while decoder.header is None:
+        chunk = fh.read(64 << 10)
+        if not chunk:
+            break
+        buf += chunk
+        decoder.decode(buf, 0)
+    return decoder.header

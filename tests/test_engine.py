@@ -148,3 +148,26 @@ def test_state_counts_failures_stalls_and_progress(tmp_path: Path) -> None:
     assert state.durations["download"].percentile(50) is not None
     history = state.history(path, date(2020, 1, 2))
     assert [r.values[15] for r in history] == ["HTTPError on 2020-01-02"]
+
+
+def test_history_reads_a_day_back_with_file_line_numbers_even_when_fed_by_a_tail(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "DOWNLOAD_PENDING"})
+    store.append_row(
+        {"chunk_date_utc": "2020-01-02", "status": "FAILED", "error_message": "a\nb\nc"}
+    )
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "DOWNLOADED"})
+    tail = TelemetryTail(path)
+    state = BackfillState()  # fed by a tail: it never sees the header itself
+    update = tail.read_new()
+    changes = state.apply_changes(update.records, update.malformed)
+    assert changes == {date(2020, 1, 1): None, date(2020, 1, 2): None}
+    history = state.history(path, date(2020, 1, 1))
+    assert [(r.line, r.values[4]) for r in history] == [(2, "DOWNLOAD_PENDING"), (6, "DOWNLOADED")]
+    assert state.row_count(date(2020, 1, 1)) == 2
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    update = tail.read_new()
+    assert state.apply_changes(update.records) == {date(2020, 1, 1): "DOWNLOADED"}

@@ -79,13 +79,12 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
                 if update.reset:
                     state = BackfillState()
                     lines.append({"event": "reset", "reason": update.reset})
-                before = {r.day: state.status_of(r.day) for r in update.records}
-                changed = state.apply(update.records, update.malformed)
+                changed = state.apply_changes(update.records, update.malformed)
                 if not (first and changes_only):
                     for day in sorted(changed):
                         values = state.latest_values(day)
                         if values is not None:
-                            lines.append(_day_line(day, values, before.get(day)))
+                            lines.append(_day_line(day, values, changed[day]))
                 emit(lines)
                 if tail.caught_up(update):
                     break

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 _CHILD = r"""
@@ -65,52 +68,90 @@ def cold_load(path: Path) -> None:
         )
 
 
+class _Follow:
+    """A ``follow --changes-only`` child process whose lines are read by a thread."""
+
+    def __init__(self, path: Path) -> None:
+        from telemetry import HistoricalTelemetry
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "follow", str(path), "--jsonl", "--changes-only"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        # The cold load is done once a marker row appended after it comes through
+        # (markers read during the cold load are part of the initial state).
+        store = HistoricalTelemetry(path)
+        for i in range(1, 1000):
+            day = (date(2199, 1, 1) + timedelta(days=i)).isoformat()
+            store.append_row({"chunk_date_utc": day, "status": "UPLOADED"})
+            if self.wait_for(day, timeout=1.0):
+                return
+        raise RuntimeError("follow never caught up")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> bool:
+        """Drop lines until one contains ``text``; False after ``timeout`` seconds."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.perf_counter(), 0.001))
+            except queue.Empty:
+                return False
+            if text in line:
+                return True
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 def follow_latency(path: Path, samples: int = 20) -> float:
-    """Median seconds from append_row to the matching ``follow`` line."""
+    """Median seconds from ``append_row`` returning to the matching ``follow`` line."""
     from telemetry import HistoricalTelemetry
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "follow", str(path), "--jsonl", "--changes-only"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert proc.stdout is not None
+    follow = _Follow(path)
     store = HistoricalTelemetry(path)
     try:
-        time.sleep(2)
-        # Let the cold load finish: a marker row must come through first.
-        store.append_row({"chunk_date_utc": "2199-01-01", "status": "UPLOADED"})
-        while "2199-01-01" not in proc.stdout.readline():
-            pass
         waits = []
         for i in range(samples):
             day = f"2199-02-{1 + i:02d}"
-            t = time.perf_counter()
             store.append_row({"chunk_date_utc": day, "status": "FAILED"})
-            while day not in proc.stdout.readline():
-                pass
+            t = time.perf_counter()
+            if not follow.wait_for(day):
+                raise RuntimeError(f"no follow line for {day}")
             waits.append(time.perf_counter() - t)
             time.sleep(0.05)
         return statistics.median(waits)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        follow.close()
 
 
-def burst_ingest(path: Path) -> float:
-    """Rows per second the tail + state take in when a burst lands at once."""
-    from telemetry import BackfillState, TelemetryTail
+def burst_ingest(path: Path, rows: int = 200_000) -> float:
+    """Rows per second ``follow`` takes in when ``rows`` rows land in one write."""
+    from telemetry.store import encode_row
+    from tests.bench.generate import rows_for
 
-    tail = TelemetryTail(path)
-    state = BackfillState()
-    t = time.perf_counter()
-    while True:
-        update = tail.read_new(max_bytes=8 << 20)
-        state.apply(update.records, update.malformed)
-        if tail.caught_up(update):
-            break
-    return state.rows / (time.perf_counter() - t)
+    burst = b"".join(encode_row(r) for r in rows_for(rows, seed=1, start=date(2300, 1, 1)))
+    # The last row: its line means the whole burst was read.
+    burst += encode_row(["", "2399-12-31", "", "", "UPLOADED"] + [""] * 19)
+    follow = _Follow(path)
+    try:
+        with open(path, "ab") as fh:
+            t = time.perf_counter()
+            fh.write(burst)
+        if not follow.wait_for("2399-12-31", timeout=600):
+            raise RuntimeError("the burst never came through")
+        return (rows + 1) / (time.perf_counter() - t)
+    finally:
+        follow.close()
 
 
 def main() -> None:
@@ -122,15 +163,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         big = generate(Path(tmp) / "big.csv", args.rows)
         small = generate(Path(tmp) / "small.csv", 10_000)
-        print(f"cold load, {args.rows:,} rows ({os.path.getsize(big) / 1e6:.0f} MB):")
-        cold_load(big)
+        medium = generate(Path(tmp) / "medium.csv", 100_000)
+        for path, rows in ((medium, 100_000), (big, args.rows)):
+            print(f"cold load, {rows:,} rows ({os.path.getsize(path) / 1e6:.0f} MB):")
+            cold_load(path)
         lat_small = follow_latency(small)
         lat_big = follow_latency(big)
         print(
             f"append -> follow line, median: 10k rows {lat_small * 1000:.0f} ms,"
             f" {args.rows:,} rows {lat_big * 1000:.0f} ms ({lat_big / lat_small:.2f}x)"
         )
-        print(f"burst ingest: {burst_ingest(big):,.0f} rows/s")
+        print(f"burst ingest while following: {burst_ingest(small):,.0f} rows/s")
 
 
 if __name__ == "__main__":
