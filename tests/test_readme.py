@@ -1,0 +1,31 @@
+"""The README's Python examples run as written and print what their comments say."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def test_readme_has_python_examples() -> None:
+    assert len(python_blocks()) >= 2
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks())))
+def test_readme_example_runs(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    block = python_blocks()[index]
+    exec(compile(block, f"README.md python block {index}", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out
+    if "resume_plan" in block:
+        assert "datetime.date(2024, 1, 13), datetime.date(2024, 1, 13)" in printed
+        assert printed.splitlines()[-1] == "5"
