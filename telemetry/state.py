@@ -304,6 +304,7 @@ class BackfillState:
         # day -> (keep, status, started) of its latest row before this batch;
         # None for a day first seen in this batch.
         before: dict[date, tuple[Any, str, str] | None] = {}
+        winners: dict[date, list[str]] = {}  # day -> values of its latest row now
         last_moment = self._last_moment
         csv_mb, cdf_mb, downloaded = self.csv_mb, self.cdf_mb, self.records_downloaded
         n = 0
@@ -334,6 +335,7 @@ class BackfillState:
             if slot is None:
                 slots[day] = [keep, when, status, 1, when, array("q", (offset, line))]
                 before[day] = None
+                winners[day] = values
                 continue
             positions = slot[_OFFSETS]
             positions.append(offset)
@@ -348,6 +350,7 @@ class BackfillState:
                 slot[_KEEP] = keep
                 slot[_STARTED] = when
                 slot[_LATEST_STATUS] = status
+                winners[day] = values
         self._last_moment = last_moment
         self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
         self.rows += n
@@ -359,7 +362,7 @@ class BackfillState:
             else:
                 self._retract(day, old)
                 previous[day] = old[1]
-            self._account(day, slots[day])
+            self._account(day, winners[day])
         return previous
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
@@ -374,16 +377,14 @@ class BackfillState:
         elif status in PENDING_STATUSES:
             self._pending.discard(day)
 
-    def _account(self, day: date, slot: list[Any]) -> None:
-        status = slot[_LATEST_STATUS]
+    def _account(self, day: date, values: list[str]) -> None:
+        status = values[_STATUS]
         self.status_counts[status] += 1
         if status == STATUS_FAILED:
-            error_type = _values(slot[_KEEP])[_ERROR_TYPE]
-            self._failed.setdefault(error_type, set()).add(day)
+            self._failed.setdefault(values[_ERROR_TYPE], set()).add(day)
         elif status in PENDING_STATUSES:
             self._pending.add(day)
         elif status in FINAL_STATUSES:
-            values = _values(slot[_KEEP])
             moment = parse_instant(values[_FINISHED] or values[STARTED_COL])
             if moment is not None:
                 bisect.insort(self._finish_times, moment.timestamp())
