@@ -15,11 +15,12 @@ its process-wide field size limit (128 KiB) would reject long stack traces.
 from __future__ import annotations
 
 import gc
+import operator
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from itertools import accumulate
+from itertools import accumulate, compress, repeat
 from typing import Any, BinaryIO, NamedTuple
 
 from .schema import SCHEMA, VALID_STATUSES
@@ -54,6 +55,8 @@ _WIDTH = len(SCHEMA)
 # the original writer accepts an empty status).
 _CANONICAL_STATUS: dict[str, str] = {s: s for s in VALID_STATUSES}
 _CANONICAL_STATUS[""] = ""
+_STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
+_ONLY_WIDTH = {_WIDTH}
 
 
 class TelemetryFormatError(ValueError):
@@ -108,37 +111,30 @@ def parse_day(text: str) -> date | None:
 
 
 def split_fields(text: str) -> list[str]:
-    """Split one well-formed record (without its line end) into fields."""
+    """Split one well-formed record (without its line end) into fields.
+
+    Works on the pieces between quotes, not on characters: outside a quoted
+    field a piece is commas and plain fields; an empty piece between two
+    quoted pieces is an escaped quote (``""``).
+    """
     if '"' not in text:
         return text.split(",")
-    out: list[str] = []
-    i, n = 0, len(text)
-    while True:
-        if i < n and text[i] == '"':
-            parts: list[str] = []
-            j = i + 1
-            while True:
-                k = text.index('"', j)
-                if text.startswith('"', k + 1):  # an escaped quote
-                    parts.append(text[j : k + 1])
-                    j = k + 2
-                    continue
-                parts.append(text[j:k])
-                i = k + 1
-                break
-            out.append("".join(parts))
-        else:
-            k = text.find(",", i)
-            if k < 0:
-                k = n
-            out.append(text[i:k])
-            i = k
-        if i >= n:
-            return out
-        i += 1  # past the comma
-        if i == n:
-            out.append("")
-            return out
+    parts = text.split('"')
+    fields = parts[0].split(",")
+    i, n = 1, len(parts)
+    while i < n:
+        piece = parts[i]  # the content of a quoted field (fields[-1] is its empty start)
+        i += 1
+        while i < n - 1 and not parts[i]:  # an escaped quote inside the field
+            piece += '"' + parts[i + 1]
+            i += 2
+        fields[-1] = piece
+        if i < n:
+            after = parts[i]  # "" at the end of the record, else ",..." after the field
+            if after:
+                fields += after.split(",")[1:]
+            i += 1
+    return fields
 
 
 def row_values(text: str) -> list[str]:
@@ -164,6 +160,37 @@ def header_mapping(header: list[str]) -> list[int] | None:
             f"not a telemetry file: header {shown!r} lacks column(s) {', '.join(missing)}"
         )
     return [header.index(c) if c in header else -1 for c in SCHEMA]
+
+
+class _Chunk:
+    """One buffer being decoded: its lines, where each starts, and the results."""
+
+    def __init__(self, buf: bytes, offset: int, base: int, first_line: int) -> None:
+        self.buf = buf
+        self.offset = offset
+        self.first_line = first_line
+        self.records: list[Record] = []
+        self.malformed: list[Malformed] = []
+        self.ascii_only = buf.isascii()
+        self.lines: list[Any]
+        self.quote: Any
+        self.cr: Any
+        self.nul: Any
+        if self.ascii_only:
+            text = buf.decode("ascii")
+            self.lines = text[base:].split("\n")
+            self.quote, self.cr, self.nul = '"', "\r", "\x00"
+        else:
+            self.lines = buf[base:].split(b"\n")
+            self.quote, self.cr, self.nul = b'"', b"\r", b"\x00"
+        crs = buf.count(b"\r")
+        self.has_cr = crs > 0
+        # Per-line checks for stray CR and NUL only where the chunk needs them.
+        self.suspect = b"\x00" in buf or crs != buf.count(b"\r\n")
+        self.lines.pop()  # no line end after it: not complete yet
+        # Line k starts at starts[k] + k: the lengths of the lines before it
+        # plus one line end each (a C-level prefix sum, no Python per line).
+        self.starts = list(accumulate(map(len, self.lines), initial=base))
 
 
 class RecordDecoder:
@@ -206,64 +233,115 @@ class RecordDecoder:
         of ``buf`` is the end of the file, and an incomplete last record is
         reported as torn instead of held back.
         """
-        # This loop is the cold load's hot path: one pass, no per-row function
-        # calls on well-formed unquoted rows, offsets from one C-level prefix sum.
-        records: list[Record] = []
-        malformed: list[Malformed] = []
-        base = 0
-        if offset == 0 and buf.startswith(BOM):
-            base = len(BOM)
+        base = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
-        ascii_only = buf.isascii()
-        lines: list[Any]
-        quote: Any
-        cr: Any
-        nul: Any
-        if ascii_only:
-            text = buf.decode("ascii")
-            lines = text[base:].split("\n")
-            quote, cr, nul = '"', "\r", "\x00"
-            # Per-line checks only where the chunk as a whole needs them.
-            suspect = nul in text or text.count(cr) != text.count("\r\n")
+        chunk = _Chunk(buf, offset, base, self._line)
+        lines = chunk.lines
+        n = len(lines)
+        # Lines that need the careful path: quoted fields (or, in a chunk with
+        # stray CR or NUL bytes, every line). The plain runs between them are
+        # decoded in bulk when the header is SCHEMA itself.
+        if chunk.suspect:
+            careful: list[int] = list(range(n))
         else:
-            lines = buf[base:].split(b"\n")
-            quote, cr, nul = b'"', b"\r", b"\x00"
-            suspect = nul in buf or buf.count(cr) != buf.count(b"\r\n")
-        lines.pop()  # no line end after it: not complete yet
-        # Line k starts at base + lengths of lines before it + k line ends.
-        starts = list(accumulate(map(len, lines), initial=base))
-        new = tuple.__new__
+            careful = list(compress(range(n), map(operator.contains, lines, repeat(chunk.quote))))
+        careful.append(n)
+        bulk = chunk.ascii_only and self._mapping is None and self.header is not None
+        consumed = chunk.starts[-1] + n  # every complete line, unless cut short
+        k = 0
+        for q in careful:
+            if q < k:
+                continue  # inside a multi-line record already decoded
+            if k < q and not (bulk and self._bulk(chunk, k, q)):
+                self._rows(chunk, k, q)
+            if q == n:
+                break
+            k = self._rows(chunk, q, q + 1)
+            if k < 0:  # a record that runs to the end of buf unfinished
+                consumed = chunk.starts[q] + q
+                break
+        line_no = self._line + buf.count(b"\n", 0, consumed)
+        if final and consumed < len(buf):
+            reason = "torn final record (no line end)"
+            chunk.malformed.append(Malformed(offset + consumed, line_no, reason))
+            line_no += buf.count(b"\n", consumed)
+            consumed = len(buf)
+        self._line = line_no
+        return Batch(chunk.records, chunk.malformed, consumed)
+
+    def _bulk(self, chunk: _Chunk, a: int, b: int) -> bool:
+        """Decode the plain ASCII lines ``a..b`` with no Python code per row.
+
+        Returns False, having decoded nothing, when any line is not a
+        well-formed row of the ``SCHEMA`` header (blank, wrong field count,
+        unknown status, bad date): the row-by-row path then reports it.
+        """
+        texts = chunk.lines[a:b]
+        if chunk.has_cr:
+            texts = list(map(str.rstrip, texts, repeat("\r")))
+        rows = list(map(str.split, texts, repeat(",")))
+        if set(map(len, rows)) != _ONLY_WIDTH:
+            return False
+        columns = list(zip(*rows, strict=True))
+        if not _STATUS_TEXTS.issuperset(columns[_STATUS_COL]):
+            return False
+        try:
+            days = list(map(date.fromisoformat, columns[_DATE_COL]))
+        except ValueError:
+            return False
+        offsets = map(operator.add, chunk.starts[a:b], range(chunk.offset + a, chunk.offset + b))
+        line_numbers = range(chunk.first_line + a, chunk.first_line + b)
+        chunk.records.extend(
+            map(
+                tuple.__new__,
+                repeat(Record),
+                zip(offsets, line_numbers, days, rows, texts, strict=True),
+            )
+        )
+        return True
+
+    def _rows(self, chunk: _Chunk, a: int, b: int) -> int:
+        """Decode row by row from line ``a`` until a record starts at or after ``b``.
+
+        Returns the index of the line after the last record decoded, or -1
+        when a record starting before ``b`` runs to the end of the buffer.
+        """
+        buf, offset, lines, starts = chunk.buf, chunk.offset, chunk.lines, chunk.starts
+        records, malformed = chunk.records, chunk.malformed
+        quote, cr, nul = chunk.quote, chunk.cr, chunk.nul
+        suspect, ascii_only = chunk.suspect, chunk.ascii_only
         append = records.append
-        first_line = self._line
+        new = tuple.__new__
+        first_line = chunk.first_line
         canon = _CANONICAL_STATUS.get
         day_text, day = self._day_text, self._day
         mapping = self._mapping
         header = self.header
         width = len(header) if header is not None else -1
-        consumed = starts[-1] + len(lines)  # every complete line, unless cut short
-        skip = 0
         raw: Any
         fields: list[str]
-        for k, raw in enumerate(lines):
-            if skip:  # a line inside a multi-line record already decoded
-                skip -= 1
-                continue
+        k = a
+        while k < b:
+            raw = lines[k]
+            pos = starts[k] + k
             if quote in raw or (suspect and (nul in raw or cr in raw[:-1])):
                 # The careful path: quoted fields, stray bytes.
-                pos = starts[k] + k
                 result = self._slow(buf, pos)
                 if result is None:  # runs to the end of buf unfinished
-                    consumed = pos
+                    k = -1
                     break
                 end, fields, reason, row_text = result
-                skip = buf.count(b"\n", pos, end) - 1
+                rec = k
+                k += buf.count(b"\n", pos, end)
                 if reason is not None:
-                    malformed.append(Malformed(offset + pos, first_line + k, reason))
+                    malformed.append(Malformed(offset + pos, first_line + rec, reason))
                     continue
                 if mapping is not None:
                     row_text = None
             else:
+                rec = k
+                k += 1
                 if ascii_only:
                     row_text = raw
                     fields = raw.split(",")
@@ -271,8 +349,7 @@ class RecordDecoder:
                     try:
                         row_text = raw.decode("utf-8")
                     except UnicodeDecodeError:
-                        pos = starts[k] + k
-                        malformed.append(Malformed(offset + pos, first_line + k, "invalid UTF-8"))
+                        malformed.append(Malformed(offset + pos, first_line + rec, "invalid UTF-8"))
                         continue
                     fields = row_text.split(",")
                 tail = fields[-1]
@@ -288,9 +365,8 @@ class RecordDecoder:
                     header = self.header = fields
                     width = len(fields)
                 else:
-                    pos = starts[k] + k
                     reason = _field_count_reason(fields, header)
-                    malformed.append(Malformed(offset + pos, first_line + k, reason))
+                    malformed.append(Malformed(offset + pos, first_line + rec, reason))
                 continue
             values = fields if mapping is None else [fields[j] if j >= 0 else "" for j in mapping]
             status = canon(values[_STATUS_COL])
@@ -299,8 +375,7 @@ class RecordDecoder:
                 reason = (
                     "repeated header" if fields == header else f"unknown status {status[:40]!r}"
                 )
-                pos = starts[k] + k
-                malformed.append(Malformed(offset + pos, first_line + k, reason))
+                malformed.append(Malformed(offset + pos, first_line + rec, reason))
                 continue
             values[_STATUS_COL] = status
             text_day = values[_DATE_COL]
@@ -308,19 +383,11 @@ class RecordDecoder:
                 day_text, day = text_day, parse_day(text_day)
             if day is None:
                 reason = f"unparseable chunk_date_utc {text_day[:40]!r}"
-                pos = starts[k] + k
-                malformed.append(Malformed(offset + pos, first_line + k, reason))
+                malformed.append(Malformed(offset + pos, first_line + rec, reason))
                 continue
-            append(new(Record, (offset + starts[k] + k, first_line + k, day, values, row_text)))
+            append(new(Record, (offset + pos, first_line + rec, day, values, row_text)))
         self._day_text, self._day = day_text, day
-        line_no = first_line + buf.count(b"\n", 0, consumed)
-        if final and consumed < len(buf):
-            reason = "torn final record (no line end)"
-            malformed.append(Malformed(offset + consumed, line_no, reason))
-            line_no += buf.count(b"\n", consumed)
-            consumed = len(buf)
-        self._line = line_no
-        return Batch(records, malformed, consumed)
+        return k
 
     @staticmethod
     def _slow(buf: bytes, pos: int) -> tuple[int, list[str], str | None, str | None] | None:
