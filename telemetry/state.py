@@ -330,7 +330,7 @@ class BackfillState:
                     downloaded += int(_number(values[_RECORDS]) or 0)
                 elif status == STATUS_PROCESSED:
                     cdf_mb += _number(values[_CDF_MB]) or 0.0
-            keep = values if text is None else text
+            keep = text or values
             slot = get_slot(day)
             if slot is None:
                 slots[day] = [keep, when, status, 1, when, array("q", (offset, line))]
