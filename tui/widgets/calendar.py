@@ -13,6 +13,7 @@ import calendar as _calendar
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -33,6 +34,8 @@ from telemetry import (
     STATUS_SKIPPED_NO_INPUT,
     BackfillState,
 )
+
+from .summary import human_seconds
 
 _C = {name: i for i, name in enumerate(SCHEMA)}
 
@@ -100,6 +103,15 @@ FILTERS: dict[str, frozenset[str | None] | None] = {
     "done": frozenset(FINAL_STATUSES),
 }
 
+_PLAIN = Style()
+
+
+@lru_cache(maxsize=256)
+def _style(colour: str, dim: bool) -> Style:
+    """One shared Style per (colour, dimmed): equal cells share the object."""
+    return Style(color=colour, dim=dim or None)
+
+
 LABEL_WIDTH = 8  # "2020-01 "
 CELL_WIDTH = 2  # glyph and a space: easy to read and to click
 
@@ -164,10 +176,7 @@ def duration_scale(state: BackfillState) -> Scale:
     if not stats.count:
         edges = (1.0, 2.0, 5.0, 10.0)
 
-    def fmt(seconds: float) -> str:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-
-    labels = (*(f"<{fmt(e)}" for e in edges), f"≥{fmt(edges[-1])}")
+    labels = (*(f"<{human_seconds(e)}" for e in edges), f"≥{human_seconds(edges[-1])}")
     return Scale(edges, labels)
 
 
@@ -232,6 +241,8 @@ class CalendarView(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._lines: dict[int, Strip] = {}
+        self._growing = False
+        self._styled_with: tuple[Style, ...] = ()
         self.cursor: date | None = None
         self._follow_frontier = True  # the cursor tracks the newest day until moved
         self.mode = "status"
@@ -310,8 +321,30 @@ class CalendarView(ScrollView, can_focus=True):
             return 0
         return month_ordinal(self._last) - month_ordinal(self._first) + 1
 
+    #: While ``growing`` (a cold load), the scrollable height grows in steps
+    #: of this many months: a new height means a layout pass of the screen.
+    GROWTH_STEP = 120
+
     def _resize(self) -> None:
-        self.virtual_size = Size(LABEL_WIDTH + 31 * CELL_WIDTH, self.month_count)
+        rows = height = self.month_count
+        if self._growing and rows:
+            current = self.virtual_size.height
+            height = (
+                current if rows <= current <= rows + self.GROWTH_STEP else rows + self.GROWTH_STEP
+            )
+        size = Size(LABEL_WIDTH + 31 * CELL_WIDTH, height)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    @property
+    def growing(self) -> bool:
+        """True while the owner loads a file: the height grows in steps."""
+        return self._growing
+
+    @growing.setter
+    def growing(self, value: bool) -> None:
+        self._growing = value
+        self._resize()
 
     def days_changed(self, days: Iterable[date]) -> None:
         """Redraw the month lines of ``days`` (the days an ``apply`` changed)."""
@@ -547,22 +580,32 @@ class CalendarView(ScrollView, can_focus=True):
         )
         cursor_style = self.get_component_rich_style("calendar--cursor")
         segments = [Segment(f"{first:%Y-%m} ", label_style)]
-        dim = Style(dim=True)
         filtering = self.status_filter != "all"
+        pad = " " * (CELL_WIDTH - 1)
+        # Neighbouring days mostly look alike: one segment per run of equal
+        # styles keeps the strip short (cheaper to crop, style and paint).
+        run: list[str] = []
+        run_style: Style | None = None
         for index in range(month_length(ordinal)):
             day = first + timedelta(days=index)
             if not self._in_range(day):
-                segments.append(Segment(" " * CELL_WIDTH))
-                continue
-            glyph, colour = self.cell(day)
-            style = Style(color=colour)
-            if filtering and not self.matches(day):
-                style += dim
-            if day == cursor:
-                segments.append(Segment(glyph, style + cursor_style))
-                segments.append(Segment(" " * (CELL_WIDTH - 1)))
+                glyph, style = " ", _PLAIN
             else:
-                segments.append(Segment(glyph + " " * (CELL_WIDTH - 1), style))
+                glyph, colour = self.cell(day)
+                style = _style(colour, filtering and not self.matches(day))
+            if day == cursor:
+                if run:
+                    segments.append(Segment("".join(run), run_style))
+                segments.append(Segment(glyph, style + cursor_style))
+                run, run_style = [pad], _PLAIN
+                continue
+            if style is not run_style and run:
+                segments.append(Segment("".join(run), run_style))
+                run = []
+            run.append(glyph + pad)
+            run_style = style
+        if run:
+            segments.append(Segment("".join(run), run_style))
         strip = Strip(segments).apply_style(self.rich_style)
         self._lines[line] = strip
         return strip
@@ -577,10 +620,22 @@ class CalendarView(ScrollView, can_focus=True):
         strip = self.render_month(line)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
+    def _style_key(self) -> tuple[Style, ...]:
+        return (
+            self.rich_style,
+            *(self.get_component_rich_style(name) for name in sorted(self.COMPONENT_CLASSES)),
+        )
+
     def notify_style_update(self) -> None:
-        """A theme change restyles every line."""
+        """A theme change restyles every line (other style updates keep the cache)."""
         super().notify_style_update()
-        self._lines.clear()
+        try:
+            key = self._style_key()
+        except KeyError:  # component styles not set up yet (mounting)
+            key = ()
+        if not key or key != self._styled_with:
+            self._styled_with = key
+            self._lines.clear()
 
 
 def legend(calendar: CalendarView) -> list[tuple[str, str, str]]:

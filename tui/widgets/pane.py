@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +38,7 @@ from telemetry import (
 from ..follow import wakeups
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
 from .summary import (
+    DownloadPercentiles,
     RowGaps,
     day_markup,
     head_markup,
@@ -150,6 +152,22 @@ class MonitorPane(Vertical):
         self._stop = threading.Event()
         self._figures_due = True
         self._stalled: list[date] = []
+        self._shown: dict[str, str] = {}
+        self._changed: set[date] = set()
+        self._drawn_at = 0.0
+        self.percentiles = DownloadPercentiles()
+        self._figures_at = 0.0
+
+    def _put(self, selector: str, markup: str, *, layout: bool = False) -> None:
+        """Update a Static only if its text changed; no layout pass unless asked.
+
+        Most lines of the pane have a fixed size, and a layout pass per update
+        would redraw the whole screen several times a second during a load.
+        """
+        if self._shown.get(selector) == markup:
+            return
+        self._shown[selector] = markup
+        self.query_one(selector, Static).update(markup, layout=layout)
 
     def _new_state(self) -> BackfillState:
         return BackfillState(
@@ -169,9 +187,9 @@ class MonitorPane(Vertical):
             yield ProgressBar(total=1, id="progress", show_eta=False, show_percentage=False)
             yield Static(id="rate")
             yield Static(id="malformed")
+        yield Static(id="legend")
         yield Static(ruler(), id="ruler")
         yield CalendarView(self.state, id="calendar")
-        yield Static(id="legend")
         yield Static(id="day")
         yield Input(placeholder="go to YYYY-MM-DD, Enter", id="goto")
 
@@ -220,10 +238,10 @@ class MonitorPane(Vertical):
     def receive(self, update: TailUpdate, offset: int, caught_up: bool) -> None:
         """Take one batch from the worker (UI thread): apply it, or hold it while paused."""
         self.exists = update.exists
-        self._show_load(offset, update.size, caught_up)
         if update.reset:
             self._waiting.clear()
             self.reset(update.reset)
+        self._show_load(offset, update.size, caught_up)
         if not (update.records or update.malformed):
             return
         if self.paused:
@@ -240,13 +258,29 @@ class MonitorPane(Vertical):
             sensor, descriptor = values[_C["sensor_id"]], values[_C["descriptor"]]
             self.source = " / ".join(p for p in (sensor, descriptor) if p)
             self.gaps.add(update.records)
+        self._changed |= changed
+        if self.loaded or time.monotonic() - self._drawn_at >= FIGURES_EVERY:
+            self.flush()
+        self._figures_due = True
+
+    def flush(self) -> None:
+        """Hand the days changed since the last flush to the calendar.
+
+        Live rows are flushed at once; during a cold load, at most every
+        ``FIGURES_EVERY`` seconds, so the calendar fills in as the file loads
+        without redrawing (and laying out) the screen for every batch.
+        """
+        self._drawn_at = time.monotonic()
+        if not self._changed:
+            return
+        changed, self._changed = self._changed, set()
         self.calendar.days_changed(changed)
         if self.calendar.cursor in changed:
             self.refresh_day()
-        self._figures_due = True
 
     def reset(self, reason: str) -> None:
         """The file is not the one read so far: start over, with a banner."""
+        self._changed.clear()
         self.state = self._new_state()
         self.gaps.clear()
         self.source = ""
@@ -261,12 +295,14 @@ class MonitorPane(Vertical):
             if not self.loaded:
                 self.loaded = True
                 loading.display = False
+                self.calendar.growing = False
+            return
+        self.calendar.growing = True
+        if time.monotonic() - self._drawn_at < FIGURES_EVERY and loading.display:
             return
         loading.display = True
         self.query_one("#load", ProgressBar).update(total=max(size, 1), progress=offset)
-        self.query_one("#loading-label", Static).update(
-            f"loading {offset / max(size, 1):.0%} of {size / 1e6:,.1f} MB"
-        )
+        self._put("#loading-label", f"loading {offset / max(size, 1):.0%} of {size / 1e6:,.1f} MB")
 
     def show_banner(self, text: str, *, sticky: bool = False) -> None:
         """Show ``text`` above the summary; gone after a while unless ``sticky``."""
@@ -283,13 +319,20 @@ class MonitorPane(Vertical):
     # -- drawing -------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.refresh_figures(full=self._figures_due)
+        self.flush()
+        # While a big file loads the figures are redrawn once a second (each
+        # redraw costs more the more days there are, and the batches come
+        # first); when nothing arrives, every few seconds for stalls.
+        since = time.monotonic() - self._figures_at
+        period = FIGURES_EVERY if self.loaded else 1.0
+        self.refresh_figures(full=(self._figures_due and since >= period) or since >= 5.0)
 
     def refresh_figures(self, full: bool = True) -> None:
         """Redraw the header (always: the clock moves) and, if ``full``, the figures."""
         now = self.clock()
         live = liveness(self.state, self.gaps, now)
-        self.query_one("#head", Static).update(
+        self._put(
+            "#head",
             head_markup(
                 self.path.name,
                 self.source,
@@ -297,31 +340,34 @@ class MonitorPane(Vertical):
                 paused=self.paused,
                 waiting=sum(len(u.records) for u in self._waiting),
                 exists=self.exists,
-            )
+            ),
         )
+        if not full:
+            return
         stalled = self.state.stalled(now)
         if stalled != self._stalled:
             self._stalled = stalled
             self.calendar.set_stalled(stalled)
-            full = True
-        if not full:
-            return
         self._figures_due = False
+        self._figures_at = time.monotonic()
         state = self.state
         if not state.rows and not state.malformed:
-            self.query_one("#summary", Static).update(
-                "waiting for rows…" if self.exists else f"waiting for {self.path} to appear…"
+            self._put(
+                "#summary",
+                "waiting for rows…" if self.exists else f"waiting for {self.path} to appear…",
             )
         else:
-            self.query_one("#summary", Static).update(summary_markup(state, len(stalled)))
+            self._put("#summary", summary_markup(state, len(stalled), self.percentiles.of(state)))
         progress = state.progress()
         self.query_one("#progress", ProgressBar).update(
             total=max(progress.total, 1), progress=progress.done
         )
-        self.query_one("#rate", Static).update(rate_markup(state))
+        self._put("#rate", rate_markup(state))
         bad = len(state.malformed)
-        self.query_one("#malformed", Static).update(
-            f"[b $text-warning]{bad:,} malformed ▸[/]" if bad else "0 malformed"
+        self._put(
+            "#malformed",
+            f"[b $text-warning]{bad:,} malformed ▸[/]" if bad else "0 malformed",
+            layout=True,  # its width changes, rarely
         )
         self.calendar.rescale()
         self.refresh_day()
@@ -334,13 +380,14 @@ class MonitorPane(Vertical):
         )
         mode = f"[b]{MODE_TITLES[calendar.mode]}[/b]"
         shown = "" if calendar.status_filter == "all" else f"  [b]only {calendar.status_filter}[/b]"
-        self.query_one("#legend", Static).update(f"{mode}{shown}  {entries}")
+        self._put("#legend", f"{mode}{shown}  {entries}", layout=True)
 
     def refresh_day(self) -> None:
         """Redraw the selected-day strip."""
         day = self.calendar.cursor
-        self.query_one("#day", Static).update(
-            day_markup(self.state, day, stalled=day is not None and day in self.calendar.stalled)
+        self._put(
+            "#day",
+            day_markup(self.state, day, stalled=day is not None and day in self.calendar.stalled),
         )
 
     def on_calendar_view_cursor_moved(self, event: CalendarView.CursorMoved) -> None:

@@ -8,7 +8,9 @@ themes keep working.
 
 from __future__ import annotations
 
+import math
 import statistics
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,6 +65,17 @@ def human_duration(span: timedelta) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def human_seconds(seconds: float) -> str:
+    """``13ms``, ``4.2s``, ``37s``, ``12m``: a download time in a few characters."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 600:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}m"
 
 
 def human_size(megabytes: float) -> str:
@@ -169,7 +182,11 @@ def head_markup(
     return "  ".join(parts)
 
 
-def summary_markup(state: BackfillState, stalled: int) -> str:
+def summary_markup(
+    state: BackfillState,
+    stalled: int,
+    percentiles: tuple[float | None, float | None] = (None, None),
+) -> str:
     """Days by latest status, attempts, volume and download times (two lines)."""
     counts = state.status_counts
     progress = state.progress()
@@ -182,15 +199,45 @@ def summary_markup(state: BackfillState, stalled: int) -> str:
         f"{skipped:,} skipped)  {failed_text}  {progress.in_flight:,} in flight  "
         f"{stalled_text}  {progress.missing:,} missing  of {progress.total:,} days"
     )
-    dl = state.durations["download"]
-    p50, p95 = dl.percentile(50), dl.percentile(95)
-    times = f"download p50 {p50:.1f} s  p95 {p95:.1f} s" if p50 is not None and p95 else ""
+    p50, p95 = percentiles
+    times = (
+        f"download p50 {human_seconds(p50)}  p95 {human_seconds(p95)}"
+        if p50 is not None and p95 is not None
+        else ""
+    )
     line2 = (
         f"attempts {state.total_attempts:,} (retries {state.retries:,})  "
         f"records {human_count(state.records_downloaded)}  "
         f"csv {human_size(state.csv_mb)}  cdf {human_size(state.cdf_mb)}  {times}"
     )
     return f"{line1}\n{line2.rstrip()}"
+
+
+class DownloadPercentiles:
+    """p50 and p95 of download times, recomputed at most every ``every`` seconds.
+
+    Exact percentiles sort every download seen: on a 1M-row file that is a
+    sizeable fraction of a frame, and they barely move between two rows.
+    """
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.every = every
+        self._at = -math.inf
+        self._count = -1
+        self._state: BackfillState | None = None
+        self._values: tuple[float | None, float | None] = (None, None)
+
+    def of(self, state: BackfillState) -> tuple[float | None, float | None]:
+        """``(p50, p95)`` of ``state``'s downloads, or ``(None, None)`` without any."""
+        stats = state.durations["download"]
+        raw = getattr(stats, "values", None)  # counting must not sort: no .count here
+        count = len(raw) if raw is not None else -2
+        now = time.monotonic()
+        fresh = state is self._state and (count == self._count or now - self._at < self.every)
+        if not fresh:
+            self._state, self._at, self._count = state, now, count
+            self._values = (stats.percentile(50), stats.percentile(95))
+        return self._values
 
 
 def rate_markup(state: BackfillState) -> str:
@@ -231,6 +278,6 @@ def day_markup(state: BackfillState, day: date | None, stalled: bool = False) ->
     if error or message:
         text = message if message.startswith(error) else f"{error}: {message}".strip(": ")
         parts.append(f"[$text-error]{escape(text)}[/]")
-    elif attempts > 1:
-        parts.append("[dim]earlier attempts failed: Enter shows them[/dim]")
+    if attempts > 1 or error:
+        parts.append("[dim](Enter: every attempt)[/dim]")
     return "  ".join(parts)
