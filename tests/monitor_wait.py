@@ -10,18 +10,20 @@ from tui.monitor import MonitorApp
 
 
 async def wait_until(
-    pilot: Pilot[None], predicate: Callable[[], bool], tries: int = 50, step: float = 0.1
+    pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 5.0, step: float = 0.02
 ) -> bool:
-    """Pause until ``predicate()`` holds (or ``tries`` x ``step`` seconds); return it."""
-    for _ in range(tries):
+    """Pause until ``predicate()`` holds (or ``timeout`` seconds pass); return it."""
+    for _ in range(max(1, int(timeout / step))):
         if predicate():
             return True
         await pilot.pause(step)
     return predicate()
 
 
-async def wait_for_rows(pilot: Pilot[None], app: MonitorApp, rows: int, tries: int = 50) -> None:
-    """Pause until ``app.state.rows == rows`` (or ``tries`` x 0.1 s), then refresh the view."""
-    await wait_until(pilot, lambda: app.state.rows == rows, tries)
+async def wait_for_rows(
+    pilot: Pilot[None], app: MonitorApp, rows: int, timeout: float = 5.0
+) -> None:
+    """Pause until ``app.state.rows == rows`` (or ``timeout`` seconds), then refresh the view."""
+    await wait_until(pilot, lambda: app.state.rows == rows, timeout)
     await pilot.pause()
     app.refresh_view()

@@ -276,7 +276,8 @@ def day_markup(state: BackfillState, day: date | None, stalled: bool = False) ->
     error = values[_C["error_type"]]
     message = last_line(values[_C["error_message"]])
     if error or message:
-        text = message if message.startswith(error) else f"{error}: {message}".strip(": ")
+        said = message.split(":", 1)[0]  # "requests.exceptions.HTTPError: 503 ..."
+        text = message if error and error in said else f"{error}: {message}".strip(": ")
         parts.append(f"[$text-error]{escape(text)}[/]")
     if attempts > 1 or error:
         parts.append("[dim](Enter: every attempt)[/dim]")
