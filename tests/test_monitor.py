@@ -395,6 +395,11 @@ async def test_c_cycles_colour_modes_with_a_scale_in_the_legend(tmp_path: Path) 
         assert jan[8 + 2 * 19] == "▂" and jan[8] == "▁"  # Jan 20 took two attempts
         await pilot.press("c")
         assert calendar.mode == "status" and "uploaded" in text(app, "#legend")
+        dark = list(calendar.render_line(0))[0].style
+        app.theme = "textual-light"  # themes restyle the cached month lines
+        await pilot.pause()
+        light = list(calendar.render_line(0))[0].style
+        assert dark and light and dark.bgcolor != light.bgcolor
 
 
 async def test_e_exports_failed_and_missing_days_as_ranges(tmp_path: Path) -> None:
@@ -425,7 +430,9 @@ async def test_mouse_click_selects_a_day_and_a_second_click_opens_it(tmp_path: P
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "DayDetailScreen")
 
 
-async def test_enter_f_m_and_question_mark_open_their_screens(tmp_path: Path) -> None:
+async def test_enter_f_m_question_mark_and_malformed_click_open_their_screens(
+    tmp_path: Path,
+) -> None:
     path, rows = backfill(tmp_path)
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
@@ -440,6 +447,8 @@ async def test_enter_f_m_and_question_mark_open_their_screens(tmp_path: Path) ->
             assert await wait_until(pilot, lambda s=screen: type(app.screen).__name__ == s), key
             await pilot.press("escape")
             assert await wait_until(pilot, lambda: isinstance(app.screen.focused, CalendarView))
+        await pilot.click("#malformed")  # the malformed count opens the list too
+        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "MalformedScreen")
 
 
 async def test_command_palette_offers_the_main_screen_actions(tmp_path: Path) -> None:
