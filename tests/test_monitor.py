@@ -395,10 +395,10 @@ async def test_c_cycles_colour_modes_with_a_scale_in_the_legend(tmp_path: Path) 
         assert jan[8 + 2 * 19] == "▂" and jan[8] == "▁"  # Jan 20 took two attempts
         await pilot.press("c")
         assert calendar.mode == "status" and "uploaded" in text(app, "#legend")
-        dark = list(calendar.render_line(0))[0].style
+        dark = next(iter(calendar.render_line(0))).style
         app.theme = "textual-light"  # themes restyle the cached month lines
         await pilot.pause()
-        light = list(calendar.render_line(0))[0].style
+        light = next(iter(calendar.render_line(0))).style
         assert dark and light and dark.bgcolor != light.bgcolor
 
 
