@@ -202,6 +202,22 @@ async def test_summary_counts_skipped_apart_and_warns_when_the_writer_goes_quiet
         app.refresh_view()
         head = text(app, "#head")
         assert "writer quiet" in head and "10 h" in head
+        assert "1 stalled" in text(app, "#summary")  # the pending day, ten hours on
+        assert month_line(calendar, "2020-03")[8 + 2 * 4] == "!"
+        assert "stalled" in text(app, "#day")
+
+
+async def test_expected_range_counts_days_never_attempted_as_missing(tmp_path: Path) -> None:
+    path, rows = backfill(tmp_path)
+    app = make_app(path, start=date(2019, 12, 25), end=date(2020, 3, 10))
+    async with app.run_test(size=SIZE) as pilot:
+        calendar = await started(pilot, app, rows)
+        missing = 7 + len(MISSING_DAYS) + 5  # before the first row, gaps, after the last
+        assert f"{missing} missing" in text(app, "#summary")
+        assert "of 77 days" in text(app, "#summary")
+        assert calendar.first_day == date(2019, 12, 25)
+        assert calendar.cursor == LAST  # the newest day seen, not the end of the range
+        assert month_line(calendar, "2019-12")[8 + 2 * 24 :].startswith("· · · · · · ·")
 
 
 async def test_row_appended_while_running_redraws_its_cell(tmp_path: Path) -> None:

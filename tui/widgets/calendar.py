@@ -261,16 +261,24 @@ class CalendarView(ScrollView, can_focus=True):
         self._scale = None
         if state.expected_start is not None and state.expected_end is not None:
             self._first, self._last = state.expected_start, state.expected_end
+        self._newest: date | None = None
         days = state.latest
         if days:
-            self._extend(min(days), max(days))
+            self._newest = max(days)
+            self._extend(min(days), self._newest)
         self._lines.clear()
         self._resize()
         self.refresh()
-        if self._last is not None and (self._follow_frontier or self.cursor is None):
-            self._set_cursor(self._last, user=False)
+        frontier = self.frontier
+        if frontier is not None and (self._follow_frontier or self.cursor is None):
+            self._set_cursor(frontier, user=False)
         elif self.cursor is not None:
             self._set_cursor(self.cursor, user=False)
+
+    @property
+    def frontier(self) -> date | None:
+        """The newest day seen (the cursor follows it until the user moves it)."""
+        return self._newest if self._newest is not None else self._last
 
     def on_mount(self) -> None:
         """Scroll to the cursor once there is a size to scroll in."""
@@ -353,7 +361,10 @@ class CalendarView(ScrollView, can_focus=True):
             return
         old_count = self.month_count
         old_last = self._last
-        if self._extend(min(days), max(days)):
+        newest = max(days)
+        if self._newest is None or newest > self._newest:
+            self._newest = newest
+        if self._extend(min(days), newest):
             self._lines.clear()
             self._resize()
             self.refresh()
@@ -365,10 +376,11 @@ class CalendarView(ScrollView, can_focus=True):
                 days.add(old_last)
             for line in {month_ordinal(d) - self._first_month for d in days}:
                 self._invalidate(line)
-        if self._last is not None and (
-            self.cursor is None or (self._follow_frontier and self._last != self.cursor)
+        frontier = self.frontier
+        if frontier is not None and (
+            self.cursor is None or (self._follow_frontier and frontier != self.cursor)
         ):
-            self._set_cursor(self._last, user=False)
+            self._set_cursor(frontier, user=False)
 
     def set_stalled(self, days: Iterable[date]) -> None:
         """Mark ``days`` as stalled (redraws only months whose marks changed)."""
@@ -457,7 +469,7 @@ class CalendarView(ScrollView, can_focus=True):
     def _set_cursor(self, day: date, *, user: bool) -> None:
         day = self._clamp(day)
         if user:
-            self._follow_frontier = day == self._last
+            self._follow_frontier = day == self.frontier
         old = self.cursor
         self.cursor = day
         if old is not None and self._first is not None:
