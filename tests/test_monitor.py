@@ -285,9 +285,8 @@ async def test_missing_file_is_waited_for_then_followed(tmp_path: Path) -> None:
     path = tmp_path / "later.csv"
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
-        app.refresh_view()
-        assert "appear" in text(app, "#summary")
+        assert await wait_until(pilot, lambda: "appear" in text(app, "#summary"))
+        assert "waiting for the file to appear" in text(app, "#head")
         HistoricalTelemetry(path).append_row(row(date(2020, 1, 1), "UPLOADED", 1))
         await wait_for_rows(pilot, app, 1)
         assert "1 done" in text(app, "#summary")

@@ -237,7 +237,9 @@ class MonitorPane(Vertical):
 
     def receive(self, update: TailUpdate, offset: int, caught_up: bool) -> None:
         """Take one batch from the worker (UI thread): apply it, or hold it while paused."""
-        self.exists = update.exists
+        if update.exists != self.exists:
+            self.exists = update.exists
+            self._figures_due = True
         if update.reset:
             self._waiting.clear()
             self.reset(update.reset)
