@@ -6,8 +6,11 @@ Kept in one place so :meth:`HistoricalTelemetry.load_state` and
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime, timezone
 from functools import lru_cache
+from itertools import islice, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,32 +63,68 @@ def replaces(started: str, current: str) -> bool:
     return a >= b
 
 
+_DAY = itemgetter(2)
+_VALUES = itemgetter(3)
+_TEXT = itemgetter(4)
+_WHEN = itemgetter(STARTED_COL)
+_WRITER_LENGTHS = frozenset({25, 32})
+
+
+def _in_writer_order(high: str, whens: list[str]) -> bool:
+    """True when ``whens`` are writer-format timestamps, non-decreasing from ``high``.
+
+    Then, by :func:`replaces`, each row replaces every earlier row of its day:
+    the latest row of a day is simply its last row. Checked without Python
+    code per row.
+    """
+    return (
+        high <= whens[0]
+        and _WRITER_LENGTHS.issuperset(map(len, whens))
+        and all(map(str.endswith, whens, repeat("+00:00")))
+        and set(map(itemgetter(10), whens)) == {"T"}
+        and all(map(operator.le, whens, islice(whens, 1, None)))
+    )
+
+
 def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
     """Return the latest row per day of the file at ``path`` ({} if missing).
 
-    See :meth:`telemetry.HistoricalTelemetry.load_state`. Holds only each
-    day's latest row as text while reading; the rows are built at the end,
-    freeing the text as they are, with repeated values (run id, sensor,
-    status, bucket...) shared between rows.
+    See :meth:`telemetry.HistoricalTelemetry.load_state`. While every row so
+    far is in time order (one orchestrator writing as it goes), a batch of
+    rows is folded in with C-level dict updates; otherwise row by row with
+    :func:`replaces`. Holds only each day's latest row as text while
+    reading; the rows are built at the end, freeing the text as they are,
+    with repeated values (run id, sensor, status, bucket...) shared.
     """
     path = Path(path)
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return {}
-    latest: dict[date, list[Any]] = {}  # day -> [keep, started]
-    get = latest.get
+    keep: dict[date, Any] = {}  # day -> its latest row's text (or values)
+    started: dict[date, str] = {}  # day -> its latest row's started_at_utc
+    high = ""  # the last started_at_utc while all rows so far are in order
+    in_order = True
     with fh, cold_load():
         for batch in read_batches(fh):
-            for _offset, _line, day, values, text in batch.records:
-                when = values[STARTED_COL]
-                slot = get(day)
-                if slot is None:
-                    latest[day] = [values if text is None else text, when]
-                elif when == slot[1] or replaces(when, slot[1]):
-                    slot[0] = values if text is None else text
-                    slot[1] = when
-        return _build_rows(latest)
+            records = batch.records
+            if not records:
+                continue
+            whens = list(map(_WHEN, map(_VALUES, records)))
+            if in_order and _in_writer_order(high, whens):
+                rows = map(_TEXT if records[0].text is not None else _VALUES, records)
+                keep.update(zip(map(_DAY, records), rows, strict=True))
+                started.update(zip(map(_DAY, records), whens, strict=True))
+                high = whens[-1]
+                continue
+            in_order = False
+            for (_offset, _line, day, values, text), when in zip(records, whens, strict=True):
+                current = started.get(day)
+                if current is None or when == current or replaces(when, current):
+                    keep[day] = text or values
+                    started[day] = when
+        started.clear()
+        return _build_rows(keep)
 
 
 # Columns whose values repeat across days: one string object per distinct value.
@@ -104,13 +143,13 @@ _SHARED_COLUMNS = tuple(
 )
 
 
-def _build_rows(latest: dict[date, list[Any]]) -> dict[date, TelemetryRow]:
-    """Turn ``{day: [keep, started]}`` into rows, emptying ``latest`` as it goes."""
+def _build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
+    """Turn ``{day: text or values}`` into rows, emptying ``latest`` as it goes."""
     shared: dict[str, str] = {}
     share = shared.setdefault
     built: list[tuple[date, TelemetryRow]] = []
     while latest:
-        day, (keep, _started) = latest.popitem()  # last first: frees text as rows appear
+        day, keep = latest.popitem()  # last first: frees text as rows appear
         values = keep if isinstance(keep, list) else row_values(keep)
         for col in _SHARED_COLUMNS:
             values[col] = share(values[col], values[col])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from itertools import accumulate, compress, repeat
@@ -388,6 +388,36 @@ class RecordDecoder:
             append(new(Record, (offset + pos, first_line + rec, day, values, row_text)))
         self._day_text, self._day = day_text, day
         return k
+
+    @staticmethod
+    def frame(buf: bytes) -> int:
+        """Return how many bytes at the start of ``buf`` are complete records.
+
+        ``buf`` must start at a record boundary. Frames exactly as
+        :meth:`decode` does (malformed records included) without decoding
+        fields: a line with no quote is one record, a line with one goes
+        through the careful path. What is left is an incomplete last record.
+        """
+        chunk = _Chunk(buf, 0, 0, 1)
+        lines, starts = chunk.lines, chunk.starts
+        n = len(lines)
+        if chunk.suspect:
+            careful: Iterable[int] = range(n)
+        else:
+            careful = compress(range(n), map(operator.contains, lines, repeat(chunk.quote)))
+        k = 0
+        for q in careful:
+            if q < k:
+                continue  # inside a multi-line record already framed
+            pos = starts[q] + q
+            if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
+                result = RecordDecoder._slow(buf, pos)
+                if result is None:
+                    return pos
+                k = q + buf.count(b"\n", pos, result[0])
+            else:
+                k = q + 1
+        return starts[n] + n
 
     @staticmethod
     def _slow(buf: bytes, pos: int) -> tuple[int, list[str], str | None, str | None] | None:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .records import (
+    CHUNK_SIZE,
     Malformed,
     RecordDecoder,
     TelemetryFormatError,
@@ -286,20 +287,17 @@ def _is_legacy(header: list[str]) -> bool:
 def _close_off_torn_tail(fd: int, start: int, size: int) -> bytes:
     """Return what must precede a new row so a torn record cannot absorb it.
 
-    Scans only ``[start, size)``, where ``start`` is a known record boundary.
+    Frames only ``[start, size)``, where ``start`` is a known record boundary
+    (framing, not decoding: a million rows take well under a second).
     """
-    decoder = RecordDecoder()
-    decoder.adopt_header(list(SCHEMA))
     pos = start
     leftover = b""
     while pos < size:
-        chunk = os.pread(fd, min(size - pos, 4 << 20), pos)
+        chunk = os.pread(fd, min(size - pos, CHUNK_SIZE), pos)
         if not chunk:
             break
         buf = leftover + chunk
-        base = pos - len(leftover)
-        batch = decoder.decode(buf, base)
-        leftover = buf[batch.consumed :]
+        leftover = buf[RecordDecoder.frame(buf) :]
         pos += len(chunk)
     return close_off(leftover)
 

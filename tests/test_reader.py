@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from telemetry import SCHEMA, HistoricalTelemetry, TelemetryRow, diagnose, utcnow_iso
+from telemetry.records import RecordDecoder
 
 HEADER = ",".join(SCHEMA)
 
@@ -84,3 +88,13 @@ def test_none_is_written_as_empty_and_timestamps_carry_microseconds(tmp_path: Pa
     for _ in range(50):
         stamp = utcnow_iso()
         assert len(stamp) == 32 and stamp[19] == "." and stamp.endswith("+00:00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='ab,"\n\r\x00é', max_size=300))
+def test_framing_alone_agrees_with_the_decoder(text: str) -> None:
+    """The writer's torn-tail check frames without decoding; it must cut where readers do."""
+    buf = text.encode("utf-8")
+    decoder = RecordDecoder()
+    decoder.adopt_header(list(SCHEMA))
+    assert RecordDecoder.frame(buf) == decoder.decode(buf, 1000).consumed
