@@ -25,6 +25,7 @@ from .schema import (
     PENDING_STATUSES,
     PHASE_OF_STATUS,
     SCHEMA,
+    STATUS_DOWNLOAD_PENDING,
     STATUS_DOWNLOADED,
     STATUS_FAILED,
     STATUS_PROCESSED,
@@ -42,6 +43,11 @@ _CDF_MB = _C["cdf_size_mb"]
 _RECORDS = _C["records_downloaded"]
 
 PHASES: tuple[str, ...] = ("download", "process", "upload")
+
+# A later run of rows opens a new attempt at the day only with one of these.
+_OPENS_ATTEMPT = frozenset(
+    {STATUS_DOWNLOAD_PENDING, STATUS_DOWNLOADED, STATUS_SKIPPED_NO_DATA, STATUS_FAILED}
+)
 
 # Which column holds the duration of which phase, and which outcome row
 # reports it (a later row of the same day repeats earlier columns; counting
@@ -341,8 +347,9 @@ class BackfillState:
             positions.append(offset)
             positions.append(line)
             if slot[_LAST_STARTED] != when:
-                slot[_ATTEMPTS] += 1
                 slot[_LAST_STARTED] = when
+                if status in _OPENS_ATTEMPT:
+                    slot[_ATTEMPTS] += 1
             current = slot[_STARTED]
             if when == current or replaces(when, current):
                 if day not in before:
@@ -419,7 +426,15 @@ class BackfillState:
         return self._sorted_days
 
     def attempts(self, day: date) -> int:
-        """Attempts at ``day``: runs of rows sharing one ``started_at_utc``."""
+        """Download attempts at ``day``.
+
+        An attempt is a run of rows sharing one ``started_at_utc``; the first
+        run of a day always counts, a later one only when it opens with a
+        download-phase row (``DOWNLOAD_PENDING``, ``DOWNLOADED``,
+        ``SKIPPED_NO_DATA`` or ``FAILED``). So a day whose process and upload
+        phases were recorded with their own ``started_at_utc`` is still one
+        attempt, and a download retried three times is three.
+        """
         slot = self._slots.get(day)
         return 0 if slot is None else slot[_ATTEMPTS]
 

@@ -171,3 +171,30 @@ def test_history_reads_a_day_back_with_file_line_numbers_even_when_fed_by_a_tail
     store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
     update = tail.read_new()
     assert state.apply_changes(update.records) == {date(2020, 1, 1): "DOWNLOADED"}
+
+
+def test_attempts_count_download_attempts_not_phases(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def row(day: str, status: str, minutes: int) -> None:
+        started = (t0 + timedelta(minutes=minutes)).isoformat(timespec="microseconds")
+        store.append_row({"chunk_date_utc": day, "status": status, "started_at_utc": started})
+
+    # One clean day, each phase recorded with its own started_at_utc: one attempt.
+    for status, minute in [
+        ("DOWNLOAD_PENDING", 0), ("DOWNLOADED", 0), ("PROCESS_PENDING", 1), ("PROCESSED", 1),
+        ("UPLOAD_PENDING", 2), ("UPLOADED", 2),
+    ]:  # fmt: skip
+        row("2020-01-01", status, minute)
+    # A download that failed twice, then succeeded and failed to process: three attempts.
+    for status, minute in [
+        ("DOWNLOAD_PENDING", 3), ("FAILED", 3), ("DOWNLOAD_PENDING", 4), ("FAILED", 4),
+        ("DOWNLOAD_PENDING", 5), ("DOWNLOADED", 5), ("PROCESS_PENDING", 6), ("FAILED", 6),
+    ]:  # fmt: skip
+        row("2020-01-02", status, minute)
+    state = BackfillState.from_path(path)
+    assert state.attempts(date(2020, 1, 1)) == 1
+    assert state.attempts(date(2020, 1, 2)) == 3
+    assert state.total_attempts == 4 and state.retries == 2
