@@ -93,9 +93,16 @@ class DurationStats:
         self.values.append(seconds)
 
     def _clean(self) -> list[float]:
-        if self._sorted_len != len(self.values):
-            self._sorted = sorted(max(v, 0.0) for v in self.values if math.isfinite(v))
-            self._sorted_len = len(self.values)
+        values = self.values
+        done = self._sorted_len
+        if done != len(values):
+            fresh = [max(v, 0.0) for v in values[max(done, 0) :] if math.isfinite(v)]
+            if done < 0 or len(fresh) > 1000:
+                self._sorted = sorted(max(v, 0.0) for v in values if math.isfinite(v))
+            else:  # a few new values (live updates): insert them in place
+                for v in fresh:
+                    bisect.insort(self._sorted, v)
+            self._sorted_len = len(values)
         return self._sorted
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from datetime import date, datetime, timedelta, timezone
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail
+from telemetry.state import DurationStats
 from tests.bench.generate import generate
 from tests.seed_reference import seed_load_state
 
@@ -198,3 +200,24 @@ def test_attempts_count_download_attempts_not_phases(tmp_path: Path) -> None:
     assert state.attempts(date(2020, 1, 1)) == 1
     assert state.attempts(date(2020, 1, 2)) == 3
     assert state.total_attempts == 4 and state.retries == 2
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=1500), max_size=5)
+)
+def test_duration_percentiles_stay_exact_as_values_arrive(steps: list[list[float]]) -> None:
+    stats = DurationStats()
+    seen: list[float] = []
+    for step in steps:
+        for value in step:
+            stats.add(value)
+        seen += [max(v, 0.0) for v in step if math.isfinite(v)]
+        ordered = sorted(seen)
+        assert stats.count == len(ordered)
+        for q in (0, 50, 95, 100):
+            if not ordered:
+                assert stats.percentile(q) is None
+                continue
+            rank = min(max(math.ceil(q / 100 * len(ordered)), 1), len(ordered))
+            assert stats.percentile(q) == ordered[rank - 1]

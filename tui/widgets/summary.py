@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 from textual.markup import escape
@@ -28,6 +28,7 @@ from telemetry import (
     BackfillState,
     Record,
 )
+from telemetry.latest import parse_instant
 
 _C = {name: i for i, name in enumerate(SCHEMA)}
 _STARTED = _C["started_at_utc"]
@@ -37,19 +38,6 @@ _FINISHED = _C["finished_at_utc"]
 QUIET_GAPS = 10
 #: ...and never sooner than this (a fast writer pausing for a slow day is normal).
 QUIET_FLOOR = timedelta(minutes=2)
-
-
-def parse_moment(text: str) -> datetime | None:
-    """An ISO-8601 instant from the file (naive means UTC), or ``None``."""
-    if not text:
-        return None
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def human_duration(span: timedelta) -> str:
@@ -120,7 +108,7 @@ class RowGaps:
 
     def median(self) -> timedelta | None:
         """Median positive gap between the kept rows, or ``None`` with too few."""
-        parsed = sorted(m for m in (parse_moment(t) for t in self._moments) if m is not None)
+        parsed = sorted(m for m in (parse_instant(t) for t in self._moments) if m is not None)
         gaps = [(b - a).total_seconds() for a, b in pairwise(parsed) if b > a]
         if len(gaps) < 3:
             return None
