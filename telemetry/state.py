@@ -12,7 +12,7 @@ import bisect
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -188,6 +188,28 @@ class Progress:
     def fraction(self) -> float:
         """Share of the range that is done, 0..1."""
         return self.done / self.total if self.total else 0.0
+
+
+def attempt_numbers(rows: Iterable[Sequence[str]]) -> list[int]:
+    """Number each of one day's rows (values in ``SCHEMA`` order, file order) by attempt.
+
+    The rule :meth:`BackfillState.attempts` counts by: a run of rows sharing
+    one ``started_at_utc`` is one attempt when it is the day's first, or opens
+    with a download-phase row (``DOWNLOAD_PENDING``, ``DOWNLOADED``,
+    ``SKIPPED_NO_DATA``, ``FAILED``); other runs (a process or upload phase
+    recorded with its own ``started_at_utc``) belong to the attempt before.
+    """
+    numbers: list[int] = []
+    last: str | None = None
+    n = 0
+    for values in rows:
+        started = values[STARTED_COL]
+        if started != last:
+            if n == 0 or values[_STATUS] in _OPENS_ATTEMPT:
+                n += 1
+            last = started
+        numbers.append(n)
+    return numbers
 
 
 def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:

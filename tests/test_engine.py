@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail
-from telemetry.state import DurationStats
+from telemetry.state import DurationStats, attempt_numbers
 from tests.bench.generate import generate
 from tests.seed_reference import seed_load_state
 
@@ -200,6 +200,8 @@ def test_attempts_count_download_attempts_not_phases(tmp_path: Path) -> None:
     assert state.attempts(date(2020, 1, 1)) == 1
     assert state.attempts(date(2020, 1, 2)) == 3
     assert state.total_attempts == 4 and state.retries == 2
+    history = state.history(path, date(2020, 1, 2))
+    assert attempt_numbers(r.values for r in history) == [1, 1, 2, 2, 3, 3, 3, 3]
 
 
 @settings(max_examples=50, deadline=None)

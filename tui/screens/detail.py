@@ -22,7 +22,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
 from textual.worker import get_current_worker
 
-from telemetry import SCHEMA, BackfillState, Record, RecordDecoder
+from telemetry import SCHEMA, BackfillState, Record
+from telemetry.state import attempt_numbers
 
 from .tables import fill_table
 
@@ -68,37 +69,6 @@ def _s3(values: Sequence[str]) -> str:
     if bucket and key:
         return f"s3://{bucket}/{key}"
     return bucket or key
-
-
-def file_header(path: Path) -> list[str] | None:
-    """The header of the telemetry file at ``path`` (``None`` if it has none yet)."""
-    decoder = RecordDecoder()
-    with open(path, "rb") as fh:
-        buf = b""
-        while decoder.header is None:
-            chunk = fh.read(64 << 10)
-            buf += chunk
-            decoder.decode(buf, 0, final=not chunk)
-            if not chunk:
-                break
-    return decoder.header
-
-
-def attempt_numbers(records: Sequence[Record]) -> list[int]:
-    """Number each row by its attempt: a new attempt starts when ``started_at_utc`` changes.
-
-    This is the rule :meth:`BackfillState.attempts` counts by.
-    """
-    numbers: list[int] = []
-    last: str | None = None
-    n = 0
-    for record in records:
-        started = record.values[_C["started_at_utc"]]
-        if started != last:
-            n += 1
-            last = started
-        numbers.append(n)
-    return numbers
 
 
 def attempt_cells(record: Record, number: int, attempt: int) -> tuple[str | Text, ...]:
@@ -217,10 +187,6 @@ class DayDetailScreen(Screen[None]):
         """Read the day's rows from the file (in a thread) and show them."""
         expected = self.state.row_count(self.day)
         try:
-            if self.state.header is None:
-                # A state fed by a tail may not know the header that maps the
-                # file's columns; history() needs it to decode rows mid-file.
-                self.state.header = file_header(self.path)
             records = self.state.history(self.path, self.day)
         except (OSError, ValueError) as error:
             records = []
@@ -250,7 +216,8 @@ class DayDetailScreen(Screen[None]):
         banner = self.query_one("#detail-warning", Static)
         banner.update(warning or "")
         banner.set_class(warning is not None, "-shown")
-        numbered = enumerate(zip(records, attempt_numbers(records), strict=True), start=1)
+        numbers = attempt_numbers(r.values for r in records)
+        numbered = enumerate(zip(records, numbers, strict=True), start=1)
         fill_table(
             table,
             _COLUMNS,
