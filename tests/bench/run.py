@@ -154,6 +154,46 @@ def burst_ingest(path: Path, rows: int = 200_000) -> float:
         follow.close()
 
 
+def monitor_latency(path: Path, samples: int = 10) -> tuple[float, float, float]:
+    """The monitor on ``path``, headless: (first paint, full load, median append -> screen).
+
+    First paint: from starting the app until the calendar has drawn a day. Append ->
+    screen: from ``append_row`` returning until the new day's cell is in the
+    calendar's rendered line.
+    """
+    import asyncio
+
+    from telemetry import HistoricalTelemetry
+    from tui.monitor import MonitorApp
+
+    async def run() -> tuple[float, float, float]:
+        app = MonitorApp(path)
+        t0 = time.perf_counter()
+        async with app.run_test(size=(180, 48)) as pilot:
+            pane = app.pane
+            while not pane.state.rows or pane.calendar.drawn_glyph(pane.state.days[0]) is None:
+                await pilot.pause(0.005)
+            first_paint = time.perf_counter() - t0
+            while not pane.loaded:
+                await pilot.pause(0.05)
+            load = time.perf_counter() - t0
+            store = HistoricalTelemetry(path)
+            store.append_row({"chunk_date_utc": "2199-03-01", "status": "UPLOADED"})  # warm-up
+            waits = []
+            for i in range(samples):
+                day = date(2199, 4, 1 + i)
+                await asyncio.to_thread(
+                    store.append_row, {"chunk_date_utc": day.isoformat(), "status": "FAILED"}
+                )
+                t = time.perf_counter()
+                while pane.calendar.drawn_glyph(day) != "✗":
+                    await pilot.pause(0.005)
+                waits.append(time.perf_counter() - t)
+            return first_paint, load, statistics.median(waits)
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     from tests.bench.generate import generate
 
@@ -174,6 +214,11 @@ def main() -> None:
             f" {args.rows:,} rows {lat_big * 1000:.0f} ms ({lat_big / lat_small:.2f}x)"
         )
         print(f"burst ingest while following: {burst_ingest(small):,.0f} rows/s")
+        paint, load, append = monitor_latency(big)
+        print(
+            f"monitor on {args.rows:,} rows: first paint {paint:.2f} s, full load {load:.1f} s,"
+            f" append -> visible cell median {append * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

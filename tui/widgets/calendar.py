@@ -622,6 +622,15 @@ class CalendarView(ScrollView, can_focus=True):
         self._lines[line] = strip
         return strip
 
+    def drawn_glyph(self, day: date) -> str | None:
+        """The glyph of ``day`` as last drawn, or ``None`` while its month line is not drawn."""
+        strip = self._lines.get(month_ordinal(day) - self._first_month)
+        if strip is None:
+            return None
+        text = strip.text
+        index = LABEL_WIDTH + (day.day - 1) * CELL_WIDTH
+        return text[index] if index < len(text) else None
+
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the viewport: the cached month strip, cropped to the view."""
         scroll_x, scroll_y = self.scroll_offset

@@ -34,6 +34,7 @@ from telemetry import (
     TelemetryTail,
     day_runs,
 )
+from telemetry.records import cold_load
 
 from ..follow import wakeups
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
@@ -254,7 +255,11 @@ class MonitorPane(Vertical):
 
     def apply(self, update: TailUpdate) -> None:
         """Fold one batch into the state and redraw the month lines it changed."""
-        changed = self.state.apply(update.records, update.malformed)
+        if self.loaded:
+            changed = self.state.apply(update.records, update.malformed)
+        else:
+            with cold_load():  # a cold load allocates many objects and no cycles
+                changed = self.state.apply(update.records, update.malformed)
         if update.records:
             values = update.records[-1].values
             sensor, descriptor = values[_C["sensor_id"]], values[_C["descriptor"]]
