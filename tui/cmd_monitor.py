@@ -123,7 +123,7 @@ def demo(speed: float, seed: int, no_tui: bool, out: Path | None) -> None:
       backfill-monitor demo --no-tui --out /tmp/demo.csv
     """
     from .cli import telemetry_file
-    from .simulate import simulate
+    from .simulate import DEMO_DAYS, DEMO_START, simulate
 
     if out is not None:
         telemetry_file(out, missing_ok=True)
@@ -144,7 +144,12 @@ def demo(speed: float, seed: int, no_tui: bool, out: Path | None) -> None:
 
             # Simulated attempts take milliseconds: call a day stalled after
             # seconds, not the quarter of an hour a real backfill needs.
-            MonitorApp(out, stale_after=timedelta(seconds=DEMO_STALE_AFTER_S)).run()
+            MonitorApp(
+                out,
+                stale_after=timedelta(seconds=DEMO_STALE_AFTER_S),
+                start=DEMO_START,
+                end=DEMO_START + timedelta(days=DEMO_DAYS - 1),
+            ).run()
     except KeyboardInterrupt:
         pass
     finally:

@@ -20,6 +20,9 @@ from telemetry import Attempt, HistoricalTelemetry, TelemetryRow, record_attempt
 MAX_ATTEMPTS = 3
 #: A run of days the simulated UDL never serves: they end FAILED.
 OUTAGE_DAYS = range(100, 104)
+#: The range the demo backfills: three years of days.
+DEMO_START = date(2019, 1, 1)
+DEMO_DAYS = 3 * 365
 #: The day whose upload worker dies: its UPLOAD_PENDING row gets no outcome.
 STALL_DAY = 40
 
@@ -68,8 +71,8 @@ def simulate(
     *,
     speed: float = 1.0,
     seed: int = 0,
-    start: date = date(2019, 1, 1),
-    days: int = 3 * 365,
+    start: date = DEMO_START,
+    days: int = DEMO_DAYS,
 ) -> None:
     """Backfill ``days`` days from ``start`` into ``path`` until done or ``stop`` is set.
 
