@@ -70,7 +70,7 @@ _WHEN = itemgetter(STARTED_COL)
 _WRITER_LENGTHS = frozenset({25, 32})
 
 
-def _in_writer_order(high: str, whens: list[str]) -> bool:
+def in_writer_order(high: str, whens: list[str]) -> bool:
     """True when ``whens`` are writer-format timestamps, non-decreasing from ``high``.
 
     Then, by :func:`replaces`, each row replaces every earlier row of its day:
@@ -111,7 +111,7 @@ def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
             if not records:
                 continue
             whens = list(map(_WHEN, map(_VALUES, records)))
-            if in_order and _in_writer_order(high, whens):
+            if in_order and in_writer_order(high, whens):
                 rows = map(_TEXT if records[0].text is not None else _VALUES, records)
                 keep.update(zip(map(_DAY, records), rows, strict=True))
                 started.update(zip(map(_DAY, records), whens, strict=True))

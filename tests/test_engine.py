@@ -8,11 +8,13 @@ import tempfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail
+from telemetry import SCHEMA, VALID_STATUSES, BackfillState, HistoricalTelemetry, TelemetryTail
 from telemetry.state import DurationStats, attempt_numbers
+from telemetry.store import encode_row
 from tests.bench.generate import generate
 from tests.seed_reference import seed_load_state
 
@@ -223,3 +225,63 @@ def test_duration_percentiles_stay_exact_as_values_arrive(steps: list[list[float
                 continue
             rank = min(max(math.ceil(q / 100 * len(ordered)), 1), len(ordered))
             assert stats.percentile(q) == ordered[rank - 1]
+
+
+_STATUSES = sorted(VALID_STATUSES)
+_CELLS = st.sampled_from(["", "1.5", "0", "12", "x", "nan", "-3", "1e3"])
+
+
+@st.composite
+def in_order_rows(draw: st.DrawFn) -> list[list[str]]:
+    """Rows with non-decreasing started_at_utc (one orchestrator), odd cells included."""
+    t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    rows = []
+    for _ in range(draw(st.integers(1, 60))):
+        t += timedelta(seconds=draw(st.sampled_from([0, 0, 1, 90])))
+        values = [""] * len(SCHEMA)
+        values[1] = f"2020-01-{draw(st.integers(1, 9)):02d}"
+        values[4] = draw(st.sampled_from(_STATUSES))
+        for col in (5, 8, 9, 18, 19, 21):
+            values[col] = draw(_CELLS)
+        values[14] = draw(st.sampled_from(["", "HTTPError", "Timeout"]))
+        values[16] = t.isoformat(timespec="microseconds")
+        values[17] = draw(st.sampled_from(["", values[16]]))
+        rows.append(values)
+    return rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(in_order_rows(), st.lists(st.integers(1, 8), max_size=6))
+def test_the_in_order_fold_equals_the_row_by_row_fold(
+    rows: list[list[str]], cuts: list[int]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.csv"
+        path.write_bytes(b"".join(map(encode_row, [list(SCHEMA), *rows])))
+        fast, slow = BackfillState(), BackfillState()
+        slow._in_order = False  # force the row-by-row fold
+        tail = TelemetryTail(path)
+        update = tail.read_new()
+        records, start = update.records, 0
+        for size in [*cuts, len(records)]:
+            batch = records[start : start + size]
+            start += size
+            assert fast.apply_changes(batch) == slow.apply_changes(batch)
+        assert fast._in_order
+        days = slow.days
+        assert fast.days == days
+        assert dict(fast.latest) == dict(slow.latest)
+        assert fast.status_counts == slow.status_counts
+        assert [fast.attempts(d) for d in days] == [slow.attempts(d) for d in days]
+        assert [fast.offsets(d) for d in days] == [slow.offsets(d) for d in days]
+        for phase in ("download", "process", "upload"):
+            # The same values (order is free; repr makes nan equal nan).
+            fast_values = sorted(map(repr, fast.durations[phase].values))
+            assert fast_values == sorted(map(repr, slow.durations[phase].values))
+        assert fast.records_downloaded == slow.records_downloaded
+        assert fast.csv_mb == pytest.approx(slow.csv_mb)
+        assert fast.cdf_mb == pytest.approx(slow.cdf_mb)
+        assert fast.last_row_at == slow.last_row_at
+        assert fast.failures() == slow.failures()
+        assert fast.progress() == slow.progress()
+        assert fast.rows == slow.rows == len(rows)
