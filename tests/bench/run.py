@@ -22,6 +22,13 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+# Days the benchmark appends: far past any generated file (1M rows end in 2482),
+# so each one is a new day whose row is its latest.
+MARKERS = date(9000, 1, 1)
+SAMPLES = date(9100, 1, 1)
+BURST = date(9200, 1, 1)
+LAST = date(9999, 12, 31)
+
 _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
@@ -86,7 +93,7 @@ class _Follow:
         # (markers read during the cold load are part of the initial state).
         store = HistoricalTelemetry(path)
         for i in range(1, 1000):
-            day = (date(2199, 1, 1) + timedelta(days=i)).isoformat()
+            day = (MARKERS + timedelta(days=i)).isoformat()
             store.append_row({"chunk_date_utc": day, "status": "UPLOADED"})
             if self.wait_for(day, timeout=1.0):
                 return
@@ -122,7 +129,7 @@ def follow_latency(path: Path, samples: int = 20) -> float:
     try:
         waits = []
         for i in range(samples):
-            day = f"2199-02-{1 + i:02d}"
+            day = (SAMPLES + timedelta(days=i)).isoformat()
             store.append_row({"chunk_date_utc": day, "status": "FAILED"})
             t = time.perf_counter()
             if not follow.wait_for(day):
@@ -139,15 +146,15 @@ def burst_ingest(path: Path, rows: int = 200_000) -> float:
     from telemetry.store import encode_row
     from tests.bench.generate import rows_for
 
-    burst = b"".join(encode_row(r) for r in rows_for(rows, seed=1, start=date(2300, 1, 1)))
+    burst = b"".join(encode_row(r) for r in rows_for(rows, seed=1, start=BURST))
     # The last row: its line means the whole burst was read.
-    burst += encode_row(["", "2399-12-31", "", "", "UPLOADED"] + [""] * 19)
+    burst += encode_row(["", LAST.isoformat(), "", "", "UPLOADED"] + [""] * 19)
     follow = _Follow(path)
     try:
         with open(path, "ab") as fh:
             t = time.perf_counter()
             fh.write(burst)
-        if not follow.wait_for("2399-12-31", timeout=600):
+        if not follow.wait_for(LAST.isoformat(), timeout=600):
             raise RuntimeError("the burst never came through")
         return (rows + 1) / (time.perf_counter() - t)
     finally:
@@ -178,10 +185,10 @@ def monitor_latency(path: Path, samples: int = 10) -> tuple[float, float, float]
                 await pilot.pause(0.05)
             load = time.perf_counter() - t0
             store = HistoricalTelemetry(path)
-            store.append_row({"chunk_date_utc": "2199-03-01", "status": "UPLOADED"})  # warm-up
+            store.append_row({"chunk_date_utc": LAST.isoformat(), "status": "UPLOADED"})  # warm-up
             waits = []
             for i in range(samples):
-                day = date(2199, 4, 1 + i)
+                day = SAMPLES + timedelta(days=100 + i)
                 await asyncio.to_thread(
                     store.append_row, {"chunk_date_utc": day.isoformat(), "status": "FAILED"}
                 )
