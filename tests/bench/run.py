@@ -185,7 +185,10 @@ def monitor_latency(path: Path, samples: int = 10) -> tuple[float, float, float]
                 await pilot.pause(0.05)
             load = time.perf_counter() - t0
             store = HistoricalTelemetry(path)
-            store.append_row({"chunk_date_utc": LAST.isoformat(), "status": "UPLOADED"})  # warm-up
+            # Warm up the writer (its first append frames the file); the samples
+            # come after this day, so the calendar's cursor follows each of them.
+            warm_up = SAMPLES + timedelta(days=99)
+            store.append_row({"chunk_date_utc": warm_up.isoformat(), "status": "UPLOADED"})
             waits = []
             for i in range(samples):
                 day = SAMPLES + timedelta(days=100 + i)
@@ -194,6 +197,8 @@ def monitor_latency(path: Path, samples: int = 10) -> tuple[float, float, float]
                 )
                 t = time.perf_counter()
                 while pane.calendar.drawn_glyph(day) != "✗":
+                    if time.perf_counter() - t > 60:
+                        raise RuntimeError(f"{day} never showed in the calendar")
                     await pilot.pause(0.005)
                 waits.append(time.perf_counter() - t)
             return first_paint, load, statistics.median(waits)
