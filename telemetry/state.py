@@ -85,6 +85,21 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _floats(cells: Iterable[str], *, finite_only: bool = True) -> list[float]:
+    """The cells that parse as numbers (as :func:`_number`), in one C-level pass if all do."""
+    texts = list(filter(None, cells))
+    try:
+        numbers = list(map(float, texts))
+    except ValueError:  # an odd cell: parse one by one, skipping what does not parse
+        numbers = []
+        for text in texts:
+            try:  # noqa: SIM105 - a call per cell is what this fallback avoids elsewhere
+                numbers.append(float(text))
+            except ValueError:
+                pass
+    return list(filter(math.isfinite, numbers)) if finite_only else numbers
+
+
 class DurationStats:
     """Durations of one phase in seconds: count, total, min, max, percentiles.
 
@@ -307,6 +322,7 @@ class BackfillState:
         # While every row so far is in time order, batches take the fast fold.
         self._in_order = True
         self._high = ""
+        self._total_attempts = 0
         self.rows = 0
         self.malformed: list[Malformed] = []
         self.header: list[str] | None = None
@@ -387,6 +403,7 @@ class BackfillState:
         measure = self._measure.get
         last_moment = self._last_moment
         csv_mb, cdf_mb, downloaded = self.csv_mb, self.cdf_mb, self.records_downloaded
+        attempts = 0
         for offset, line, day, values, text in records:
             when = values[STARTED_COL]
             status = values[_STATUS]
@@ -412,6 +429,7 @@ class BackfillState:
             slot = get_slot(day)
             if slot is None:
                 slots[day] = [keep, when, status, 1, when, array("q", (offset, line))]
+                attempts += 1
                 before[day] = None
                 winners[day] = values
                 continue
@@ -422,6 +440,7 @@ class BackfillState:
                 slot[_LAST_STARTED] = when
                 if status in _OPENS_ATTEMPT:
                     slot[_ATTEMPTS] += 1
+                    attempts += 1
             current = slot[_STARTED]
             if when == current or replaces(when, current):
                 if day not in before:
@@ -432,6 +451,7 @@ class BackfillState:
                 winners[day] = values
         self._last_moment = last_moment
         self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
+        self._total_attempts += attempts
 
     def _fold_in_order(
         self,
@@ -476,12 +496,14 @@ class BackfillState:
                     whens[last],
                     array("q", pairs[2 * i : 2 * j]),
                 ]
+                self._total_attempts += 1 + new_attempts
                 before[day] = None
             else:
                 slot[_OFFSETS].extend(pairs[2 * i : 2 * j])
                 if slot[_LAST_STARTED] != whens[i] and opens[i]:
                     new_attempts += 1
                 slot[_ATTEMPTS] += new_attempts
+                self._total_attempts += new_attempts
                 if day not in before:
                     before[day] = (slot[_KEEP], slot[_LATEST_STATUS], slot[_STARTED])
                 slot[_KEEP] = keeps[last]
@@ -493,25 +515,15 @@ class BackfillState:
     def _measure_in_bulk(self, values: list[list[str]], statuses: list[str]) -> None:
         """Durations and volumes of a batch, column by column (row by row if odd)."""
         for status, (target, col) in self._measure.items():
-            chosen = map(operator.eq, statuses, repeat(status))
-            cells = list(compress(map(itemgetter(col), values), chosen))
-            if not cells:
+            rows = list(compress(values, map(operator.eq, statuses, repeat(status))))
+            if not rows:
                 continue
-            try:
-                target.extend(list(map(float, filter(None, cells))))
-            except ValueError:  # an odd cell: as row by row, skip what does not parse
-                for cell in filter(None, cells):
-                    try:  # noqa: SIM105 - as in _fold_rows
-                        target.append(float(cell))
-                    except ValueError:
-                        pass
+            target.extend(_floats(map(itemgetter(col), rows), finite_only=False))
             if status == STATUS_DOWNLOADED:
-                rows = [v for v, s in zip(values, statuses, strict=True) if s == status]
-                self.csv_mb += sum(_number(v[_CSV_MB]) or 0.0 for v in rows)
-                self.records_downloaded += sum(int(_number(v[_RECORDS]) or 0) for v in rows)
+                self.csv_mb += sum(_floats(map(itemgetter(_CSV_MB), rows)))
+                self.records_downloaded += sum(map(int, _floats(map(itemgetter(_RECORDS), rows))))
             elif status == STATUS_PROCESSED:
-                rows = [v for v, s in zip(values, statuses, strict=True) if s == status]
-                self.cdf_mb += sum(_number(v[_CDF_MB]) or 0.0 for v in rows)
+                self.cdf_mb += sum(_floats(map(itemgetter(_CDF_MB), rows)))
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
         keep, status, _started = old
@@ -597,7 +609,7 @@ class BackfillState:
     @property
     def total_attempts(self) -> int:
         """Attempts summed over all days."""
-        return sum(slot[_ATTEMPTS] for slot in self._slots.values())
+        return self._total_attempts
 
     # -- derived figures ---------------------------------------------------------
 

@@ -273,6 +273,7 @@ def test_the_in_order_fold_equals_the_row_by_row_fold(
         assert dict(fast.latest) == dict(slow.latest)
         assert fast.status_counts == slow.status_counts
         assert [fast.attempts(d) for d in days] == [slow.attempts(d) for d in days]
+        assert fast.total_attempts == slow.total_attempts == sum(map(slow.attempts, days))
         assert [fast.offsets(d) for d in days] == [slow.offsets(d) for d in days]
         for phase in ("download", "process", "upload"):
             # The same values (order is free; repr makes nan equal nan).
