@@ -381,15 +381,29 @@ class BackfillState:
             self._fold_rows(records, before, winners)
         self.rows += len(records)
         previous: dict[date, str | None] = {}
+        new_days: list[date] = []
         for day, old in before.items():
             if old is None:
-                self._sorted_days = None
+                new_days.append(day)
                 previous[day] = None
             else:
                 self._retract(day, old)
                 previous[day] = old[1]
             self._account(day, winners[day])
+        if new_days:
+            self._add_days(new_days)
         return previous
+
+    def _add_days(self, new_days: list[date]) -> None:
+        """Keep :attr:`days` sorted: append days past the end, else sort again later."""
+        ordered = self._sorted_days
+        if ordered is None:
+            return
+        new_days.sort()
+        if not ordered or new_days[0] > ordered[-1]:
+            ordered.extend(new_days)
+        else:
+            self._sorted_days = None
 
     def _fold_rows(
         self,

@@ -267,6 +267,7 @@ def test_the_in_order_fold_equals_the_row_by_row_fold(
             batch = records[start : start + size]
             start += size
             assert fast.apply_changes(batch) == slow.apply_changes(batch)
+            assert fast.days == sorted(fast.latest)  # kept sorted batch by batch
         assert fast._in_order
         days = slow.days
         assert fast.days == days
