@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from ..widgets.calendar import STATUS_LEGEND
+
 #: (keys, what they do) of the main screen, in the order the help lists them.
 MONITOR_KEYS: tuple[tuple[str, str], ...] = (
     ("← ↓ ↑ → / h j k l", "move the selected day"),
@@ -36,17 +38,15 @@ SCREEN_KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "failures: a group's days, then open the day"),
 )
 
-#: (glyph, colour, meaning) of the calendar. Mirrors the monitor's status
-#: style (Okabe-Ito, colour-blind safe); pass the app's own to HelpScreen.
-DEFAULT_LEGEND: tuple[tuple[str, str, str], ...] = (
-    ("■", "#009E73", "uploaded"),
-    ("▪", "#56B4E9", "processed"),
-    ("▫", "#0072B2", "downloaded"),
-    ("~", "#999999", "skipped (no data / no input)"),
-    ("✗", "#D55E00", "failed"),
-    ("…", "#E69F00", "pending (download / process / upload)"),
-    ("!", "#CC79A7", "stalled (pending too long)"),
-    ("·", "#555555", "missing (never attempted)"),
+_LONGER = {
+    "skipped": "skipped (no data / no input)",
+    "pending": "pending (download / process / upload)",
+    "stalled": "stalled (pending too long)",
+    "missing": "missing (never attempted)",
+}
+#: The calendar's legend (glyph, colour, meaning): the monitor's own, spelled out.
+DEFAULT_LEGEND: tuple[tuple[str, str, str], ...] = tuple(
+    (glyph, colour, _LONGER.get(meaning, meaning)) for glyph, colour, meaning in STATUS_LEGEND
 )
 
 
