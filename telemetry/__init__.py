@@ -4,8 +4,17 @@ Standard library only: orchestrators embed this package. The public names
 of the original module are all importable from here.
 """
 
-from .latest import replaces
-from .records import Malformed, Record, RecordDecoder, TelemetryFormatError
+from .latest import parse_instant, replaces
+from .plan import ResumePlan, resume_plan
+from .recorder import Attempt, record_attempt
+from .records import (
+    Malformed,
+    Record,
+    RecordDecoder,
+    TelemetryFormatError,
+    cold_load,
+    row_values,
+)
 from .schema import (
     FINAL_STATUSES,
     LEGACY_SCHEMA,
@@ -25,7 +34,14 @@ from .schema import (
     TelemetryRow,
     utcnow_iso,
 )
-from .state import BackfillState, DurationStats, FailureGroup, Progress, day_runs
+from .state import (
+    BackfillState,
+    DurationStats,
+    FailureGroup,
+    Progress,
+    attempt_numbers,
+    day_runs,
+)
 from .store import HistoricalTelemetry, diagnose, upgrade_header
 from .tail import TailUpdate, TelemetryTail
 
@@ -45,6 +61,7 @@ __all__ = [
     "STATUS_UPLOADED",
     "STATUS_UPLOAD_PENDING",
     "VALID_STATUSES",
+    "Attempt",
     "BackfillState",
     "DurationStats",
     "FailureGroup",
@@ -53,19 +70,20 @@ __all__ = [
     "Progress",
     "Record",
     "RecordDecoder",
+    "ResumePlan",
     "TailUpdate",
     "TelemetryFormatError",
     "TelemetryRow",
     "TelemetryTail",
+    "attempt_numbers",
+    "cold_load",
     "day_runs",
     "diagnose",
+    "parse_instant",
+    "record_attempt",
     "replaces",
+    "resume_plan",
+    "row_values",
     "upgrade_header",
     "utcnow_iso",
 ]
-
-# Orchestrator helpers.
-from .plan import ResumePlan, resume_plan
-from .recorder import Attempt, record_attempt
-
-__all__ += ["Attempt", "ResumePlan", "record_attempt", "resume_plan"]

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import click
 
-from telemetry import BackfillState, TelemetryFormatError, TelemetryTail
-from telemetry.records import cold_load
+from telemetry import BackfillState, TelemetryFormatError, TelemetryTail, cold_load
 from telemetry.schema import SCHEMA
 
 from .cli import BadInput, telemetry_file

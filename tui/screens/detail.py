@@ -22,8 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
 from textual.worker import get_current_worker
 
-from telemetry import SCHEMA, BackfillState, Record
-from telemetry.state import attempt_numbers
+from telemetry import SCHEMA, BackfillState, Record, attempt_numbers
 
 from .tables import fill_table
 

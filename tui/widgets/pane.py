@@ -32,9 +32,9 @@ from telemetry import (
     TailUpdate,
     TelemetryFormatError,
     TelemetryTail,
+    cold_load,
     day_runs,
 )
-from telemetry.records import cold_load
 
 from ..follow import wakeups
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend

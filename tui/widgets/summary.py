@@ -27,8 +27,8 @@ from telemetry import (
     STATUS_UPLOADED,
     BackfillState,
     Record,
+    parse_instant,
 )
-from telemetry.latest import parse_instant
 
 _C = {name: i for i, name in enumerate(SCHEMA)}
 _STARTED = _C["started_at_utc"]
