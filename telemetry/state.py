@@ -19,10 +19,18 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import compress, groupby, islice, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
-from .records import Malformed, Record, RecordDecoder, cold_load, read_batches, row_values
+from .records import (
+    _CANONICAL_STATUS,
+    Malformed,
+    Record,
+    RecordDecoder,
+    cold_load,
+    read_batches,
+    row_values,
+)
 from .schema import (
     FINAL_STATUSES,
     PENDING_STATUSES,
@@ -418,9 +426,10 @@ class BackfillState:
         last_moment = self._last_moment
         csv_mb, cdf_mb, downloaded = self.csv_mb, self.cdf_mb, self.records_downloaded
         attempts = 0
+        canonical = _CANONICAL_STATUS.get
         for offset, line, day, values, text in records:
             when = values[STARTED_COL]
-            status = values[_STATUS]
+            status = canonical(values[_STATUS], values[_STATUS])
             finished = values[_FINISHED]
             if when > last_moment:
                 last_moment = when
@@ -480,7 +489,9 @@ class BackfillState:
         with Python code per run of same-day rows instead of per row.
         """
         values = list(map(_VALUES, records))
-        statuses = list(map(_STATUS_OF, values))
+        raw_statuses = list(map(_STATUS_OF, values))
+        # One shared string per status: the slots keep them for every day.
+        statuses = cast("list[str]", list(map(_CANONICAL_STATUS.get, raw_statuses, raw_statuses)))
         days = list(map(_DAY, records))
         keeps = list(map(_TEXT, records)) if records[0].text is not None else values
         pairs: list[int] = [0] * (2 * len(records))  # offset, line, offset, line...
