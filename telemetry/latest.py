@@ -14,7 +14,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import cold_load, read_batches, row_values
+from .records import RecordDecoder, cold_load, read_batches, row_values
 from .schema import SCHEMA, TelemetryRow
 
 if TYPE_CHECKING:
@@ -63,10 +63,6 @@ def replaces(started: str, current: str) -> bool:
     return a >= b
 
 
-_DAY = itemgetter(2)
-_VALUES = itemgetter(3)
-_TEXT = itemgetter(4)
-_WHEN = itemgetter(STARTED_COL)
 _WRITER_LENGTHS = frozenset({25, 32})
 
 
@@ -106,23 +102,19 @@ def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
     high = ""  # the last started_at_utc while all rows so far are in order
     in_order = True
     with fh, cold_load():
-        for batch in read_batches(fh):
-            records = batch.records
-            if not records:
-                continue
-            whens = list(map(_WHEN, map(_VALUES, records)))
-            if in_order and in_writer_order(high, whens):
-                rows = map(_TEXT if records[0].text is not None else _VALUES, records)
-                keep.update(zip(map(_DAY, records), rows, strict=True))
-                started.update(zip(map(_DAY, records), whens, strict=True))
-                high = whens[-1]
-                continue
-            in_order = False
-            for (_offset, _line, day, values, text), when in zip(records, whens, strict=True):
-                current = started.get(day)
-                if current is None or when == current or replaces(when, current):
-                    keep[day] = text or values
-                    started[day] = when
+        for batch in read_batches(fh, decoder=RecordDecoder(latest_only=True)):
+            for days, whens, keeps in batch.segments:
+                if in_order and in_writer_order(high, whens):
+                    keep.update(zip(days, keeps, strict=True))
+                    started.update(zip(days, whens, strict=True))
+                    high = whens[-1]
+                    continue
+                in_order = False
+                for day, when, row in zip(days, whens, keeps, strict=True):
+                    current = started.get(day)
+                    if current is None or when == current or replaces(when, current):
+                        keep[day] = row
+                        started[day] = when
         started.clear()
         return _build_rows(keep)
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import gc
 import operator
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from itertools import accumulate, compress, repeat
+from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple
 
 from .schema import SCHEMA, VALID_STATUSES
@@ -57,6 +58,12 @@ _CANONICAL_STATUS: dict[str, str] = {s: s for s in VALID_STATUSES}
 _CANONICAL_STATUS[""] = ""
 _STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
 _ONLY_WIDTH = {_WIDTH}
+_ONLY_COMMAS = {_WIDTH - 1}
+_STARTED_COL = _COL["started_at_utc"]
+_FIELD_DATE = itemgetter(_DATE_COL)
+_FIELD_STATUS = itemgetter(_STATUS_COL)
+# Split from the right, started_at_utc is the second piece.
+_FIELD_STARTED = itemgetter(1)
 
 
 class TelemetryFormatError(ValueError):
@@ -90,6 +97,10 @@ class Malformed(NamedTuple):
     reason: str
 
 
+#: Parallel lists: each row's day, started_at_utc, and text (or values).
+Segment = tuple[list[date], list[str], list[Any]]
+
+
 class Batch(NamedTuple):
     """What one call of :meth:`RecordDecoder.decode` found.
 
@@ -100,6 +111,10 @@ class Batch(NamedTuple):
     records: list[Record]
     malformed: list[Malformed]
     consumed: int
+    #: Only from a decoder made with ``latest_only``: the rows as runs of
+    #: ``(days, started_at_utc values, row texts or values)``, in file order,
+    #: instead of ``records``.
+    segments: Sequence[Segment] = ()
 
 
 def parse_day(text: str) -> date | None:
@@ -162,6 +177,17 @@ def header_mapping(header: list[str]) -> list[int] | None:
     return [header.index(c) if c in header else -1 for c in SCHEMA]
 
 
+def _to_segment(chunk: _Chunk) -> None:
+    """Move the records decoded so far into a segment (``latest_only`` decoding)."""
+    records = chunk.records
+    if records:
+        values = [r.values for r in records]
+        keeps = [r.values if r.text is None else r.text for r in records]
+        whens = [v[_STARTED_COL] for v in values]
+        chunk.segments.append(([r.day for r in records], whens, keeps))
+        records.clear()
+
+
 class _Chunk:
     """One buffer being decoded: its lines, where each starts, and the results."""
 
@@ -170,6 +196,7 @@ class _Chunk:
         self.offset = offset
         self.first_line = first_line
         self.records: list[Record] = []
+        self.segments: list[Segment] = []
         self.malformed: list[Malformed] = []
         self.ascii_only = buf.isascii()
         self.lines: list[Any]
@@ -204,7 +231,10 @@ class RecordDecoder:
     :class:`Malformed` reports and never as rows. A blank line is neither.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, latest_only: bool = False) -> None:
+        #: Produce :attr:`Batch.segments` (what the resume state needs) instead
+        #: of records: plain rows are then checked without being split whole.
+        self.latest_only = latest_only
         self.header: list[str] | None = None
         self._mapping: list[int] | None = None
         self._line = 1
@@ -248,16 +278,22 @@ class RecordDecoder:
             careful = list(compress(range(n), map(operator.contains, lines, repeat(chunk.quote))))
         careful.append(n)
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
+        latest_only = self.latest_only
+        bulk_run = self._bulk_latest if latest_only else self._bulk
         consumed = chunk.starts[-1] + n  # every complete line, unless cut short
         k = 0
         for q in careful:
             if q < k:
                 continue  # inside a multi-line record already decoded
-            if k < q and not (bulk and self._bulk(chunk, k, q)):
+            if k < q and not (bulk and bulk_run(chunk, k, q)):
                 self._rows(chunk, k, q)
+                if latest_only:
+                    _to_segment(chunk)
             if q == n:
                 break
             k = self._rows(chunk, q, q + 1)
+            if latest_only:
+                _to_segment(chunk)
             if k < 0:  # a record that runs to the end of buf unfinished
                 consumed = chunk.starts[q] + q
                 break
@@ -268,7 +304,7 @@ class RecordDecoder:
             line_no += buf.count(b"\n", consumed)
             consumed = len(buf)
         self._line = line_no
-        return Batch(chunk.records, chunk.malformed, consumed)
+        return Batch(chunk.records, chunk.malformed, consumed, chunk.segments)
 
     def _bulk(self, chunk: _Chunk, a: int, b: int) -> bool:
         """Decode the plain ASCII lines ``a..b`` with no Python code per row.
@@ -299,6 +335,26 @@ class RecordDecoder:
                 zip(offsets, line_numbers, days, rows, texts, strict=True),
             )
         )
+        return True
+
+    def _bulk_latest(self, chunk: _Chunk, a: int, b: int) -> bool:
+        """Like :meth:`_bulk`, producing a :data:`Segment`: no row is split whole.
+
+        The field count is checked by counting commas; only the first five
+        fields (date, status) and the last nine (started_at_utc) are cut out.
+        """
+        texts = chunk.lines[a:b]
+        if set(map(str.count, texts, repeat(","))) != _ONLY_COMMAS:
+            return False
+        heads = list(map(str.split, texts, repeat(","), repeat(_STATUS_COL + 1)))
+        if not _STATUS_TEXTS.issuperset(map(_FIELD_STATUS, heads)):
+            return False
+        try:
+            days = list(map(date.fromisoformat, map(_FIELD_DATE, heads)))
+        except ValueError:
+            return False
+        tails = map(str.rsplit, texts, repeat(","), repeat(_WIDTH - _STARTED_COL))
+        chunk.segments.append((days, list(map(_FIELD_STARTED, tails)), texts))
         return True
 
     def _rows(self, chunk: _Chunk, a: int, b: int) -> int:
@@ -516,6 +572,6 @@ def read_batches(
         batch = decoder.decode(buf, offset, final=final)
         offset += batch.consumed
         pending = buf[batch.consumed :]
-        yield Batch(batch.records, batch.malformed, offset)
+        yield batch._replace(consumed=offset)
         if final:
             return
