@@ -210,10 +210,12 @@ class _Chunk:
         else:
             self.lines = buf[base:].split(b"\n")
             self.quote, self.cr, self.nul = b'"', b"\r", b"\x00"
-        crs = buf.count(b"\r")
-        self.has_cr = crs > 0
-        # Per-line checks for stray CR and NUL only where the chunk needs them.
-        self.suspect = b"\x00" in buf or crs != buf.count(b"\r\n")
+        # Per-line checks for stray CR and NUL only where the chunk needs them
+        # (``in`` is a memchr; counting runs only in files with CRs at all).
+        self.has_cr = b"\r" in buf
+        self.suspect = b"\x00" in buf or (
+            self.has_cr and buf.count(b"\r") != buf.count(b"\r\n")
+        )
         self.lines.pop()  # no line end after it: not complete yet
         # Line k starts at starts[k] + k: the lengths of the lines before it
         # plus one line end each (a C-level prefix sum, no Python per line).
@@ -281,6 +283,7 @@ class RecordDecoder:
         latest_only = self.latest_only
         bulk_run = self._bulk_latest if latest_only else self._bulk
         consumed = chunk.starts[-1] + n  # every complete line, unless cut short
+        newlines = n  # line ends in buf[:consumed]
         k = 0
         for q in careful:
             if q < k:
@@ -296,8 +299,9 @@ class RecordDecoder:
                 _to_segment(chunk)
             if k < 0:  # a record that runs to the end of buf unfinished
                 consumed = chunk.starts[q] + q
+                newlines = q
                 break
-        line_no = self._line + buf.count(b"\n", 0, consumed)
+        line_no = self._line + newlines
         if final and consumed < len(buf):
             reason = "torn final record (no line end)"
             chunk.malformed.append(Malformed(offset + consumed, line_no, reason))
