@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from datetime import datetime, timezone
 from functools import lru_cache
-from itertools import islice, repeat
+from itertools import chain, compress, islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,18 +98,20 @@ def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
     except FileNotFoundError:
         return {}
     keep: dict[date, Any] = {}  # day -> its latest row's text (or values)
-    started: dict[date, str] = {}  # day -> its latest row's started_at_utc
+    started: dict[date, str] = {}  # day -> its started_at_utc, once out of order
     high = ""  # the last started_at_utc while all rows so far are in order
     in_order = True
     with fh, cold_load():
-        for batch in read_batches(fh, decoder=RecordDecoder(latest_only=True)):
-            for days, whens, keeps in batch.segments:
+        for batch in read_batches(fh, decoder=RecordDecoder(segments=True, positions=False)):
+            for segment in batch.segments:
+                days, whens, keeps = segment.days, segment.whens, segment.keeps
                 if in_order and in_writer_order(high, whens):
                     keep.update(zip(days, keeps, strict=True))
-                    started.update(zip(days, whens, strict=True))
                     high = whens[-1]
                     continue
-                in_order = False
+                if in_order:  # from now on the rule needs each day's started_at_utc
+                    in_order = False
+                    started = {day: _started_of(row) for day, row in keep.items()}
                 for day, when, row in zip(days, whens, keeps, strict=True):
                     current = started.get(day)
                     if current is None or when == current or replaces(when, current):
@@ -117,6 +119,12 @@ def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
                         started[day] = when
         started.clear()
         return _build_rows(keep)
+
+
+def _started_of(keep: str | list[str]) -> str:
+    if isinstance(keep, str):
+        return row_values(keep)[STARTED_COL]
+    return keep[STARTED_COL]
 
 
 # Columns whose values repeat across days: one string object per distinct value.
@@ -136,15 +144,41 @@ _SHARED_COLUMNS = tuple(
 
 
 def _build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
-    """Turn ``{day: text or values}`` into rows, emptying ``latest`` as it goes."""
+    """Turn ``{day: text or values}`` into rows, emptying ``latest`` as it goes.
+
+    Works a few thousand rows at a time from the end, freeing their text
+    as their rows appear; plain rows are split, transposed and built with
+    C-level maps.
+    """
+    days = list(latest)
+    keeps = list(latest.values())
+    latest.clear()
     shared: dict[str, str] = {}
     share = shared.setdefault
-    built: list[tuple[date, TelemetryRow]] = []
-    while latest:
-        day, keep = latest.popitem()  # last first: frees text as rows appear
-        values = keep if isinstance(keep, list) else row_values(keep)
+    parts: list[list[TelemetryRow]] = []
+    while keeps:
+        part = keeps[-_BUILD_BATCH:]
+        del keeps[-_BUILD_BATCH:]
+        if isinstance(part[0], list):  # values already (a file with other columns)
+            columns: list[Any] = list(zip(*part, strict=True))
+        else:
+            values = list(map(str.split, part, repeat(",")))
+            quoted = list(compress(range(len(part)), map(operator.contains, part, repeat('"'))))
+            for i in quoted:
+                values[i] = row_values(part[i])
+            columns = list(zip(*values, strict=True))
+            # A CR before the line end stays on a plain row's text.
+            last = list(map(str.rstrip, columns[-1], repeat("\r")))
+            for i in quoted:
+                last[i] = values[i][-1]
+            columns[-1] = last
+            del values
+        del part
         for col in _SHARED_COLUMNS:
-            values[col] = share(values[col], values[col])
-        built.append((day, TelemetryRow(*values)))
-    built.reverse()
-    return dict(built)
+            columns[col] = map(share, columns[col], columns[col])
+        parts.append(list(map(TelemetryRow, *columns)))
+    parts.reverse()
+    return dict(zip(days, chain.from_iterable(parts), strict=True))
+
+
+_BUILD_BATCH = 4096

@@ -58,12 +58,8 @@ _CANONICAL_STATUS: dict[str, str] = {s: s for s in VALID_STATUSES}
 _CANONICAL_STATUS[""] = ""
 _STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
 _ONLY_WIDTH = {_WIDTH}
-_ONLY_COMMAS = {_WIDTH - 1}
 _STARTED_COL = _COL["started_at_utc"]
-_FIELD_DATE = itemgetter(_DATE_COL)
 _FIELD_STATUS = itemgetter(_STATUS_COL)
-# Split from the right, started_at_utc is the second piece.
-_FIELD_STARTED = itemgetter(1)
 
 
 class TelemetryFormatError(ValueError):
@@ -97,8 +93,92 @@ class Malformed(NamedTuple):
     reason: str
 
 
-#: Parallel lists: each row's day, started_at_utc, and text (or values).
-Segment = tuple[list[date], list[str], list[Any]]
+#: Cells per row in :attr:`Segment.fields`.
+STRIDE = _WIDTH - 1
+
+
+class Segment(NamedTuple):
+    """Consecutive rows of a file as columns (a ``segments`` decoder's output).
+
+    One entry per row in ``days``, ``keeps``, ``offsets`` and ``lines``, in
+    file order. ``keeps`` holds each row's :attr:`Record.text` (its values
+    when the file's columns are not ``SCHEMA``). ``fields`` holds the cells
+    of every row, ``STRIDE`` per row: :meth:`column` reads one column of
+    every row from it without Python code per row. Rows decoded one by one
+    (quoted fields, other columns) also have their values in ``careful``,
+    by index; the other rows' text split on commas gives their values.
+    ``offsets`` and ``lines`` are empty from a decoder made with
+    ``positions=False``.
+    """
+
+    days: list[date]
+    keeps: list[Any]
+    fields: list[str]
+    careful: dict[int, list[str]]
+    offsets: list[int]
+    lines: list[int]
+
+    def column(self, col: int) -> list[str]:
+        """Column ``col`` (``1 <= col < STRIDE``, in ``SCHEMA`` order) of every row."""
+        if not 1 <= col < STRIDE:
+            raise IndexError(f"column {col} is not kept in segment fields")
+        return self.fields[col::STRIDE]
+
+    @property
+    def whens(self) -> list[str]:
+        """``started_at_utc`` of every row."""
+        return self.fields[_STARTED_COL::STRIDE]
+
+    @property
+    def statuses(self) -> list[str]:
+        """``status`` of every row (valid statuses; equal, not always shared, strings)."""
+        return self.fields[_STATUS_COL::STRIDE]
+
+    def values(self, k: int) -> list[str]:
+        """Row ``k``'s values, in ``SCHEMA`` order."""
+        values = self.careful.get(k)
+        return row_values(self.keeps[k]) if values is None else values
+
+    def records(self) -> list[Record]:
+        """The same rows as :class:`Record` objects (needs positions)."""
+        keeps = self.keeps
+        values = [self.values(k) for k in range(len(keeps))]
+        texts = [keep if isinstance(keep, str) else None for keep in keeps]
+        return list(
+            map(
+                tuple.__new__,
+                repeat(Record),
+                zip(self.offsets, self.lines, self.days, values, texts, strict=True),
+            )
+        )
+
+
+class _SegmentBuilder:
+    """The columns of one chunk's rows, collected run by run (``segments`` decoding)."""
+
+    def __init__(self) -> None:
+        self.days: list[date] = []
+        self.keeps: list[Any] = []
+        self.fields: list[str] = []
+        self.careful: dict[int, list[str]] = {}
+        self.offsets: list[int] = []
+        self.lines: list[int] = []
+
+    def add_records(self, records: list[Record], positions: bool) -> None:
+        """Add rows decoded one by one (their values are kept in ``careful``)."""
+        first = len(self.keeps)
+        for k, r in enumerate(records, first):
+            self.careful[k] = r.values
+            self.fields += r.values[:STRIDE]
+        self.days += [r.day for r in records]
+        self.keeps += [r.values if r.text is None else r.text for r in records]
+        if positions:
+            self.offsets += [r.offset for r in records]
+            self.lines += [r.line for r in records]
+        records.clear()
+
+    def segment(self) -> Segment:
+        return Segment(self.days, self.keeps, self.fields, self.careful, self.offsets, self.lines)
 
 
 class Batch(NamedTuple):
@@ -111,9 +191,8 @@ class Batch(NamedTuple):
     records: list[Record]
     malformed: list[Malformed]
     consumed: int
-    #: Only from a decoder made with ``latest_only``: the rows as runs of
-    #: ``(days, started_at_utc values, row texts or values)``, in file order,
-    #: instead of ``records``.
+    #: Only from a decoder made with ``segments=True``: the rows, in file
+    #: order, instead of ``records``.
     segments: Sequence[Segment] = ()
 
 
@@ -177,17 +256,6 @@ def header_mapping(header: list[str]) -> list[int] | None:
     return [header.index(c) if c in header else -1 for c in SCHEMA]
 
 
-def _to_segment(chunk: _Chunk) -> None:
-    """Move the records decoded so far into a segment (``latest_only`` decoding)."""
-    records = chunk.records
-    if records:
-        values = [r.values for r in records]
-        keeps = [r.values if r.text is None else r.text for r in records]
-        whens = [v[_STARTED_COL] for v in values]
-        chunk.segments.append(([r.day for r in records], whens, keeps))
-        records.clear()
-
-
 class _Chunk:
     """One buffer being decoded: its lines, where each starts, and the results."""
 
@@ -197,29 +265,45 @@ class _Chunk:
         self.first_line = first_line
         self.records: list[Record] = []
         self.segments: list[Segment] = []
+        self.builder = _SegmentBuilder()
         self.malformed: list[Malformed] = []
         self.ascii_only = buf.isascii()
         self.lines: list[Any]
         self.quote: Any
         self.cr: Any
         self.nul: Any
+        self.text = ""
         if self.ascii_only:
-            text = buf.decode("ascii")
+            self.text = text = buf.decode("ascii")
             self.lines = text[base:].split("\n")
             self.quote, self.cr, self.nul = '"', "\r", "\x00"
         else:
             self.lines = buf[base:].split(b"\n")
             self.quote, self.cr, self.nul = b'"', b"\r", b"\x00"
-        # Per-line checks for stray CR and NUL only where the chunk needs them
-        # (``in`` is a memchr; counting runs only in files with CRs at all).
-        self.has_cr = b"\r" in buf
-        self.suspect = b"\x00" in buf or (
-            self.has_cr and buf.count(b"\r") != buf.count(b"\r\n")
-        )
         self.lines.pop()  # no line end after it: not complete yet
+        lengths = list(map(len, self.lines))
         # Line k starts at starts[k] + k: the lengths of the lines before it
         # plus one line end each (a C-level prefix sum, no Python per line).
-        self.starts = list(accumulate(map(len, self.lines), initial=base))
+        self.starts = list(accumulate(lengths, initial=base))
+        # Per-line checks for stray CR and NUL only where the chunk needs them.
+        # ``in`` is a memchr; a CR is stray when it is not its line's last byte.
+        self.has_cr = b"\r" in buf
+        self.suspect = b"\x00" in buf or (
+            self.has_cr
+            and any(
+                map(
+                    operator.ne,
+                    map(
+                        type(self.cr).find,
+                        self.lines,
+                        repeat(self.cr),
+                        repeat(0),
+                        map(operator.sub, lengths, repeat(1)),
+                    ),
+                    repeat(-1),
+                )
+            )
+        )
 
 
 class RecordDecoder:
@@ -233,10 +317,12 @@ class RecordDecoder:
     :class:`Malformed` reports and never as rows. A blank line is neither.
     """
 
-    def __init__(self, *, latest_only: bool = False) -> None:
-        #: Produce :attr:`Batch.segments` (what the resume state needs) instead
-        #: of records: plain rows are then checked without being split whole.
-        self.latest_only = latest_only
+    def __init__(self, *, segments: bool = False, positions: bool = True) -> None:
+        #: Produce :attr:`Batch.segments` (what the cold loads need) instead
+        #: of records: plain rows are then split a whole run at a time.
+        self.segments = segments
+        #: With ``segments``, fill :attr:`Segment.offsets` and ``lines``.
+        self.positions = positions
         self.header: list[str] | None = None
         self._mapping: list[int] | None = None
         self._line = 1
@@ -280,8 +366,8 @@ class RecordDecoder:
             careful = list(compress(range(n), map(operator.contains, lines, repeat(chunk.quote))))
         careful.append(n)
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
-        latest_only = self.latest_only
-        bulk_run = self._bulk_latest if latest_only else self._bulk
+        as_segments = self.segments
+        bulk_run = self._bulk_segment if as_segments else self._bulk
         consumed = chunk.starts[-1] + n  # every complete line, unless cut short
         newlines = n  # line ends in buf[:consumed]
         k = 0
@@ -290,13 +376,13 @@ class RecordDecoder:
                 continue  # inside a multi-line record already decoded
             if k < q and not (bulk and bulk_run(chunk, k, q)):
                 self._rows(chunk, k, q)
-                if latest_only:
-                    _to_segment(chunk)
+                if as_segments:
+                    chunk.builder.add_records(chunk.records, self.positions)
             if q == n:
                 break
             k = self._rows(chunk, q, q + 1)
-            if latest_only:
-                _to_segment(chunk)
+            if as_segments:
+                chunk.builder.add_records(chunk.records, self.positions)
             if k < 0:  # a record that runs to the end of buf unfinished
                 consumed = chunk.starts[q] + q
                 newlines = q
@@ -308,6 +394,8 @@ class RecordDecoder:
             line_no += buf.count(b"\n", consumed)
             consumed = len(buf)
         self._line = line_no
+        if as_segments and chunk.builder.keeps:
+            chunk.segments.append(chunk.builder.segment())
         return Batch(chunk.records, chunk.malformed, consumed, chunk.segments)
 
     def _bulk(self, chunk: _Chunk, a: int, b: int) -> bool:
@@ -341,24 +429,37 @@ class RecordDecoder:
         )
         return True
 
-    def _bulk_latest(self, chunk: _Chunk, a: int, b: int) -> bool:
-        """Like :meth:`_bulk`, producing a :data:`Segment`: no row is split whole.
+    def _bulk_segment(self, chunk: _Chunk, a: int, b: int) -> bool:
+        """Like :meth:`_bulk`, adding the rows to the chunk's :class:`Segment`.
 
-        The field count is checked by counting commas; only the first five
-        fields (date, status) and the last nine (started_at_utc) are cut out.
+        The whole run of lines is split on commas in one call; with
+        ``STRIDE`` cells per row, every line holds exactly ``SCHEMA``'s number
+        of fields exactly when there are ``STRIDE * rows + 1`` cells and each
+        of the ``rows - 1`` cells that span a line end holds one. No row is
+        split on its own.
         """
-        texts = chunk.lines[a:b]
-        if set(map(str.count, texts, repeat(","))) != _ONLY_COMMAS:
+        m = b - a
+        starts = chunk.starts
+        fields = chunk.text[starts[a] + a : starts[b] + b - 1].split(",")
+        if len(fields) != STRIDE * m + 1 or not all(
+            map(operator.contains, fields[STRIDE:-1:STRIDE], repeat("\n"))
+        ):
             return False
-        heads = list(map(str.split, texts, repeat(","), repeat(_STATUS_COL + 1)))
-        if not _STATUS_TEXTS.issuperset(map(_FIELD_STATUS, heads)):
+        if not _STATUS_TEXTS.issuperset(fields[_STATUS_COL::STRIDE]):
             return False
         try:
-            days = list(map(date.fromisoformat, map(_FIELD_DATE, heads)))
+            days = list(map(date.fromisoformat, fields[_DATE_COL::STRIDE]))
         except ValueError:
             return False
-        tails = map(str.rsplit, texts, repeat(","), repeat(_WIDTH - _STARTED_COL))
-        chunk.segments.append((days, list(map(_FIELD_STARTED, tails)), texts))
+        del fields[-1]  # the last row's last cell: STRIDE cells per row now
+        out = chunk.builder
+        out.days += days
+        out.keeps += chunk.lines[a:b]
+        out.fields += fields
+        if self.positions:
+            offset = chunk.offset
+            out.offsets += map(operator.add, starts[a:b], range(offset + a, offset + b))
+            out.lines += range(chunk.first_line + a, chunk.first_line + b)
         return True
 
     def _rows(self, chunk: _Chunk, a: int, b: int) -> int:

@@ -16,17 +16,19 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from itertools import compress, groupby, islice, repeat
+from itertools import chain, compress, groupby, islice, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
 from .records import (
     _CANONICAL_STATUS,
+    STRIDE,
     Malformed,
     Record,
     RecordDecoder,
+    Segment,
     cold_load,
     read_batches,
     row_values,
@@ -57,7 +59,6 @@ _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
 _WHEN = itemgetter(STARTED_COL)
 _STATUS_OF = itemgetter(_C["status"])
-_FINISHED_OF = itemgetter(_C["finished_at_utc"])
 _CDF_MB = _C["cdf_size_mb"]
 _RECORDS = _C["records_downloaded"]
 
@@ -270,6 +271,47 @@ def _values(keep: str | list[str]) -> list[str]:
     return keep if isinstance(keep, list) else row_values(keep)
 
 
+def _segment_of(records: list[Record]) -> Segment:
+    """The rows of ``records`` as one :class:`Segment` (every row's values in ``careful``)."""
+    values = list(map(_VALUES, records))
+    keeps = list(map(_TEXT, records)) if records[0].text is not None else values
+    return Segment(
+        list(map(_DAY, records)),
+        keeps,
+        list(chain.from_iterable(map(itemgetter(slice(0, STRIDE)), values))),
+        dict(enumerate(values)),
+        list(map(_OFFSET, records)),
+        list(map(_LINE, records)),
+    )
+
+
+def _finish_stamp(values: list[str]) -> float | None:
+    """When a row finished (else started), as a POSIX timestamp; ``None`` if neither parses."""
+    moment = parse_instant(values[_FINISHED] or values[STARTED_COL])
+    return None if moment is None else moment.timestamp()
+
+
+def _finish_times(keeps: list[Any]) -> list[float]:
+    """When each row of ``keeps`` finished (else started), as POSIX timestamps.
+
+    Rows with neither timestamp parseable are left out.
+    """
+    plain = [keep for keep in keeps if isinstance(keep, str) and '"' not in keep]
+    width = len(SCHEMA) - STARTED_COL
+    texts = list(map(itemgetter(2), map(str.rsplit, plain, repeat(","), repeat(width))))
+    if not all(texts):  # finished_at_utc, else started_at_utc
+        tails = map(str.rsplit, plain, repeat(","), repeat(width))
+        texts = [finished or tail[1] for finished, tail in zip(texts, tails, strict=True)]
+    for keep in keeps:
+        if not (isinstance(keep, str) and '"' not in keep):
+            values = _values(keep)
+            texts.append(values[_FINISHED] or values[STARTED_COL])
+    if texts and in_writer_order("", sorted(texts)):  # all aware, in the writer's format
+        return list(map(datetime.timestamp, map(datetime.fromisoformat, texts)))
+    moments = map(parse_instant, texts)
+    return [m.timestamp() for m in moments if m is not None]
+
+
 class LatestRows(Mapping[date, TelemetryRow]):
     """Read-only view: day -> latest :class:`TelemetryRow` (built on access)."""
 
@@ -351,11 +393,42 @@ class BackfillState:
         except FileNotFoundError:
             return state
         with fh, cold_load():
-            decoder = RecordDecoder()
+            decoder = RecordDecoder(segments=True)
             for batch in read_batches(fh, decoder=decoder):
-                state.apply(batch.records, batch.malformed)
+                state.malformed.extend(batch.malformed)
+                for segment in batch.segments:
+                    state._fold_segment(segment)
             state.header = decoder.header
+            state._recount()
         return state
+
+    def _fold_segment(self, segment: Segment) -> None:
+        """Fold rows during a cold load; the day figures are counted once at the end."""
+        self.rows += len(segment.days)
+        whens = segment.whens
+        if self._in_order and in_writer_order(self._high, whens):
+            self._high = whens[-1]
+            self._fold_in_order(segment, whens, None, None)
+        else:
+            self._in_order = False
+            self._fold_rows(segment.records(), {}, {})
+
+    def _recount(self) -> None:
+        """Derive the figures that depend on each day's latest row, from scratch."""
+        slots = self._slots
+        days = list(slots)
+        statuses = list(map(itemgetter(_LATEST_STATUS), slots.values()))
+        keeps = list(map(itemgetter(_KEEP), slots.values()))
+        self.status_counts = Counter(statuses)
+        failed: dict[str, set[date]] = {}
+        is_failed = list(map(operator.eq, statuses, repeat(STATUS_FAILED)))
+        for day, keep in zip(compress(days, is_failed), compress(keeps, is_failed), strict=True):
+            failed.setdefault(_values(keep)[_ERROR_TYPE], set()).add(day)
+        self._failed = failed
+        self._pending = set(compress(days, map(PENDING_STATUSES.__contains__, statuses)))
+        finals = list(compress(keeps, map(FINAL_STATUSES.__contains__, statuses)))
+        self._finish_times = array("d", sorted(_finish_times(finals)))
+        self._sorted_days = None  # sorted when first asked for
 
     def apply(self, records: Iterable[Record], malformed: Iterable[Malformed] = ()) -> set[date]:
         """Fold rows (in file order) into the state; return the days whose latest row changed."""
@@ -378,12 +451,13 @@ class BackfillState:
             records = list(records)
         if not records:
             return {}
-        whens = list(map(_WHEN, map(_VALUES, records)))
+        segment = _segment_of(records)
+        whens = segment.whens
         before: dict[date, tuple[Any, str, str] | None] = {}
         winners: dict[date, list[str]] = {}
         if self._in_order and in_writer_order(self._high, whens):
             self._high = whens[-1]
-            self._fold_in_order(records, whens, before, winners)
+            self._fold_in_order(segment, whens, before, winners)
         else:
             self._in_order = False
             self._fold_rows(records, before, winners)
@@ -478,33 +552,32 @@ class BackfillState:
 
     def _fold_in_order(
         self,
-        records: list[Record],
+        segment: Segment,
         whens: list[str],
-        before: dict[date, tuple[Any, str, str] | None],
-        winners: dict[date, list[str]],
+        before: dict[date, tuple[Any, str, str] | None] | None,
+        winners: dict[date, list[str]] | None,
     ) -> None:
         """Fold rows known to be in time order: each row replaces its day's latest.
 
         Equal to :meth:`_fold_rows` on such rows (a property test checks it),
-        with Python code per run of same-day rows instead of per row.
+        with Python code per run of same-day rows instead of per row. Fills
+        ``before`` and ``winners`` unless they are ``None`` (a cold load).
         """
-        values = list(map(_VALUES, records))
-        raw_statuses = list(map(_STATUS_OF, values))
-        # One shared string per status: the slots keep them for every day.
-        statuses = cast("list[str]", list(map(_CANONICAL_STATUS.get, raw_statuses, raw_statuses)))
-        days = list(map(_DAY, records))
-        keeps = list(map(_TEXT, records)) if records[0].text is not None else values
-        pairs: list[int] = [0] * (2 * len(records))  # offset, line, offset, line...
-        pairs[0::2] = list(map(_OFFSET, records))
-        pairs[1::2] = list(map(_LINE, records))
-        finished = max(map(_FINISHED_OF, values))
+        days, keeps, statuses = segment.days, segment.keeps, segment.statuses
+        n = len(days)
+        pairs: list[int] = [0] * (2 * n)  # offset, line, offset, line...
+        pairs[0::2] = segment.offsets
+        pairs[1::2] = segment.lines
+        finished = max(segment.column(_FINISHED))
+        canonical = _CANONICAL_STATUS.__getitem__
         self._last_moment = max(self._last_moment, whens[-1], finished)
-        self._measure_in_bulk(values, statuses)
+        self._measure_in_bulk(segment, statuses)
         opens = list(map(_OPENS_ATTEMPT.__contains__, statuses))
         # changed[k]: row k starts a new run of started_at_utc within the batch
         changed = [True, *map(operator.ne, islice(whens, 1, None), whens)]
         slots = self._slots
         get_slot = slots.get
+        added = 0
         i = 0
         for day, run in groupby(days):
             j = i + len(list(run))
@@ -516,39 +589,43 @@ class BackfillState:
                 slots[day] = [
                     keeps[last],
                     whens[last],
-                    statuses[last],
+                    canonical(statuses[last]),
                     1 + new_attempts,
                     whens[last],
                     array("q", pairs[2 * i : 2 * j]),
                 ]
-                self._total_attempts += 1 + new_attempts
-                before[day] = None
+                added += 1 + new_attempts
+                if before is not None:
+                    before[day] = None
             else:
                 slot[_OFFSETS].extend(pairs[2 * i : 2 * j])
                 if slot[_LAST_STARTED] != whens[i] and opens[i]:
                     new_attempts += 1
                 slot[_ATTEMPTS] += new_attempts
-                self._total_attempts += new_attempts
-                if day not in before:
+                added += new_attempts
+                if before is not None and day not in before:
                     before[day] = (slot[_KEEP], slot[_LATEST_STATUS], slot[_STARTED])
                 slot[_KEEP] = keeps[last]
                 slot[_STARTED] = slot[_LAST_STARTED] = whens[last]
-                slot[_LATEST_STATUS] = statuses[last]
-            winners[day] = values[last]
+                slot[_LATEST_STATUS] = canonical(statuses[last])
+            if winners is not None:
+                winners[day] = segment.values(last)
             i = j
+        self._total_attempts += added
 
-    def _measure_in_bulk(self, values: list[list[str]], statuses: list[str]) -> None:
+    def _measure_in_bulk(self, segment: Segment, statuses: list[str]) -> None:
         """Durations and volumes of a batch, column by column (row by row if odd)."""
         for status, (target, col) in self._measure.items():
-            rows = list(compress(values, map(operator.eq, statuses, repeat(status))))
-            if not rows:
+            mask = list(map(operator.eq, statuses, repeat(status)))
+            if not any(mask):
                 continue
-            target.extend(_floats(map(itemgetter(col), rows), finite_only=False))
+            target.extend(_floats(compress(segment.column(col), mask), finite_only=False))
             if status == STATUS_DOWNLOADED:
-                self.csv_mb += sum(_floats(map(itemgetter(_CSV_MB), rows)))
-                self.records_downloaded += sum(map(int, _floats(map(itemgetter(_RECORDS), rows))))
+                self.csv_mb += sum(_floats(compress(segment.column(_CSV_MB), mask)))
+                records = _floats(compress(segment.column(_RECORDS), mask))
+                self.records_downloaded += sum(map(int, records))
             elif status == STATUS_PROCESSED:
-                self.cdf_mb += sum(_floats(map(itemgetter(_CDF_MB), rows)))
+                self.cdf_mb += sum(_floats(compress(segment.column(_CDF_MB), mask)))
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
         keep, status, _started = old
@@ -561,6 +638,13 @@ class BackfillState:
                 del self._failed[error_type]
         elif status in PENDING_STATUSES:
             self._pending.discard(day)
+        elif status in FINAL_STATUSES:
+            # The day no longer counts as finished then (it was retried).
+            stamp = _finish_stamp(_values(keep))
+            times = self._finish_times
+            i = bisect.bisect_left(times, stamp) if stamp is not None else len(times)
+            if i < len(times) and times[i] == stamp:
+                del times[i]
 
     def _account(self, day: date, values: list[str]) -> None:
         status = values[_STATUS]
@@ -570,9 +654,9 @@ class BackfillState:
         elif status in PENDING_STATUSES:
             self._pending.add(day)
         elif status in FINAL_STATUSES:
-            moment = parse_instant(values[_FINISHED] or values[STARTED_COL])
-            if moment is not None:
-                bisect.insort(self._finish_times, moment.timestamp())
+            stamp = _finish_stamp(values)
+            if stamp is not None:
+                bisect.insort(self._finish_times, stamp)
 
     # -- the resume state --------------------------------------------------------
 

@@ -228,6 +228,7 @@ def test_duration_percentiles_stay_exact_as_values_arrive(steps: list[list[float
 
 
 _STATUSES = sorted(VALID_STATUSES)
+NOW = datetime(2026, 1, 1, 1, tzinfo=timezone.utc)
 _CELLS = st.sampled_from(["", "1.5", "0", "12", "x", "nan", "-3", "1e3"])
 
 
@@ -244,6 +245,7 @@ def in_order_rows(draw: st.DrawFn) -> list[list[str]]:
         for col in (5, 8, 9, 18, 19, 21):
             values[col] = draw(_CELLS)
         values[14] = draw(st.sampled_from(["", "HTTPError", "Timeout"]))
+        values[15] = draw(st.sampled_from(["", "boom", 'a, "b"\nc', "x\r\ny"]))
         values[16] = t.isoformat(timespec="microseconds")
         values[17] = draw(st.sampled_from(["", values[16]]))
         rows.append(values)
@@ -269,21 +271,32 @@ def test_the_in_order_fold_equals_the_row_by_row_fold(
             assert fast.apply_changes(batch) == slow.apply_changes(batch)
             assert fast.days == sorted(fast.latest)  # kept sorted batch by batch
         assert fast._in_order
-        days = slow.days
-        assert fast.days == days
-        assert dict(fast.latest) == dict(slow.latest)
-        assert fast.status_counts == slow.status_counts
-        assert [fast.attempts(d) for d in days] == [slow.attempts(d) for d in days]
-        assert fast.total_attempts == slow.total_attempts == sum(map(slow.attempts, days))
-        assert [fast.offsets(d) for d in days] == [slow.offsets(d) for d in days]
-        for phase in ("download", "process", "upload"):
-            # The same values (order is free; repr makes nan equal nan).
-            fast_values = sorted(map(repr, fast.durations[phase].values))
-            assert fast_values == sorted(map(repr, slow.durations[phase].values))
-        assert fast.records_downloaded == slow.records_downloaded
-        assert fast.csv_mb == pytest.approx(slow.csv_mb)
-        assert fast.cdf_mb == pytest.approx(slow.cdf_mb)
-        assert fast.last_row_at == slow.last_row_at
-        assert fast.failures() == slow.failures()
-        assert fast.progress() == slow.progress()
-        assert fast.rows == slow.rows == len(rows)
+        # The cold load (whole runs split at once, figures counted at the end)
+        # agrees too.
+        cold = BackfillState.from_path(path)
+        assert cold._in_order
+        _assert_same_state(cold, slow, len(rows))
+        _assert_same_state(fast, slow, len(rows))
+
+
+def _assert_same_state(fast: BackfillState, slow: BackfillState, rows: int) -> None:
+    days = slow.days
+    assert fast.days == days
+    assert dict(fast.latest) == dict(slow.latest)
+    assert fast.status_counts == slow.status_counts
+    assert [fast.attempts(d) for d in days] == [slow.attempts(d) for d in days]
+    assert fast.total_attempts == slow.total_attempts == sum(map(slow.attempts, days))
+    assert [fast.offsets(d) for d in days] == [slow.offsets(d) for d in days]
+    for phase in ("download", "process", "upload"):
+        # The same values (order is free; repr makes nan equal nan).
+        fast_values = sorted(map(repr, fast.durations[phase].values))
+        assert fast_values == sorted(map(repr, slow.durations[phase].values))
+    assert fast.records_downloaded == slow.records_downloaded
+    assert fast.csv_mb == pytest.approx(slow.csv_mb)
+    assert fast.cdf_mb == pytest.approx(slow.cdf_mb)
+    assert fast.last_row_at == slow.last_row_at
+    assert fast.failures() == slow.failures()
+    assert fast.progress() == slow.progress()
+    assert fast.rows == slow.rows == rows
+    assert fast.stalled(NOW) == slow.stalled(NOW)
+    assert fast.throughput() == slow.throughput()
