@@ -285,25 +285,11 @@ class _Chunk:
         # Line k starts at starts[k] + k: the lengths of the lines before it
         # plus one line end each (a C-level prefix sum, no Python per line).
         self.starts = list(accumulate(lengths, initial=base))
-        # Per-line checks for stray CR and NUL only where the chunk needs them.
-        # ``in`` is a memchr; a CR is stray when it is not its line's last byte.
+        # NUL bytes make every line take the careful path. A CR is stray when
+        # it is not its line's last byte: the bulk decoders check their runs
+        # for that, the row-by-row path each line (``in`` is a memchr).
         self.has_cr = b"\r" in buf
-        self.suspect = b"\x00" in buf or (
-            self.has_cr
-            and any(
-                map(
-                    operator.ne,
-                    map(
-                        type(self.cr).find,
-                        self.lines,
-                        repeat(self.cr),
-                        repeat(0),
-                        map(operator.sub, lengths, repeat(1)),
-                    ),
-                    repeat(-1),
-                )
-            )
-        )
+        self.suspect = b"\x00" in buf
 
 
 class RecordDecoder:
@@ -407,7 +393,9 @@ class RecordDecoder:
         """
         texts = chunk.lines[a:b]
         if chunk.has_cr:
-            texts = list(map(str.rstrip, texts, repeat("\r")))
+            texts = list(map(str.removesuffix, texts, repeat("\r")))
+            if any(map(operator.contains, texts, repeat("\r"))):
+                return False  # a stray CR
         rows = list(map(str.split, texts, repeat(",")))
         if set(map(len, rows)) != _ONLY_WIDTH:
             return False
@@ -440,9 +428,16 @@ class RecordDecoder:
         """
         m = b - a
         starts = chunk.starts
-        fields = chunk.text[starts[a] + a : starts[b] + b - 1].split(",")
+        text = chunk.text[starts[a] + a : starts[b] + b - 1]
+        fields = text.split(",")
+        line_end = "\n"
+        if chunk.has_cr:
+            # Every CR ends a line (the m - 1 inner line ends are checked below).
+            if text.count("\r") != m or not text.endswith("\r"):
+                return False
+            line_end = "\r\n"
         if len(fields) != STRIDE * m + 1 or not all(
-            map(operator.contains, fields[STRIDE:-1:STRIDE], repeat("\n"))
+            map(operator.contains, fields[STRIDE:-1:STRIDE], repeat(line_end))
         ):
             return False
         if not _STATUS_TEXTS.issuperset(fields[_STATUS_COL::STRIDE]):
@@ -471,7 +466,7 @@ class RecordDecoder:
         buf, offset, lines, starts = chunk.buf, chunk.offset, chunk.lines, chunk.starts
         records, malformed = chunk.records, chunk.malformed
         quote, cr, nul = chunk.quote, chunk.cr, chunk.nul
-        suspect, ascii_only = chunk.suspect, chunk.ascii_only
+        suspect, has_cr, ascii_only = chunk.suspect, chunk.has_cr, chunk.ascii_only
         append = records.append
         new = tuple.__new__
         first_line = chunk.first_line
@@ -486,7 +481,7 @@ class RecordDecoder:
         while k < b:
             raw = lines[k]
             pos = starts[k] + k
-            if quote in raw or (suspect and (nul in raw or cr in raw[:-1])):
+            if quote in raw or (suspect and nul in raw) or (has_cr and cr in raw[:-1]):
                 # The careful path: quoted fields, stray bytes.
                 result = self._slow(buf, pos)
                 if result is None:  # runs to the end of buf unfinished
