@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from itertools import chain, compress, groupby, islice, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -265,6 +265,7 @@ _LATEST_STATUS = 2  # status of the latest row (a shared string)
 _ATTEMPTS = 3  # runs of rows with one started_at_utc
 _LAST_STARTED = 4  # started_at_utc of the day's last row in file order
 _OFFSETS = 5  # array of (byte offset, line number) of each of the day's rows, flattened
+_FINISHED_AT = 6  # finished_at_utc of the latest row
 
 
 def _values(keep: str | list[str]) -> list[str]:
@@ -291,21 +292,14 @@ def _finish_stamp(values: list[str]) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _finish_times(keeps: list[Any]) -> list[float]:
-    """When each row of ``keeps`` finished (else started), as POSIX timestamps.
+def _finish_times(slots: list[list[Any]]) -> list[float]:
+    """When each day's latest row finished (else started), as POSIX timestamps.
 
     Rows with neither timestamp parseable are left out.
     """
-    plain = [keep for keep in keeps if isinstance(keep, str) and '"' not in keep]
-    width = len(SCHEMA) - STARTED_COL
-    texts = list(map(itemgetter(2), map(str.rsplit, plain, repeat(","), repeat(width))))
-    if not all(texts):  # finished_at_utc, else started_at_utc
-        tails = map(str.rsplit, plain, repeat(","), repeat(width))
-        texts = [finished or tail[1] for finished, tail in zip(texts, tails, strict=True)]
-    for keep in keeps:
-        if not (isinstance(keep, str) and '"' not in keep):
-            values = _values(keep)
-            texts.append(values[_FINISHED] or values[STARTED_COL])
+    texts = list(map(itemgetter(_FINISHED_AT), slots))
+    if not all(texts):
+        texts = [slot[_FINISHED_AT] or slot[_STARTED] for slot in slots]
     if texts and in_writer_order("", sorted(texts)):  # all aware, in the writer's format
         return list(map(datetime.timestamp, map(datetime.fromisoformat, texts)))
     moments = map(parse_instant, texts)
@@ -426,7 +420,7 @@ class BackfillState:
             failed.setdefault(_values(keep)[_ERROR_TYPE], set()).add(day)
         self._failed = failed
         self._pending = set(compress(days, map(PENDING_STATUSES.__contains__, statuses)))
-        finals = list(compress(keeps, map(FINAL_STATUSES.__contains__, statuses)))
+        finals = list(compress(slots.values(), map(FINAL_STATUSES.__contains__, statuses)))
         self._finish_times = array("d", sorted(_finish_times(finals)))
         self._sorted_days = None  # sorted when first asked for
 
@@ -525,7 +519,7 @@ class BackfillState:
             keep = text or values
             slot = get_slot(day)
             if slot is None:
-                slots[day] = [keep, when, status, 1, when, array("q", (offset, line))]
+                slots[day] = [keep, when, status, 1, when, array("q", (offset, line)), finished]
                 attempts += 1
                 before[day] = None
                 winners[day] = values
@@ -545,6 +539,7 @@ class BackfillState:
                 slot[_KEEP] = keep
                 slot[_STARTED] = when
                 slot[_LATEST_STATUS] = status
+                slot[_FINISHED_AT] = finished
                 winners[day] = values
         self._last_moment = last_moment
         self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
@@ -568,22 +563,34 @@ class BackfillState:
         pairs: list[int] = [0] * (2 * n)  # offset, line, offset, line...
         pairs[0::2] = segment.offsets
         pairs[1::2] = segment.lines
-        finished = max(segment.column(_FINISHED))
+        finished = segment.column(_FINISHED)
         canonical = _CANONICAL_STATUS.__getitem__
-        self._last_moment = max(self._last_moment, whens[-1], finished)
+        self._last_moment = max(self._last_moment, whens[-1], max(finished))
         self._measure_in_bulk(segment, statuses)
-        opens = list(map(_OPENS_ATTEMPT.__contains__, statuses))
-        # changed[k]: row k starts a new run of started_at_utc within the batch
-        changed = [True, *map(operator.ne, islice(whens, 1, None), whens)]
+        # opened[k]: attempts opened by rows 1..k (a row opens one when its
+        # started_at_utc differs from the row before and it is download-phase).
+        opens = _OPENS_ATTEMPT.__contains__
+        opened = list(
+            accumulate(
+                map(
+                    operator.and_,
+                    map(operator.ne, islice(whens, 1, None), whens),
+                    map(opens, islice(statuses, 1, None)),
+                ),
+                initial=0,
+            )
+        )
+        # Where each run of same-day rows ends.
+        ends = list(compress(range(1, n), map(operator.ne, islice(days, 1, None), days)))
+        ends.append(n)
         slots = self._slots
         get_slot = slots.get
         added = 0
         i = 0
-        for day, run in groupby(days):
-            j = i + len(list(run))
+        for j in ends:
+            day = days[i]
             last = j - 1
-            # New attempts inside the run, past its first row.
-            new_attempts = sum(map(operator.and_, changed[i + 1 : j], opens[i + 1 : j]))
+            new_attempts = opened[last] - opened[i]  # inside the run, past its first row
             slot = get_slot(day)
             if slot is None:
                 slots[day] = [
@@ -593,13 +600,14 @@ class BackfillState:
                     1 + new_attempts,
                     whens[last],
                     array("q", pairs[2 * i : 2 * j]),
+                    finished[last],
                 ]
                 added += 1 + new_attempts
                 if before is not None:
                     before[day] = None
             else:
                 slot[_OFFSETS].extend(pairs[2 * i : 2 * j])
-                if slot[_LAST_STARTED] != whens[i] and opens[i]:
+                if slot[_LAST_STARTED] != whens[i] and opens(statuses[i]):
                     new_attempts += 1
                 slot[_ATTEMPTS] += new_attempts
                 added += new_attempts
@@ -608,6 +616,7 @@ class BackfillState:
                 slot[_KEEP] = keeps[last]
                 slot[_STARTED] = slot[_LAST_STARTED] = whens[last]
                 slot[_LATEST_STATUS] = canonical(statuses[last])
+                slot[_FINISHED_AT] = finished[last]
             if winners is not None:
                 winners[day] = segment.values(last)
             i = j
