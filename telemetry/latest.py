@@ -66,6 +66,30 @@ def replaces(started: str, current: str) -> bool:
 _WRITER_LENGTHS = frozenset({25, 32})
 
 
+def writer_format(whens: list[str]) -> bool:
+    """True when every one of ``whens`` is a timestamp in the writer's format.
+
+    That is ``YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`` by length, ``T`` and
+    offset: what :func:`~telemetry.schema.utcnow_iso` and the original
+    module write. Such strings compare as their instants do. Checked
+    without Python code per value: when all have one length, by slicing
+    their concatenation column by column.
+    """
+    lengths = set(map(len, whens))
+    if not _WRITER_LENGTHS.issuperset(lengths):
+        return False
+    if len(lengths) == 1:
+        (width,) = lengths
+        joined = "".join(whens)
+        n = len(whens)
+        return joined[10::width] == "T" * n and all(
+            joined[width - 6 + k :: width] == c * n for k, c in enumerate("+00:00")
+        )
+    return all(map(str.endswith, whens, repeat("+00:00"))) and set(map(itemgetter(10), whens)) == {
+        "T"
+    }
+
+
 def in_writer_order(high: str, whens: list[str]) -> bool:
     """True when ``whens`` are writer-format timestamps, non-decreasing from ``high``.
 
@@ -75,9 +99,7 @@ def in_writer_order(high: str, whens: list[str]) -> bool:
     """
     return (
         high <= whens[0]
-        and _WRITER_LENGTHS.issuperset(map(len, whens))
-        and all(map(str.endswith, whens, repeat("+00:00")))
-        and set(map(itemgetter(10), whens)) == {"T"}
+        and writer_format(whens)
         and all(map(operator.le, whens, islice(whens, 1, None)))
     )
 

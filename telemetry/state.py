@@ -21,7 +21,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
+from .latest import STARTED_COL, in_writer_order, parse_instant, replaces, writer_format
 from .records import (
     _CANONICAL_STATUS,
     STRIDE,
@@ -300,7 +300,7 @@ def _finish_times(slots: list[list[Any]]) -> list[float]:
     texts = list(map(itemgetter(_FINISHED_AT), slots))
     if not all(texts):
         texts = [slot[_FINISHED_AT] or slot[_STARTED] for slot in slots]
-    if texts and in_writer_order("", sorted(texts)):  # all aware, in the writer's format
+    if texts and writer_format(texts):  # all aware, UTC
         return list(map(datetime.timestamp, map(datetime.fromisoformat, texts)))
     moments = map(parse_instant, texts)
     return [m.timestamp() for m in moments if m is not None]

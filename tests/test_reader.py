@@ -17,6 +17,7 @@ from telemetry import (
     diagnose,
     utcnow_iso,
 )
+from telemetry.latest import _writer_format, writer_format
 from telemetry.records import RecordDecoder, read_batches
 
 HEADER = ",".join(SCHEMA)
@@ -156,3 +157,23 @@ def test_load_state_agrees_with_the_full_decoder_on_odd_files(lines: list[str], 
         assert cold.status_counts == full.status_counts
         assert [cold.attempts(d) for d in full.days] == [full.attempts(d) for d in full.days]
         assert [cold.offsets(d) for d in full.days] == [full.offsets(d) for d in full.days]
+
+
+_STAMPS = st.sampled_from(
+    [
+        "2026-01-01T00:00:01.551429+00:00",
+        "2026-01-01T00:00:01+00:00",
+        "2026-01-01T00:00:01.551429Z",
+        "2026-01-01 00:00:01.551429+00:00",
+        "2026-01-01T00:00:01.551429+05:00",
+        "2026-01-01T00:00:01.551429",
+        "",
+        "x" * 32,
+    ]
+)
+
+
+@given(st.lists(_STAMPS, min_size=1, max_size=30))
+def test_the_column_wise_format_check_is_the_per_value_rule(whens: list[str]) -> None:
+    """writer_format slices the joined values; it must say what checking each one says."""
+    assert writer_format(whens) == all(map(_writer_format, whens))
