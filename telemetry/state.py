@@ -583,11 +583,14 @@ class BackfillState:
         # Where each run of same-day rows ends.
         ends = list(compress(range(1, n), map(operator.ne, islice(days, 1, None), days)))
         ends.append(n)
+        firsts = [0, *islice(ends, len(ends) - 1)]
         slots = self._slots
         get_slot = slots.get
+        if before is None:  # a cold load: the runs of new days in bulk
+            columns = (whens, statuses, finished, opened, pairs)
+            firsts, ends = self._new_days_in_bulk(segment, columns, firsts, ends)
         added = 0
-        i = 0
-        for j in ends:
+        for i, j in zip(firsts, ends, strict=True):
             day = days[i]
             last = j - 1
             new_attempts = opened[last] - opened[i]  # inside the run, past its first row
@@ -619,8 +622,61 @@ class BackfillState:
                 slot[_FINISHED_AT] = finished[last]
             if winners is not None:
                 winners[day] = segment.values(last)
-            i = j
         self._total_attempts += added
+
+    def _new_days_in_bulk(
+        self,
+        segment: Segment,
+        columns: tuple[list[str], list[str], list[str], list[int], list[int]],
+        firsts: list[int],
+        ends: list[int],
+    ) -> tuple[list[int], list[int]]:
+        """Make the slots of runs whose day is new, with C-level maps.
+
+        ``columns`` are the segment's ``started_at_utc``, status and
+        ``finished_at_utc`` columns, the attempts opened up to each row and the
+        rows' positions. Returns the runs left for the loop in
+        :meth:`_fold_in_order`: those of days seen before, or every run when
+        a day has two runs in the segment.
+        """
+        whens, statuses, finished, opened, pairs = columns
+        run_days = list(map(segment.days.__getitem__, firsts))
+        if len(set(run_days)) != len(run_days):
+            return firsts, ends
+        slots = self._slots
+        fresh = list(map(operator.not_, map(slots.__contains__, run_days)))
+        starts = list(compress(firsts, fresh))
+        stops = list(compress(ends, fresh))
+        lasts = list(map(operator.sub, stops, repeat(1)))
+        # 1 + the attempts opened inside the run past its first row
+        attempts = list(
+            map(
+                operator.sub,
+                map(opened.__getitem__, lasts),
+                map(operator.sub, map(opened.__getitem__, starts), repeat(1)),
+            )
+        )
+        latest_whens = list(map(whens.__getitem__, lasts))
+        spans = map(
+            slice, map(operator.mul, starts, repeat(2)), map(operator.mul, stops, repeat(2))
+        )
+        new_slots = map(
+            list,
+            zip(
+                map(segment.keeps.__getitem__, lasts),
+                latest_whens,
+                map(_CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, lasts)),
+                attempts,
+                latest_whens,
+                map(array, repeat("q"), map(pairs.__getitem__, spans)),
+                map(finished.__getitem__, lasts),
+                strict=True,
+            ),
+        )
+        slots.update(zip(compress(run_days, fresh), new_slots, strict=True))
+        self._total_attempts += sum(attempts)
+        stale = list(map(operator.not_, fresh))
+        return list(compress(firsts, stale)), list(compress(ends, stale))
 
     def _measure_in_bulk(self, segment: Segment, statuses: list[str]) -> None:
         """Durations and volumes of a batch, column by column (row by row if odd)."""

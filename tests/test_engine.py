@@ -246,6 +246,9 @@ def in_order_rows(draw: st.DrawFn) -> list[list[str]]:
             values[col] = draw(_CELLS)
         values[14] = draw(st.sampled_from(["", "HTTPError", "Timeout"]))
         values[15] = draw(st.sampled_from(["", "boom", 'a, "b"\nc', "x\r\ny"]))
+        # Long rows: a file crosses the cold load's 64 KiB chunks, so days
+        # recur across its segments.
+        values[10] = "/data/" + "p" * draw(st.sampled_from([0, 3000]))
         values[16] = t.isoformat(timespec="microseconds")
         values[17] = draw(st.sampled_from(["", values[16]]))
         rows.append(values)
