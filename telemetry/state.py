@@ -80,6 +80,19 @@ _DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
     STATUS_UPLOADED: ("upload", _C["upload_seconds"]),
 }
 
+# The same, per phase: the outcomes that report its duration, and the column.
+_PHASE_OUTCOMES: dict[str, tuple[frozenset[str], int]] = {
+    phase: (
+        frozenset(s for s, (p, _) in _DURATION_OF_STATUS.items() if p == phase),
+        next(c for p, c in _DURATION_OF_STATUS.values() if p == phase),
+    )
+    for phase in ("download", "process", "upload")
+}
+assert all(  # one column per phase
+    len({c for p, c in _DURATION_OF_STATUS.values() if p == phase}) == 1
+    for phase in _PHASE_OUTCOMES
+)
+
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
 DEFAULT_WINDOW = timedelta(hours=1)
 
@@ -679,18 +692,30 @@ class BackfillState:
         return list(compress(firsts, stale)), list(compress(ends, stale))
 
     def _measure_in_bulk(self, segment: Segment, statuses: list[str]) -> None:
-        """Durations and volumes of a batch, column by column (row by row if odd)."""
-        for status, (target, col) in self._measure.items():
-            mask = list(map(operator.eq, statuses, repeat(status)))
-            if not any(mask):
+        """Durations and volumes of a batch, column by column (row by row if odd).
+
+        One pass over the statuses per phase: the three download outcomes
+        share one column, so they share one selection.
+        """
+        present = set(statuses)
+        for phase, (outcomes, col) in _PHASE_OUTCOMES.items():
+            if present.isdisjoint(outcomes):
                 continue
-            target.extend(_floats(compress(segment.column(col), mask), finite_only=False))
-            if status == STATUS_DOWNLOADED:
-                self.csv_mb += sum(_floats(compress(segment.column(_CSV_MB), mask)))
-                records = _floats(compress(segment.column(_RECORDS), mask))
-                self.records_downloaded += sum(map(int, records))
-            elif status == STATUS_PROCESSED:
-                self.cdf_mb += sum(_floats(compress(segment.column(_CDF_MB), mask)))
+            if len(outcomes) == 1:
+                (outcome,) = outcomes
+                mask = list(map(operator.eq, statuses, repeat(outcome)))
+            else:
+                mask = list(map(outcomes.__contains__, statuses))
+            cells = compress(segment.column(col), mask)
+            self.durations[phase].values.extend(_floats(cells, finite_only=False))
+        if STATUS_DOWNLOADED in present:
+            mask = list(map(operator.eq, statuses, repeat(STATUS_DOWNLOADED)))
+            self.csv_mb += sum(_floats(compress(segment.column(_CSV_MB), mask)))
+            records = _floats(compress(segment.column(_RECORDS), mask))
+            self.records_downloaded += sum(map(int, records))
+        if STATUS_PROCESSED in present:
+            mask = list(map(operator.eq, statuses, repeat(STATUS_PROCESSED)))
+            self.cdf_mb += sum(_floats(compress(segment.column(_CDF_MB), mask)))
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
         keep, status, _started = old
