@@ -85,9 +85,8 @@ def writer_format(whens: list[str]) -> bool:
         return joined[10::width] == "T" * n and all(
             joined[width - 6 + k :: width] == c * n for k, c in enumerate("+00:00")
         )
-    return all(map(str.endswith, whens, repeat("+00:00"))) and set(map(itemgetter(10), whens)) == {
-        "T"
-    }
+    offsets_ok = all(map(str.endswith, whens, repeat("+00:00")))
+    return offsets_ok and set(map(itemgetter(10), whens)) == {"T"}
 
 
 def in_writer_order(high: str, whens: list[str]) -> bool:
