@@ -9,6 +9,7 @@ as the baseline.
 from __future__ import annotations
 
 import csv
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def seed_append_row(path: Path, data: dict[str, str]) -> None:
 
 
 def seed_from_dict(raw: dict[str, str]) -> TelemetryRow:
-    known = {name for name in SCHEMA}
+    """The original ``TelemetryRow.from_dict``, line for line (field names per call)."""
+    known = {f.name for f in fields(TelemetryRow)}
     return TelemetryRow(**{k: v for k, v in raw.items() if k in known})
 
 

@@ -36,14 +36,15 @@ kind, path = sys.argv[1], Path(sys.argv[2])
 t = time.perf_counter()
 if kind == "seed":
     from tests.seed_reference import seed_load_state
-    n = len(seed_load_state(path))
+    result = seed_load_state(path)
 elif kind == "load_state":
     from telemetry import HistoricalTelemetry
-    n = len(HistoricalTelemetry(path).load_state())
+    result = HistoricalTelemetry(path).load_state()
 else:
     from telemetry import BackfillState
-    n = len(BackfillState.from_path(path).latest)
-seconds = time.perf_counter() - t
+    result = BackfillState.from_path(path).latest
+seconds = time.perf_counter() - t  # the load, not freeing what it loaded
+n = len(result)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "rss_mb": rss, "days": n}))
 """
