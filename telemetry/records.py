@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import operator
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -108,7 +109,8 @@ class Segment(NamedTuple):
     (quoted fields, other columns) also have their values in ``careful``,
     by index; the other rows' text split on commas gives their values.
     ``offsets`` and ``lines`` are empty from a decoder made with
-    ``positions=False``.
+    ``positions=False``. A segment made of records already decoded has their
+    values in ``rows`` instead of ``fields`` and ``careful``.
     """
 
     days: list[date]
@@ -117,25 +119,30 @@ class Segment(NamedTuple):
     careful: dict[int, list[str]]
     offsets: list[int]
     lines: list[int]
+    rows: list[list[str]] | None = None
 
     def column(self, col: int) -> list[str]:
         """Column ``col`` (``1 <= col < STRIDE``, in ``SCHEMA`` order) of every row."""
         if not 1 <= col < STRIDE:
             raise IndexError(f"column {col} is not kept in segment fields")
+        if self.rows is not None:
+            return list(map(itemgetter(col), self.rows))
         return self.fields[col::STRIDE]
 
     @property
     def whens(self) -> list[str]:
         """``started_at_utc`` of every row."""
-        return self.fields[_STARTED_COL::STRIDE]
+        return self.column(_STARTED_COL)
 
     @property
     def statuses(self) -> list[str]:
         """``status`` of every row (valid statuses; equal, not always shared, strings)."""
-        return self.fields[_STATUS_COL::STRIDE]
+        return self.column(_STATUS_COL)
 
     def values(self, k: int) -> list[str]:
         """Row ``k``'s values, in ``SCHEMA`` order."""
+        if self.rows is not None:
+            return self.rows[k]
         values = self.careful.get(k)
         return row_values(self.keeps[k]) if values is None else values
 
@@ -634,6 +641,11 @@ def _field_count_reason(fields: list[str], header: list[str]) -> str:
     return f"expected {len(header)} fields, found {len(fields)}"
 
 
+_pause_lock = threading.Lock()
+_pause_depth = 0  # cold loads running now, in any thread
+_pause_restore = False  # whether the collector was on when the first began
+
+
 @contextmanager
 def cold_load() -> Iterator[None]:
     """Pause the cyclic garbage collector while a whole file is decoded.
@@ -641,15 +653,22 @@ def cold_load() -> Iterator[None]:
     A cold load allocates millions of small objects that live on (the
     latest rows); each allocation burst would trigger a collection that
     walks all of them again. None of them form cycles, so collecting is
-    pure overhead. The collector is restored (if it was on) afterwards.
+    pure overhead. Cold loads may overlap (threads, nesting): the collector
+    is restored, if it was on, when the last one ends.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _pause_depth, _pause_restore
+    with _pause_lock:
+        if _pause_depth == 0:
+            _pause_restore = gc.isenabled()
+            gc.disable()
+        _pause_depth += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _pause_lock:
+            _pause_depth -= 1
+            if _pause_depth == 0 and _pause_restore:
+                gc.enable()
 
 
 def read_batches(

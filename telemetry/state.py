@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,7 +24,6 @@ from typing import Any, BinaryIO
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces, writer_format
 from .records import (
     _CANONICAL_STATUS,
-    STRIDE,
     Malformed,
     Record,
     RecordDecoder,
@@ -141,9 +140,12 @@ class DurationStats:
         values = self.values
         done = self._sorted_len
         if done != len(values):
-            fresh = [max(v, 0.0) for v in values[max(done, 0) :] if math.isfinite(v)]
-            if done < 0 or len(fresh) > 1000:
-                self._sorted = sorted(max(v, 0.0) for v in values if math.isfinite(v))
+            fresh = sorted(filter(math.isfinite, values[max(done, 0) :]))
+            negative = bisect.bisect_left(fresh, 0.0)
+            fresh[:negative] = [0.0] * negative  # negatives count as zero
+            if len(fresh) > 100:  # merge two sorted runs (C-level, linear)
+                self._sorted += fresh
+                self._sorted.sort()
             else:  # a few new values (live updates): insert them in place
                 for v in fresh:
                     bisect.insort(self._sorted, v)
@@ -283,16 +285,17 @@ def _values(keep: str | list[str]) -> list[str]:
 
 
 def _segment_of(records: list[Record]) -> Segment:
-    """The rows of ``records`` as one :class:`Segment` (every row's values in ``careful``)."""
+    """The rows of ``records`` as one :class:`Segment` (with their values as ``rows``)."""
     values = list(map(_VALUES, records))
     keeps = list(map(_TEXT, records)) if records[0].text is not None else values
     return Segment(
         list(map(_DAY, records)),
         keeps,
-        list(chain.from_iterable(map(itemgetter(slice(0, STRIDE)), values))),
-        dict(enumerate(values)),
+        [],
+        {},
         list(map(_OFFSET, records)),
         list(map(_LINE, records)),
+        values,
     )
 
 

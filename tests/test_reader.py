@@ -177,3 +177,36 @@ _STAMPS = st.sampled_from(
 def test_the_column_wise_format_check_is_the_per_value_rule(whens: list[str]) -> None:
     """writer_format slices the joined values; it must say what checking each one says."""
     assert writer_format(whens) == all(map(_writer_format, whens))
+
+
+def test_overlapping_cold_loads_restore_the_collector_once_the_last_ends() -> None:
+    """The monitor's reader thread and its UI thread pause the GC at once."""
+    import gc
+    import threading
+
+    from telemetry import cold_load
+
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with cold_load():
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other)
+    with cold_load():
+        thread.start()
+        inside.wait(10)
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread's load still runs
+    release.set()
+    thread.join(10)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cold_load():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()

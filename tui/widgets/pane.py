@@ -216,7 +216,10 @@ class MonitorPane(Vertical):
     def follow(self) -> None:
         """Tail the file: every wake-up reads all that is new, batch by batch."""
         tail = TelemetryTail(self.path)
-        self._read_all(tail)  # first paint now, not at the first wake-up
+        # First paint now, not at the first wake-up. Reading the file so far
+        # is a cold load: the GC stays paused until it is all applied.
+        with cold_load():
+            self._read_all(tail)
         for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
             if not self._read_all(tail):
                 return
@@ -225,7 +228,8 @@ class MonitorPane(Vertical):
         """Hand everything new to the UI thread, batch by batch; False once the app is gone."""
         try:
             while not self._stop.is_set():
-                update = tail.read_new(max_bytes=BATCH_BYTES)
+                with cold_load():  # decoding allocates many objects and no cycles
+                    update = tail.read_new(max_bytes=BATCH_BYTES)
                 caught_up = tail.caught_up(update)
                 self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
                 if caught_up:
