@@ -129,6 +129,12 @@ class Segment(NamedTuple):
             return list(map(itemgetter(col), self.rows))
         return self.fields[col::STRIDE]
 
+    def cells(self, col: int, mask: list[bool]) -> Iterator[str]:
+        """Column ``col`` of the rows where ``mask`` is true."""
+        if self.rows is not None:
+            return map(itemgetter(col), compress(self.rows, mask))
+        return compress(self.column(col), mask)
+
     @property
     def whens(self) -> list[str]:
         """``started_at_utc`` of every row."""

@@ -313,6 +313,11 @@ def _finish_times(slots: list[list[Any]]) -> list[float]:
     texts = list(map(itemgetter(_FINISHED_AT), slots))
     if not all(texts):
         texts = [slot[_FINISHED_AT] or slot[_STARTED] for slot in slots]
+    return _stamps(texts)
+
+
+def _stamps(texts: list[str]) -> list[float]:
+    """The timestamps among ``texts`` as POSIX timestamps (C-level in the writer's format)."""
     if texts and writer_format(texts):  # all aware, UTC
         return list(map(datetime.timestamp, map(datetime.fromisoformat, texts)))
     moments = map(parse_instant, texts)
@@ -478,10 +483,29 @@ class BackfillState:
             else:
                 self._retract(day, old)
                 previous[day] = old[1]
-            self._account(day, winners[day])
+                self._account(day, winners[day])
         if new_days:
+            self._account_new(new_days, list(map(winners.__getitem__, new_days)))
             self._add_days(new_days)
         return previous
+
+    def _account_new(self, days: list[date], rows: list[list[str]]) -> None:
+        """:meth:`_account` for days first seen, in bulk."""
+        statuses = list(map(itemgetter(_STATUS), rows))
+        self.status_counts.update(statuses)
+        failed = list(map(operator.eq, statuses, repeat(STATUS_FAILED)))
+        for day, values in zip(compress(days, failed), compress(rows, failed), strict=True):
+            self._failed.setdefault(values[_ERROR_TYPE], set()).add(day)
+        self._pending.update(compress(days, map(PENDING_STATUSES.__contains__, statuses)))
+        finals = list(compress(rows, map(FINAL_STATUSES.__contains__, statuses)))
+        stamps = _stamps([values[_FINISHED] or values[STARTED_COL] for values in finals])
+        times = self._finish_times
+        if len(stamps) > 100:
+            merged = sorted([*times, *stamps])
+            self._finish_times = array("d", merged)
+        else:
+            for stamp in stamps:
+                bisect.insort(times, stamp)
 
     def _add_days(self, new_days: list[date]) -> None:
         """Keep :attr:`days` sorted: append days past the end, else sort again later."""
@@ -599,9 +623,8 @@ class BackfillState:
         firsts = [0, *islice(ends, len(ends) - 1)]
         slots = self._slots
         get_slot = slots.get
-        if before is None:  # a cold load: the runs of new days in bulk
-            columns = (whens, statuses, finished, opened, pairs)
-            firsts, ends = self._new_days_in_bulk(segment, columns, firsts, ends)
+        columns = (whens, statuses, finished, opened, pairs)
+        firsts, ends = self._new_days_in_bulk(segment, columns, firsts, ends, before, winners)
         added = 0
         for i, j in zip(firsts, ends, strict=True):
             day = days[i]
@@ -643,6 +666,8 @@ class BackfillState:
         columns: tuple[list[str], list[str], list[str], list[int], list[int]],
         firsts: list[int],
         ends: list[int],
+        before: dict[date, tuple[Any, str, str] | None] | None,
+        winners: dict[date, list[str]] | None,
     ) -> tuple[list[int], list[int]]:
         """Make the slots of runs whose day is new, with C-level maps.
 
@@ -686,8 +711,13 @@ class BackfillState:
                 strict=True,
             ),
         )
-        slots.update(zip(compress(run_days, fresh), new_slots, strict=True))
+        new_days = list(compress(run_days, fresh))
+        slots.update(zip(new_days, new_slots, strict=True))
         self._total_attempts += sum(attempts)
+        if before is not None:
+            before.update(zip(new_days, repeat(None)))
+        if winners is not None:
+            winners.update(zip(new_days, map(segment.values, lasts), strict=True))
         stale = list(map(operator.not_, fresh))
         return list(compress(firsts, stale)), list(compress(ends, stale))
 
@@ -706,16 +736,16 @@ class BackfillState:
                 mask = list(map(operator.eq, statuses, repeat(outcome)))
             else:
                 mask = list(map(outcomes.__contains__, statuses))
-            cells = compress(segment.column(col), mask)
+            cells = segment.cells(col, mask)
             self.durations[phase].values.extend(_floats(cells, finite_only=False))
         if STATUS_DOWNLOADED in present:
             mask = list(map(operator.eq, statuses, repeat(STATUS_DOWNLOADED)))
-            self.csv_mb += sum(_floats(compress(segment.column(_CSV_MB), mask)))
-            records = _floats(compress(segment.column(_RECORDS), mask))
+            self.csv_mb += sum(_floats(segment.cells(_CSV_MB, mask)))
+            records = _floats(segment.cells(_RECORDS, mask))
             self.records_downloaded += sum(map(int, records))
         if STATUS_PROCESSED in present:
             mask = list(map(operator.eq, statuses, repeat(STATUS_PROCESSED)))
-            self.cdf_mb += sum(_floats(compress(segment.column(_CDF_MB), mask)))
+            self.cdf_mb += sum(_floats(segment.cells(_CDF_MB, mask)))
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
         keep, status, _started = old

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import SCHEMA, VALID_STATUSES, BackfillState, HistoricalTelemetry, TelemetryTail
+from telemetry.records import read_batches
 from telemetry.state import DurationStats, attempt_numbers
 from telemetry.store import encode_row
 from tests.bench.generate import generate
@@ -303,3 +304,20 @@ def _assert_same_state(fast: BackfillState, slow: BackfillState, rows: int) -> N
     assert fast.rows == slow.rows == rows
     assert fast.stalled(NOW) == slow.stalled(NOW)
     assert fast.throughput() == slow.throughput()
+    assert list(fast._finish_times) == list(slow._finish_times)
+
+
+def test_a_whole_file_applied_at_once_equals_the_cold_load(tmp_path: Path) -> None:
+    """Big batches take the bulk paths (new days' slots and figures); the cold load its own."""
+    path = generate(tmp_path / "t.csv", 3000, 7)
+    with path.open("rb") as fh:
+        records = [r for batch in read_batches(fh) for r in batch.records]
+    applied, rows = BackfillState(), BackfillState()
+    applied.apply(records[:1500])
+    applied.apply(records[1500:])
+    rows._in_order = False  # the row-by-row fold, day figures day by day
+    rows.apply(records)
+    cold = BackfillState.from_path(path)
+    assert applied._in_order and len(applied.days) > 300
+    for state in (applied, cold):
+        _assert_same_state(state, rows, 3000)
