@@ -9,12 +9,12 @@ from __future__ import annotations
 import operator
 from datetime import datetime, timezone
 from functools import lru_cache
-from itertools import chain, compress, islice, repeat
+from itertools import chain, compress, groupby, islice, repeat, starmap
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import RecordDecoder, cold_load, read_batches, row_values
+from .records import STRIDE, RecordDecoder, cold_load, read_batches, row_values
 from .schema import SCHEMA, TelemetryRow
 
 if TYPE_CHECKING:
@@ -159,7 +159,6 @@ _SHARED_COLUMNS = tuple(
         "output_format",
         "error_type",
         "s3_bucket",
-        "expected_records",
     )
 )
 
@@ -168,38 +167,64 @@ def _build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
     """Turn ``{day: text or values}`` into rows, emptying ``latest`` as it goes.
 
     Works a few thousand rows at a time from the end, freeing their text
-    as their rows appear; plain rows are split, transposed and built with
-    C-level maps.
+    as their rows appear; plain rows are split a batch at a time and built
+    with C-level maps.
     """
     days = list(latest)
     keeps = list(latest.values())
     latest.clear()
     shared: dict[str, str] = {}
-    share = shared.setdefault
     parts: list[list[TelemetryRow]] = []
     while keeps:
         part = keeps[-_BUILD_BATCH:]
         del keeps[-_BUILD_BATCH:]
         if isinstance(part[0], list):  # values already (a file with other columns)
-            columns: list[Any] = list(zip(*part, strict=True))
-        else:
-            values = list(map(str.split, part, repeat(",")))
-            quoted = list(compress(range(len(part)), map(operator.contains, part, repeat('"'))))
-            for i in quoted:
-                values[i] = row_values(part[i])
-            columns = list(zip(*values, strict=True))
-            # A CR before the line end stays on a plain row's text.
-            last = list(map(str.rstrip, columns[-1], repeat("\r")))
-            for i in quoted:
-                last[i] = values[i][-1]
-            columns[-1] = last
-            del values
-        del part
-        for col in _SHARED_COLUMNS:
-            columns[col] = map(share, columns[col], columns[col])
-        parts.append(list(map(TelemetryRow, *columns)))
+            parts.append(_rows_of(list(zip(*part, strict=True)), shared))
+            continue
+        quoted = list(map(operator.contains, part, repeat('"')))
+        if not any(quoted):
+            parts.append(_rows_of(_plain_columns(part), shared))
+            continue
+        plain = iter(
+            _rows_of(_plain_columns(list(compress(part, map(operator.not_, quoted)))), shared)
+        )
+        values = map(row_values, compress(part, quoted))
+        others = iter(_rows_of(list(zip(*values, strict=True)), shared))
+        parts.append([next(others) if q else next(plain) for q in quoted])
     parts.reverse()
     return dict(zip(days, chain.from_iterable(parts), strict=True))
+
+
+def _plain_columns(texts: list[str]) -> list[Any]:
+    """The columns of rows without quotes (a CR may end each text), split all at once.
+
+    Joined by line ends and split on commas, ``m`` rows give ``STRIDE`` cells
+    each and one more: columns 1 to ``STRIDE - 1`` are slices; a row's last
+    cell and the next row's first share one cell, cut at the line end.
+    """
+    if not texts:
+        return [[] for _ in SCHEMA]
+    cells = "\n".join(texts).split(",")
+    ends = cells[0::STRIDE]  # first cell of row 0, the m - 1 shared cells, last cell
+    pieces = "\n".join(ends[1:-1]).split("\n") if len(ends) > 2 else []
+    firsts = [ends[0], *pieces[1::2]]
+    lasts = list(map(str.removesuffix, [*pieces[0::2], ends[-1]], repeat("\r")))
+    return [firsts, *(cells[c::STRIDE] for c in range(1, STRIDE)), lasts]
+
+
+def _rows_of(columns: list[Any], shared: dict[str, str]) -> list[TelemetryRow]:
+    """Rows from their columns, with one string object per repeated value (``shared``).
+
+    Values repeat in runs (one run id, sensor or status over many days), so
+    each run costs one lookup, not each cell.
+    """
+    if not columns:
+        return []
+    share = shared.setdefault
+    for col in _SHARED_COLUMNS:
+        runs = [(share(value, value), len(list(cells))) for value, cells in groupby(columns[col])]
+        columns[col] = chain.from_iterable(starmap(repeat, runs))
+    return list(map(TelemetryRow, *columns))
 
 
 _BUILD_BATCH = 4096
