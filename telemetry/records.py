@@ -455,10 +455,13 @@ class RecordDecoder:
             return False
         if not _STATUS_TEXTS.issuperset(fields[_STATUS_COL::STRIDE]):
             return False
+        # One date object per distinct day (a run holds a few dozen).
+        texts = fields[_DATE_COL::STRIDE]
         try:
-            days = list(map(date.fromisoformat, fields[_DATE_COL::STRIDE]))
+            parsed = {text: date.fromisoformat(text) for text in set(texts)}
         except ValueError:
             return False
+        days = list(map(parsed.__getitem__, texts))
         del fields[-1]  # the last row's last cell: STRIDE cells per row now
         out = chunk.builder
         out.days += days

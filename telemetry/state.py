@@ -105,17 +105,23 @@ def _number(text: str) -> float | None:
 
 def _floats(cells: Iterable[str], *, finite_only: bool = True) -> list[float]:
     """The cells that parse as numbers (as :func:`_number`), in one C-level pass if all do."""
-    texts = list(filter(None, cells))
+    texts = cells if isinstance(cells, list) else list(cells)
     try:
         numbers = list(map(float, texts))
-    except ValueError:  # an odd cell: parse one by one, skipping what does not parse
-        numbers = []
-        for text in texts:
-            try:  # noqa: SIM105 - a call per cell is what this fallback avoids elsewhere
-                numbers.append(float(text))
-            except ValueError:
-                pass
-    return list(filter(math.isfinite, numbers)) if finite_only else numbers
+    except ValueError:  # empty cells, or an odd one
+        texts = list(filter(None, texts))
+        try:
+            numbers = list(map(float, texts))
+        except ValueError:  # parse one by one, skipping what does not parse
+            numbers = []
+            for text in texts:
+                try:  # noqa: SIM105 - a call per cell is what this fallback avoids elsewhere
+                    numbers.append(float(text))
+                except ValueError:
+                    pass
+    if finite_only and not math.isfinite(sum(numbers)):  # an inf or nan among them
+        return list(filter(math.isfinite, numbers))
+    return numbers
 
 
 class DurationStats:
