@@ -60,7 +60,6 @@ _CANONICAL_STATUS[""] = ""
 _STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
 _ONLY_WIDTH = {_WIDTH}
 _STARTED_COL = _COL["started_at_utc"]
-_FIELD_STATUS = itemgetter(_STATUS_COL)
 
 
 class TelemetryFormatError(ValueError):

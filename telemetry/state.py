@@ -56,8 +56,6 @@ _VALUES = itemgetter(3)
 _TEXT = itemgetter(4)
 _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
-_WHEN = itemgetter(STARTED_COL)
-_STATUS_OF = itemgetter(_C["status"])
 _CDF_MB = _C["cdf_size_mb"]
 _RECORDS = _C["records_downloaded"]
 
