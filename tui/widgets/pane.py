@@ -216,24 +216,26 @@ class MonitorPane(Vertical):
     def follow(self) -> None:
         """Tail the file: every wake-up reads all that is new, batch by batch."""
         tail = TelemetryTail(self.path)
-        # First paint now, not at the first wake-up. Reading the file so far
-        # is a cold load: the GC stays paused until it is all applied.
-        with cold_load():
-            self._read_all(tail)
+        self._read_all(tail)  # first paint now, not at the first wake-up
         for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
             if not self._read_all(tail):
                 return
 
     def _read_all(self, tail: TelemetryTail) -> bool:
-        """Hand everything new to the UI thread, batch by batch; False once the app is gone."""
+        """Hand everything new to the UI thread, batch by batch; False once the app is gone.
+
+        A catch-up (the whole file at start, after a reset or a burst) decodes
+        and applies many objects and no cycles: the GC stays paused until the
+        UI thread has applied the last batch (``call_from_thread`` waits).
+        """
         try:
-            while not self._stop.is_set():
-                with cold_load():  # decoding allocates many objects and no cycles
+            with cold_load():
+                while not self._stop.is_set():
                     update = tail.read_new(max_bytes=BATCH_BYTES)
-                caught_up = tail.caught_up(update)
-                self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
-                if caught_up:
-                    break
+                    caught_up = tail.caught_up(update)
+                    self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
+                    if caught_up:
+                        break
         except TelemetryFormatError as exc:
             self.app.call_from_thread(self.show_banner, str(exc), sticky=True)
         except RuntimeError:  # the app closed between two batches
@@ -259,11 +261,7 @@ class MonitorPane(Vertical):
 
     def apply(self, update: TailUpdate) -> None:
         """Fold one batch into the state and redraw the month lines it changed."""
-        if self.loaded:
-            changed = self.state.apply(update.records, update.malformed)
-        else:
-            with cold_load():  # a cold load allocates many objects and no cycles
-                changed = self.state.apply(update.records, update.malformed)
+        changed = self.state.apply(update.records, update.malformed)
         if update.records:
             values = update.records[-1].values
             sensor, descriptor = values[_C["sensor_id"]], values[_C["descriptor"]]
@@ -508,8 +506,9 @@ class MonitorPane(Vertical):
         self.paused = not self.paused
         if not self.paused:
             waiting, self._waiting = self._waiting, []
-            for update in waiting:
-                self.apply(update)
+            with cold_load():  # rows held while paused: possibly a whole catch-up
+                for update in waiting:
+                    self.apply(update)
         self.refresh_figures()
 
     def action_failures(self) -> None:
