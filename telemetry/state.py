@@ -626,7 +626,6 @@ class BackfillState:
         ends.append(n)
         firsts = [0, *islice(ends, len(ends) - 1)]
         slots = self._slots
-        get_slot = slots.get
         columns = (whens, statuses, finished, opened, pairs)
         firsts, ends = self._new_days_in_bulk(segment, columns, firsts, ends, before, winners)
         added = 0
@@ -634,32 +633,18 @@ class BackfillState:
             day = days[i]
             last = j - 1
             new_attempts = opened[last] - opened[i]  # inside the run, past its first row
-            slot = get_slot(day)
-            if slot is None:
-                slots[day] = [
-                    keeps[last],
-                    whens[last],
-                    canonical(statuses[last]),
-                    1 + new_attempts,
-                    whens[last],
-                    array("q", pairs[2 * i : 2 * j]),
-                    finished[last],
-                ]
-                added += 1 + new_attempts
-                if before is not None:
-                    before[day] = None
-            else:
-                slot[_OFFSETS].extend(pairs[2 * i : 2 * j])
-                if slot[_LAST_STARTED] != whens[i] and opens(statuses[i]):
-                    new_attempts += 1
-                slot[_ATTEMPTS] += new_attempts
-                added += new_attempts
-                if before is not None and day not in before:
-                    before[day] = (slot[_KEEP], slot[_LATEST_STATUS], slot[_STARTED])
-                slot[_KEEP] = keeps[last]
-                slot[_STARTED] = slot[_LAST_STARTED] = whens[last]
-                slot[_LATEST_STATUS] = canonical(statuses[last])
-                slot[_FINISHED_AT] = finished[last]
+            slot = slots[day]  # made above if the day is new
+            slot[_OFFSETS].extend(pairs[2 * i : 2 * j])
+            if slot[_LAST_STARTED] != whens[i] and opens(statuses[i]):
+                new_attempts += 1
+            slot[_ATTEMPTS] += new_attempts
+            added += new_attempts
+            if before is not None and day not in before:
+                before[day] = (slot[_KEEP], slot[_LATEST_STATUS], slot[_STARTED])
+            slot[_KEEP] = keeps[last]
+            slot[_STARTED] = slot[_LAST_STARTED] = whens[last]
+            slot[_LATEST_STATUS] = canonical(statuses[last])
+            slot[_FINISHED_AT] = finished[last]
             if winners is not None:
                 winners[day] = segment.values(last)
         self._total_attempts += added
@@ -673,20 +658,25 @@ class BackfillState:
         before: dict[date, tuple[Any, str, str] | None] | None,
         winners: dict[date, list[str]] | None,
     ) -> tuple[list[int], list[int]]:
-        """Make the slots of runs whose day is new, with C-level maps.
+        """Make the slots of days first seen here, from their first run, with C-level maps.
 
         ``columns`` are the segment's ``started_at_utc``, status and
         ``finished_at_utc`` columns, the attempts opened up to each row and the
         rows' positions. Returns the runs left for the loop in
-        :meth:`_fold_in_order`: those of days seen before, or every run when
-        a day has two runs in the segment.
+        :meth:`_fold_in_order`: the runs of days that had a slot already.
         """
         whens, statuses, finished, opened, pairs = columns
         run_days = list(map(segment.days.__getitem__, firsts))
-        if len(set(run_days)) != len(run_days):
-            return firsts, ends
         slots = self._slots
-        fresh = list(map(operator.not_, map(slots.__contains__, run_days)))
+        # A day's first run in the segment (reversed, so the first index wins).
+        first_run = dict(zip(reversed(run_days), range(len(run_days) - 1, -1, -1), strict=True))
+        fresh = list(
+            map(
+                operator.and_,
+                map(operator.not_, map(slots.__contains__, run_days)),
+                map(operator.eq, map(first_run.__getitem__, run_days), range(len(run_days))),
+            )
+        )
         starts = list(compress(firsts, fresh))
         stops = list(compress(ends, fresh))
         lasts = list(map(operator.sub, stops, repeat(1)))
