@@ -128,7 +128,7 @@ class Segment(NamedTuple):
             return list(map(itemgetter(col), self.rows))
         return self.fields[col::STRIDE]
 
-    def cells(self, col: int, mask: list[bool]) -> Iterator[str]:
+    def cells(self, col: int, mask: Iterable[bool]) -> Iterator[str]:
         """Column ``col`` of the rows where ``mask`` is true."""
         if self.rows is not None:
             return map(itemgetter(col), compress(self.rows, mask))

@@ -77,15 +77,34 @@ _DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
     STATUS_UPLOADED: ("upload", _C["upload_seconds"]),
 }
 
-# The same, per phase (each phase's duration is in one column): the outcomes
-# that report it, and that column.
-_PHASE_OUTCOMES: dict[str, tuple[frozenset[str], int]] = {
-    phase: (
-        frozenset(s for s, (p, _) in _DURATION_OF_STATUS.items() if p == phase),
-        next(c for p, c in _DURATION_OF_STATUS.values() if p == phase),
+# What a row's status says, as flags (one dict lookup per row gives all of
+# them): the phase whose duration the row reports, whether its volumes count
+# (DOWNLOADED: csv and records; PROCESSED: cdf), whether it may open an attempt.
+_FLAG_PHASE = {phase: k for k, phase in enumerate(("download", "process", "upload"))}
+_IS_DOWNLOADED, _IS_PROCESSED, _OPENS = 3, 4, 5
+_STATUS_FLAGS: dict[str, tuple[bool, ...]] = {
+    status: (
+        *(
+            status in _DURATION_OF_STATUS and _DURATION_OF_STATUS[status][0] == phase
+            for phase in _FLAG_PHASE
+        ),
+        status == STATUS_DOWNLOADED,
+        status == STATUS_PROCESSED,
+        status in _OPENS_ATTEMPT,
     )
-    for phase in ("download", "process", "upload")
+    for status in _CANONICAL_STATUS
 }
+_NO_FLAGS = (False,) * 6
+# Each phase's duration column.
+_PHASE_COLUMN = {phase: col for phase, col in _DURATION_OF_STATUS.values()}
+
+
+def _status_flags(statuses: list[str]) -> list[tuple[bool, ...]]:
+    """Per flag of :data:`_STATUS_FLAGS`, its value at each row (one pass, one transpose)."""
+    if not statuses:
+        return [()] * len(_NO_FLAGS)
+    return list(zip(*map(_STATUS_FLAGS.get, statuses, repeat(_NO_FLAGS)), strict=True))
+
 
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -103,20 +122,16 @@ def _number(text: str) -> float | None:
 
 def _floats(cells: Iterable[str], *, finite_only: bool = True) -> list[float]:
     """The cells that parse as numbers (as :func:`_number`), in one C-level pass if all do."""
-    texts = cells if isinstance(cells, list) else list(cells)
+    texts = list(filter(None, cells))  # empty cells are common (a failed download)
     try:
         numbers = list(map(float, texts))
-    except ValueError:  # empty cells, or an odd one
-        texts = list(filter(None, texts))
-        try:
-            numbers = list(map(float, texts))
-        except ValueError:  # parse one by one, skipping what does not parse
-            numbers = []
-            for text in texts:
-                try:  # noqa: SIM105 - a call per cell is what this fallback avoids elsewhere
-                    numbers.append(float(text))
-                except ValueError:
-                    pass
+    except ValueError:  # an odd cell: parse one by one, skipping what does not parse
+        numbers = []
+        for text in texts:
+            try:  # noqa: SIM105 - a call per cell is what this fallback avoids elsewhere
+                numbers.append(float(text))
+            except ValueError:
+                pass
     if finite_only and not math.isfinite(sum(numbers)):  # an inf or nan among them
         return list(filter(math.isfinite, numbers))
     return numbers
@@ -607,16 +622,17 @@ class BackfillState:
         finished = segment.column(_FINISHED)
         canonical = _CANONICAL_STATUS.__getitem__
         self._last_moment = max(self._last_moment, whens[-1], max(finished))
-        self._measure_in_bulk(segment, statuses)
+        flags = _status_flags(statuses)
+        self._measure_in_bulk(segment, flags)
+        opens = flags[_OPENS]
         # opened[k]: attempts opened by rows 1..k (a row opens one when its
         # started_at_utc differs from the row before and it is download-phase).
-        opens = _OPENS_ATTEMPT.__contains__
         opened = list(
             accumulate(
                 map(
                     operator.and_,
                     map(operator.ne, islice(whens, 1, None), whens),
-                    map(opens, islice(statuses, 1, None)),
+                    islice(opens, 1, None),
                 ),
                 initial=0,
             )
@@ -635,7 +651,7 @@ class BackfillState:
             new_attempts = opened[last] - opened[i]  # inside the run, past its first row
             slot = slots[day]  # made above if the day is new
             slot[_OFFSETS].extend(pairs[2 * i : 2 * j])
-            if slot[_LAST_STARTED] != whens[i] and opens(statuses[i]):
+            if slot[_LAST_STARTED] != whens[i] and opens[i]:
                 new_attempts += 1
             slot[_ATTEMPTS] += new_attempts
             added += new_attempts
@@ -715,30 +731,24 @@ class BackfillState:
         stale = list(map(operator.not_, fresh))
         return list(compress(firsts, stale)), list(compress(ends, stale))
 
-    def _measure_in_bulk(self, segment: Segment, statuses: list[str]) -> None:
-        """Durations and volumes of a batch, column by column (row by row if odd).
+    def _measure_in_bulk(self, segment: Segment, flags: list[tuple[bool, ...]]) -> None:
+        """Durations and volumes of a batch, column by column.
 
-        One pass over the statuses per phase: the three download outcomes
-        share one column, so they share one selection.
+        ``flags`` are the rows' :func:`_status_flags`: each column is read
+        only at the rows whose status reports it.
         """
-        present = set(statuses)
-        for phase, (outcomes, col) in _PHASE_OUTCOMES.items():
-            if present.isdisjoint(outcomes):
-                continue
-            if len(outcomes) == 1:
-                (outcome,) = outcomes
-                mask = list(map(operator.eq, statuses, repeat(outcome)))
-            else:
-                mask = list(map(outcomes.__contains__, statuses))
-            cells = segment.cells(col, mask)
-            self.durations[phase].values.extend(_floats(cells, finite_only=False))
-        if STATUS_DOWNLOADED in present:
-            mask = list(map(operator.eq, statuses, repeat(STATUS_DOWNLOADED)))
+        for phase, k in _FLAG_PHASE.items():
+            mask = flags[k]
+            if True in mask:
+                cells = segment.cells(_PHASE_COLUMN[phase], mask)
+                self.durations[phase].values.extend(_floats(cells, finite_only=False))
+        mask = flags[_IS_DOWNLOADED]
+        if True in mask:
             self.csv_mb += sum(_floats(segment.cells(_CSV_MB, mask)))
             records = _floats(segment.cells(_RECORDS, mask))
             self.records_downloaded += sum(map(int, records))
-        if STATUS_PROCESSED in present:
-            mask = list(map(operator.eq, statuses, repeat(STATUS_PROCESSED)))
+        mask = flags[_IS_PROCESSED]
+        if True in mask:
             self.cdf_mb += sum(_floats(segment.cells(_CDF_MB, mask)))
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
