@@ -684,17 +684,33 @@ class BackfillState:
         whens, statuses, finished, opened, pairs = columns
         run_days = list(map(segment.days.__getitem__, firsts))
         slots = self._slots
-        # A day's first run in the segment (reversed, so the first index wins).
-        first_run = dict(zip(reversed(run_days), range(len(run_days) - 1, -1, -1), strict=True))
-        fresh = list(
-            map(
-                operator.and_,
-                map(operator.not_, map(slots.__contains__, run_days)),
-                map(operator.eq, map(first_run.__getitem__, run_days), range(len(run_days))),
+        # Usually (a cold load in order) every run is a new day's but the
+        # first, which may go on with the day the segment before ended on.
+        old = 1 if run_days[0] in slots else 0
+        if len(set(run_days)) == len(run_days) and slots.keys().isdisjoint(
+            islice(run_days, old, None)
+        ):
+            stale = None
+        else:
+            # A day's first run in the segment (reversed, so the first index wins).
+            first_run = dict(
+                zip(reversed(run_days), range(len(run_days) - 1, -1, -1), strict=True)
             )
-        )
-        starts = list(compress(firsts, fresh))
-        stops = list(compress(ends, fresh))
+            stale = list(
+                map(
+                    operator.or_,
+                    map(slots.__contains__, run_days),
+                    map(operator.ne, map(first_run.__getitem__, run_days), range(len(run_days))),
+                )
+            )
+        if stale is None or sum(stale) == old:  # the stale run, if any, is the first
+            starts, stops, new_days = firsts[old:], ends[old:], run_days[old:]
+            left = firsts[:old], ends[:old]
+        else:
+            fresh = list(map(operator.not_, stale))
+            starts, stops = list(compress(firsts, fresh)), list(compress(ends, fresh))
+            new_days = list(compress(run_days, fresh))
+            left = list(compress(firsts, stale)), list(compress(ends, stale))
         lasts = list(map(operator.sub, stops, repeat(1)))
         # 1 + the attempts opened inside the run past its first row
         attempts = list(
@@ -721,15 +737,13 @@ class BackfillState:
                 strict=True,
             ),
         )
-        new_days = list(compress(run_days, fresh))
         slots.update(zip(new_days, new_slots, strict=True))
         self._total_attempts += sum(attempts)
         if before is not None:
             before.update(zip(new_days, repeat(None)))
         if winners is not None:
             winners.update(zip(new_days, map(segment.values, lasts), strict=True))
-        stale = list(map(operator.not_, fresh))
-        return list(compress(firsts, stale)), list(compress(ends, stale))
+        return left
 
     def _measure_in_bulk(self, segment: Segment, flags: list[tuple[bool, ...]]) -> None:
         """Durations and volumes of a batch, column by column.
