@@ -17,11 +17,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate, compress, islice, repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .latest import STARTED_COL, in_writer_order, parse_instant, replaces, writer_format
+from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
 from .records import (
     _CANONICAL_STATUS,
     Malformed,
@@ -336,11 +336,16 @@ def _finish_times(slots: list[list[Any]]) -> list[float]:
 
 
 def _stamps(texts: list[str]) -> list[float]:
-    """The timestamps among ``texts`` as POSIX timestamps (C-level in the writer's format)."""
-    if texts and writer_format(texts):  # all aware, UTC
-        return list(map(datetime.timestamp, map(datetime.fromisoformat, texts)))
-    moments = map(parse_instant, texts)
-    return [m.timestamp() for m in moments if m is not None]
+    """The timestamps among ``texts`` as POSIX timestamps (C-level when all are aware ISO)."""
+    try:
+        moments = list(map(datetime.fromisoformat, texts))
+    except ValueError:  # empty or odd texts: parse one by one
+        moments = []
+    else:
+        if None not in set(map(attrgetter("tzinfo"), moments)):
+            return list(map(datetime.timestamp, moments))
+    parsed = map(parse_instant, texts)  # naive means UTC there
+    return [m.timestamp() for m in parsed if m is not None]
 
 
 class LatestRows(Mapping[date, TelemetryRow]):
@@ -693,9 +698,7 @@ class BackfillState:
             stale = None
         else:
             # A day's first run in the segment (reversed, so the first index wins).
-            first_run = dict(
-                zip(reversed(run_days), range(len(run_days) - 1, -1, -1), strict=True)
-            )
+            first_run = dict(zip(reversed(run_days), range(len(run_days) - 1, -1, -1), strict=True))
             stale = list(
                 map(
                     operator.or_,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import SCHEMA, VALID_STATUSES, BackfillState, HistoricalTelemetry, TelemetryTail
+from telemetry.latest import parse_instant
 from telemetry.records import read_batches
-from telemetry.state import DurationStats, attempt_numbers
+from telemetry.state import DurationStats, _stamps, attempt_numbers
 from telemetry.store import encode_row
 from tests.bench.generate import generate
 from tests.seed_reference import seed_load_state
@@ -226,6 +228,40 @@ def test_duration_percentiles_stay_exact_as_values_arrive(steps: list[list[float
                 continue
             rank = min(max(math.ceil(q / 100 * len(ordered)), 1), len(ordered))
             assert stats.percentile(q) == ordered[rank - 1]
+
+
+_STAMPS = st.sampled_from(
+    [
+        "2026-01-01T00:00:01.551429+00:00",
+        "2026-01-01T00:00:02+00:00",
+        "2026-01-01T03:00:00+02:00",
+        "2026-01-01T00:00:03Z",
+        "2026-01-01T00:00:04z",
+        "2026-01-01T00:00:05",
+        "2026-01-01",
+        "",
+        "soon",
+    ]
+)
+
+
+@given(st.lists(_STAMPS, max_size=12))
+def test_finish_stamps_parse_as_parse_instant_does(texts: list[str]) -> None:
+    """The bulk parse of finish times agrees with the one-by-one rule (naive is UTC)."""
+    moments = [parse_instant(text) for text in texts]
+    expected = [m.timestamp() for m in moments if m is not None]
+    # Off UTC, a naive time taken as local time would show.
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        assert _stamps(texts) == expected
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
 
 
 _STATUSES = sorted(VALID_STATUSES)
