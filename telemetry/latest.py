@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from datetime import datetime, timezone
 from functools import lru_cache
-from itertools import chain, compress, groupby, islice, repeat, starmap
+from itertools import chain, compress, groupby, repeat, starmap
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,11 +96,9 @@ def in_writer_order(high: str, whens: list[str]) -> bool:
     the latest row of a day is simply its last row. Checked without Python
     code per row.
     """
-    return (
-        high <= whens[0]
-        and writer_format(whens)
-        and all(map(operator.le, whens, islice(whens, 1, None)))
-    )
+    # sorted() of a sorted list is n - 1 C-level comparisons; == then
+    # compares the same objects.
+    return high <= whens[0] and writer_format(whens) and sorted(whens) == whens
 
 
 def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
