@@ -356,8 +356,9 @@ class RecordDecoder:
         lines = chunk.lines
         n = len(lines)
         # Lines that need the careful path: quoted fields (or, in a chunk with
-        # stray CR or NUL bytes, every line). The plain runs between them are
-        # decoded in bulk when the header is SCHEMA itself.
+        # NUL bytes, every line). When the header is SCHEMA itself the other
+        # lines are decoded in bulk: for segments, all of them in one split
+        # if they are all well-formed, else run by run between careful lines.
         if chunk.suspect:
             careful: list[int] = list(range(n))
         else:
@@ -365,14 +366,17 @@ class RecordDecoder:
         careful.append(n)
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
         as_segments = self.segments
-        bulk_run = self._bulk_segment if as_segments else self._bulk
         consumed = chunk.starts[-1] + n  # every complete line, unless cut short
         newlines = n  # line ends in buf[:consumed]
-        k = 0
-        for q in careful:
+        cut = self._one_split(chunk, careful) if as_segments and bulk else None
+        k = n if cut is not None else 0
+        if cut is not None and cut < n:  # a record runs to the end of buf unfinished
+            consumed = chunk.starts[cut] + cut
+            newlines = cut
+        for q in careful if k < n else ():
             if q < k:
                 continue  # inside a multi-line record already decoded
-            if k < q and not (bulk and bulk_run(chunk, k, q)):
+            if k < q and not (bulk and self._bulk_run(chunk, k, q)):
                 self._rows(chunk, k, q)
                 if as_segments:
                     chunk.builder.add_records(chunk.records, self.positions)
@@ -429,18 +433,78 @@ class RecordDecoder:
         )
         return True
 
-    def _bulk_segment(self, chunk: _Chunk, a: int, b: int) -> bool:
-        """Like :meth:`_bulk`, adding the rows to the chunk's :class:`Segment`.
+    def _bulk_run(self, chunk: _Chunk, a: int, b: int) -> bool:
+        """Decode the plain lines ``a..b`` in bulk, as records or into the segment."""
+        if self.segments:
+            return self._bulk_segment(chunk, range(a, b))
+        return self._bulk(chunk, a, b)
 
-        The whole run of lines is split on commas in one call; with
-        ``STRIDE`` cells per row, every line holds exactly ``SCHEMA``'s number
-        of fields exactly when there are ``STRIDE * rows + 1`` cells and each
-        of the ``rows - 1`` cells that span a line end holds one. No row is
-        split on its own.
+    def _one_split(self, chunk: _Chunk, careful: list[int]) -> int | None:
+        """Decode a whole chunk with one split of its plain lines (``segments`` decoding).
+
+        The records on ``careful`` lines (quoted fields) are decoded one by
+        one first; every other line is then split in one go and the careful
+        rows are put back in their places. Returns the index of the line
+        where a record runs to the end of the buffer unfinished (else the
+        number of lines), or ``None``, having decoded nothing, when a plain
+        line is not a well-formed row: the run-by-run path then takes over.
         """
-        m = b - a
+        lines = chunk.lines
+        n = len(lines)
+        plain = [True] * n
+        placed: list[tuple[int, Record]] = []  # (plain rows before it, careful row)
+        records, malformed = chunk.records, chunk.malformed
+        reported = len(malformed)
+        covered = 0  # lines of careful records so far
+        cut = n
+        k = 0
+        for q in careful:
+            if q < k:
+                continue  # inside a multi-line record already decoded
+            if q == n:
+                break
+            k = self._rows(chunk, q, q + 1)
+            if k < 0:  # a record that runs to the end of buf unfinished
+                plain[q:] = repeat(False, n - q)
+                cut = q
+                break
+            plain[q:k] = repeat(False, k - q)
+            if records:
+                placed.append((q - covered, records.pop()))
+            covered += k - q
+        rows = list(compress(range(n), plain)) if covered or cut < n else range(n)
+        if rows and not self._bulk_segment(chunk, rows):
+            del malformed[reported:]
+            return None
+        out = chunk.builder
+        for i, (before, r) in enumerate(placed):
+            at = before + i  # the rows placed before it moved it on
+            out.days.insert(at, r.day)
+            out.keeps.insert(at, r.values if r.text is None else r.text)
+            out.fields[at * STRIDE : at * STRIDE] = r.values[:STRIDE]
+            out.careful[at] = r.values
+            if self.positions:
+                out.offsets.insert(at, r.offset)
+                out.lines.insert(at, r.line)
+        return cut
+
+    def _bulk_segment(self, chunk: _Chunk, rows: Sequence[int]) -> bool:
+        """Like :meth:`_bulk` for the plain lines ``rows``, adding them to the :class:`Segment`.
+
+        The lines are split on commas in one call; with ``STRIDE`` cells per
+        row, every line holds exactly ``SCHEMA``'s number of fields exactly
+        when there are ``STRIDE * rows + 1`` cells and each of the ``rows - 1``
+        cells that span a line end holds one. No row is split on its own.
+        """
+        m = len(rows)
         starts = chunk.starts
-        text = chunk.text[starts[a] + a : starts[b] + b - 1]
+        if isinstance(rows, range):  # adjacent lines: one slice of the text
+            a, b = rows.start, rows.stop
+            text = chunk.text[starts[a] + a : starts[b] + b - 1]
+            texts = chunk.lines[a:b]
+        else:
+            texts = list(map(chunk.lines.__getitem__, rows))
+            text = "\n".join(texts)
         fields = text.split(",")
         line_end = "\n"
         if chunk.has_cr:
@@ -454,22 +518,23 @@ class RecordDecoder:
             return False
         if not _STATUS_TEXTS.issuperset(fields[_STATUS_COL::STRIDE]):
             return False
-        # One date object per distinct day (a run holds a few dozen).
-        texts = fields[_DATE_COL::STRIDE]
+        # One date object per distinct day (a chunk holds a few dozen).
+        days_text = fields[_DATE_COL::STRIDE]
         try:
-            parsed = {text: date.fromisoformat(text) for text in set(texts)}
+            parsed = {text: date.fromisoformat(text) for text in set(days_text)}
         except ValueError:
             return False
-        days = list(map(parsed.__getitem__, texts))
+        days = list(map(parsed.__getitem__, days_text))
         del fields[-1]  # the last row's last cell: STRIDE cells per row now
         out = chunk.builder
         out.days += days
-        out.keeps += chunk.lines[a:b]
+        out.keeps += texts
         out.fields += fields
         if self.positions:
-            offset = chunk.offset
-            out.offsets += map(operator.add, starts[a:b], range(offset + a, offset + b))
-            out.lines += range(chunk.first_line + a, chunk.first_line + b)
+            # Line k starts at starts[k] + k in the chunk.
+            positions = map(operator.add, rows, repeat(chunk.offset))
+            out.offsets += map(operator.add, map(starts.__getitem__, rows), positions)
+            out.lines += map(operator.add, rows, repeat(chunk.first_line))
         return True
 
     def _rows(self, chunk: _Chunk, a: int, b: int) -> int:
