@@ -18,6 +18,7 @@ import gc
 import operator
 import re
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -293,15 +294,36 @@ class _Chunk:
             self.lines = buf[base:].split(b"\n")
             self.quote, self.cr, self.nul = b'"', b"\r", b"\x00"
         self.lines.pop()  # no line end after it: not complete yet
-        lengths = list(map(len, self.lines))
-        # Line k starts at starts[k] + k: the lengths of the lines before it
-        # plus one line end each (a C-level prefix sum, no Python per line).
+        # Line k starts at starts[k] (a C-level prefix sum of the lines'
+        # lengths plus one line end each); starts[n] is where the last
+        # complete line ends.
+        lengths = map(operator.add, map(len, self.lines), repeat(1))
         self.starts = list(accumulate(lengths, initial=base))
         # NUL bytes make every line take the careful path. A CR is stray when
         # it is not its line's last byte: the bulk decoders check their runs
         # for that, the row-by-row path each line (``in`` is a memchr).
         self.has_cr = b"\r" in buf
         self.suspect = b"\x00" in buf
+
+    def careful_lines(self) -> list[int]:
+        """The lines that need the careful path: those with a quote (or, with NUL bytes, all).
+
+        Found by searching for quotes (``find`` is a memchr), not line by line.
+        """
+        starts = self.starts
+        n = len(starts) - 1
+        if self.suspect:
+            return list(range(n))
+        find = (self.text if self.ascii_only else self.buf).find
+        quote = self.quote
+        careful = []
+        end = starts[n]
+        pos = find(quote, starts[0], end)
+        while pos >= 0:
+            k = bisect_right(starts, pos) - 1
+            careful.append(k)
+            pos = find(quote, starts[k + 1], end)
+        return careful
 
 
 class RecordDecoder:
@@ -359,19 +381,16 @@ class RecordDecoder:
         # NUL bytes, every line). When the header is SCHEMA itself the other
         # lines are decoded in bulk: for segments, all of them in one split
         # if they are all well-formed, else run by run between careful lines.
-        if chunk.suspect:
-            careful: list[int] = list(range(n))
-        else:
-            careful = list(compress(range(n), map(operator.contains, lines, repeat(chunk.quote))))
+        careful = chunk.careful_lines()
         careful.append(n)
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
         as_segments = self.segments
-        consumed = chunk.starts[-1] + n  # every complete line, unless cut short
+        consumed = chunk.starts[-1]  # every complete line, unless cut short
         newlines = n  # line ends in buf[:consumed]
         cut = self._one_split(chunk, careful) if as_segments and bulk else None
         k = n if cut is not None else 0
         if cut is not None and cut < n:  # a record runs to the end of buf unfinished
-            consumed = chunk.starts[cut] + cut
+            consumed = chunk.starts[cut]
             newlines = cut
         for q in careful if k < n else ():
             if q < k:
@@ -386,7 +405,7 @@ class RecordDecoder:
             if as_segments:
                 chunk.builder.add_records(chunk.records, self.positions)
             if k < 0:  # a record that runs to the end of buf unfinished
-                consumed = chunk.starts[q] + q
+                consumed = chunk.starts[q]
                 newlines = q
                 break
         line_no = self._line + newlines
@@ -422,7 +441,7 @@ class RecordDecoder:
             days = list(map(date.fromisoformat, columns[_DATE_COL]))
         except ValueError:
             return False
-        offsets = map(operator.add, chunk.starts[a:b], range(chunk.offset + a, chunk.offset + b))
+        offsets = map(operator.add, chunk.starts[a:b], repeat(chunk.offset))
         line_numbers = range(chunk.first_line + a, chunk.first_line + b)
         chunk.records.extend(
             map(
@@ -500,7 +519,7 @@ class RecordDecoder:
         starts = chunk.starts
         if isinstance(rows, range):  # adjacent lines: one slice of the text
             a, b = rows.start, rows.stop
-            text = chunk.text[starts[a] + a : starts[b] + b - 1]
+            text = chunk.text[starts[a] : starts[b] - 1]
             texts = chunk.lines[a:b]
         else:
             texts = list(map(chunk.lines.__getitem__, rows))
@@ -531,9 +550,7 @@ class RecordDecoder:
         out.keeps += texts
         out.fields += fields
         if self.positions:
-            # Line k starts at starts[k] + k in the chunk.
-            positions = map(operator.add, rows, repeat(chunk.offset))
-            out.offsets += map(operator.add, map(starts.__getitem__, rows), positions)
+            out.offsets += map(operator.add, map(starts.__getitem__, rows), repeat(chunk.offset))
             out.lines += map(operator.add, rows, repeat(chunk.first_line))
         return True
 
@@ -560,7 +577,7 @@ class RecordDecoder:
         k = a
         while k < b:
             raw = lines[k]
-            pos = starts[k] + k
+            pos = starts[k]
             if quote in raw or (suspect and nul in raw) or (has_cr and cr in raw[:-1]):
                 # The careful path: quoted fields, stray bytes.
                 result = self._slow(buf, pos)
@@ -637,15 +654,12 @@ class RecordDecoder:
         chunk = _Chunk(buf, 0, 0, 1)
         lines, starts = chunk.lines, chunk.starts
         n = len(lines)
-        if chunk.suspect:
-            careful: Iterable[int] = range(n)
-        else:
-            careful = compress(range(n), map(operator.contains, lines, repeat(chunk.quote)))
+        careful = chunk.careful_lines()
         k = 0
         for q in careful:
             if q < k:
                 continue  # inside a multi-line record already framed
-            pos = starts[q] + q
+            pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
                 result = RecordDecoder._slow(buf, pos)
                 if result is None:
@@ -653,7 +667,7 @@ class RecordDecoder:
                 k = q + buf.count(b"\n", pos, result[0])
             else:
                 k = q + 1
-        return starts[n] + n
+        return starts[n]
 
     @staticmethod
     def _slow(buf: bytes, pos: int) -> tuple[int, list[str], str | None, str | None] | None:
