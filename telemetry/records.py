@@ -61,6 +61,9 @@ _CANONICAL_STATUS[""] = ""
 _STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
 _ONLY_WIDTH = {_WIDTH}
 _STARTED_COL = _COL["started_at_utc"]
+# The cells after the status of a plain line that stands in for a quoted row
+# in a bulk split (its own cells replace them).
+_STAND_IN = "," * (_WIDTH - 1 - _STATUS_COL)
 
 
 class TelemetryFormatError(ValueError):
@@ -459,22 +462,23 @@ class RecordDecoder:
         return self._bulk(chunk, a, b)
 
     def _one_split(self, chunk: _Chunk, careful: list[int]) -> int | None:
-        """Decode a whole chunk with one split of its plain lines (``segments`` decoding).
+        """Decode a whole chunk with one split of its lines (``segments`` decoding).
 
         The records on ``careful`` lines (quoted fields) are decoded one by
-        one first; every other line is then split in one go and the careful
-        rows are put back in their places. Returns the index of the line
-        where a record runs to the end of the buffer unfinished (else the
-        number of lines), or ``None``, having decoded nothing, when a plain
-        line is not a well-formed row: the run-by-run path then takes over.
+        one first and each stands in the split as a plain stand-in line with
+        its date and status, whose cells are then replaced by the record's.
+        Returns the index of the line where a record runs to the end of the
+        buffer unfinished (else the number of lines), or ``None``, having
+        decoded nothing, when a plain line is not a well-formed row: the
+        run-by-run path then takes over.
         """
         lines = chunk.lines
         n = len(lines)
-        plain = [True] * n
-        placed: list[tuple[int, Record]] = []  # (plain rows before it, careful row)
+        kept = [True] * n  # the lines that are rows (a careful record by its first)
+        placed: list[tuple[int, Record]] = []  # (its row in the chunk, careful row)
         records, malformed = chunk.records, chunk.malformed
         reported = len(malformed)
-        covered = 0  # lines of careful records so far
+        dropped = 0  # lines before q that are not rows
         cut = n
         k = 0
         for q in careful:
@@ -484,40 +488,55 @@ class RecordDecoder:
                 break
             k = self._rows(chunk, q, q + 1)
             if k < 0:  # a record that runs to the end of buf unfinished
-                plain[q:] = repeat(False, n - q)
+                kept[q:] = repeat(False, n - q)
                 cut = q
                 break
-            plain[q:k] = repeat(False, k - q)
+            first = q + 1 if records else q
+            kept[first:k] = repeat(False, k - first)
             if records:
-                placed.append((q - covered, records.pop()))
-            covered += k - q
-        rows = list(compress(range(n), plain)) if covered or cut < n else range(n)
-        if rows and not self._bulk_segment(chunk, rows):
+                placed.append((q - dropped, records.pop()))
+            dropped += k - first
+        if not dropped and cut == n:
+            rows: Sequence[int] = range(n)
+        else:
+            rows = list(compress(range(n), kept))
+        texts = None
+        if placed:
+            texts = list(map(lines.__getitem__, rows))
+            # Stand-ins end as the other rows do (a CR may be in a quoted field only).
+            plain_at = next((i for i, (at, _) in enumerate(placed) if at != i), len(placed))
+            ends_cr = texts[plain_at].endswith("\r") if plain_at < len(texts) else chunk.has_cr
+            cr = "\r" if ends_cr else ""
+            for at, r in placed:
+                values = r.values
+                texts[at] = f",{values[_DATE_COL]},,,{values[_STATUS_COL]}{_STAND_IN}{cr}"
+        if rows and not self._bulk_segment(chunk, rows, texts):
             del malformed[reported:]
             return None
         out = chunk.builder
-        for i, (before, r) in enumerate(placed):
-            at = before + i  # the rows placed before it moved it on
-            out.days.insert(at, r.day)
-            out.keeps.insert(at, r.values if r.text is None else r.text)
-            out.fields[at * STRIDE : at * STRIDE] = r.values[:STRIDE]
-            out.careful[at] = r.values
-            if self.positions:
-                out.offsets.insert(at, r.offset)
-                out.lines.insert(at, r.line)
+        for at, r in placed:
+            values = r.values
+            out.keeps[at] = values if r.text is None else r.text
+            out.fields[at * STRIDE : (at + 1) * STRIDE] = values[:STRIDE]
+            out.careful[at] = values
         return cut
 
-    def _bulk_segment(self, chunk: _Chunk, rows: Sequence[int]) -> bool:
+    def _bulk_segment(
+        self, chunk: _Chunk, rows: Sequence[int], texts: list[str] | None = None
+    ) -> bool:
         """Like :meth:`_bulk` for the plain lines ``rows``, adding them to the :class:`Segment`.
 
-        The lines are split on commas in one call; with ``STRIDE`` cells per
+        ``texts`` are the lines' texts when some stand in for others. The
+        lines are split on commas in one call; with ``STRIDE`` cells per
         row, every line holds exactly ``SCHEMA``'s number of fields exactly
         when there are ``STRIDE * rows + 1`` cells and each of the ``rows - 1``
         cells that span a line end holds one. No row is split on its own.
         """
         m = len(rows)
         starts = chunk.starts
-        if isinstance(rows, range):  # adjacent lines: one slice of the text
+        if texts is not None:
+            text = "\n".join(texts)
+        elif isinstance(rows, range):  # adjacent lines: one slice of the text
             a, b = rows.start, rows.stop
             text = chunk.text[starts[a] : starts[b] - 1]
             texts = chunk.lines[a:b]
