@@ -62,7 +62,7 @@ def _child(kind: str, path: Path) -> dict[str, float]:
     return result
 
 
-def cold_load(path: Path, rounds: int = 3) -> None:
+def cold_load(path: Path, rounds: int = 5) -> None:
     """Print cold-load time and peak RSS of each reader against the seed's.
 
     Each round runs all three readers one after the other, so a slow spell
