@@ -378,8 +378,7 @@ class RecordDecoder:
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         chunk = _Chunk(buf, offset, base, self._line)
-        lines = chunk.lines
-        n = len(lines)
+        n = len(chunk.lines)
         # Lines that need the careful path: quoted fields (or, in a chunk with
         # NUL bytes, every line). When the header is SCHEMA itself the other
         # lines are decoded in bulk: for segments, all of them in one split
@@ -387,15 +386,34 @@ class RecordDecoder:
         careful = chunk.careful_lines()
         careful.append(n)
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
+        cut = self._one_split(chunk, careful) if self.segments and bulk else None
+        if cut is None:
+            cut = self._run_by_run(chunk, careful, bulk)
+        # Every complete line, unless a record runs to the end of buf unfinished.
+        consumed = chunk.starts[cut]
+        newlines = cut  # line ends in buf[:consumed]
+        line_no = self._line + newlines
+        if final and consumed < len(buf):
+            reason = "torn final record (no line end)"
+            chunk.malformed.append(Malformed(offset + consumed, line_no, reason))
+            line_no += buf.count(b"\n", consumed)
+            consumed = len(buf)
+        self._line = line_no
+        if self.segments and chunk.builder.keeps:
+            chunk.segments.append(chunk.builder.segment())
+        return Batch(chunk.records, chunk.malformed, consumed, chunk.segments)
+
+    def _run_by_run(self, chunk: _Chunk, careful: list[int], bulk: bool) -> int:
+        """Decode the careful lines one by one and the runs between them in bulk if ``bulk``.
+
+        ``careful`` ends with the number of lines. Returns the index of the
+        line where a record runs to the end of the buffer unfinished, else
+        the number of lines.
+        """
+        n = careful[-1]
         as_segments = self.segments
-        consumed = chunk.starts[-1]  # every complete line, unless cut short
-        newlines = n  # line ends in buf[:consumed]
-        cut = self._one_split(chunk, careful) if as_segments and bulk else None
-        k = n if cut is not None else 0
-        if cut is not None and cut < n:  # a record runs to the end of buf unfinished
-            consumed = chunk.starts[cut]
-            newlines = cut
-        for q in careful if k < n else ():
+        k = 0
+        for q in careful:
             if q < k:
                 continue  # inside a multi-line record already decoded
             if k < q and not (bulk and self._bulk_run(chunk, k, q)):
@@ -408,19 +426,8 @@ class RecordDecoder:
             if as_segments:
                 chunk.builder.add_records(chunk.records, self.positions)
             if k < 0:  # a record that runs to the end of buf unfinished
-                consumed = chunk.starts[q]
-                newlines = q
-                break
-        line_no = self._line + newlines
-        if final and consumed < len(buf):
-            reason = "torn final record (no line end)"
-            chunk.malformed.append(Malformed(offset + consumed, line_no, reason))
-            line_no += buf.count(b"\n", consumed)
-            consumed = len(buf)
-        self._line = line_no
-        if as_segments and chunk.builder.keeps:
-            chunk.segments.append(chunk.builder.segment())
-        return Batch(chunk.records, chunk.malformed, consumed, chunk.segments)
+                return q
+        return n
 
     def _bulk(self, chunk: _Chunk, a: int, b: int) -> bool:
         """Decode the plain ASCII lines ``a..b`` with no Python code per row.
