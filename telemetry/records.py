@@ -503,12 +503,10 @@ class RecordDecoder:
             if records:
                 placed.append((q - dropped, records.pop()))
             dropped += k - first
-        if not dropped and cut == n:
-            rows: Sequence[int] = range(n)
-        else:
-            rows = list(compress(range(n), kept))
-        texts = None
-        if placed:
+        rows: Sequence[int] = range(n)
+        texts = None  # every line a plain row: split a slice of the chunk's text
+        if placed or dropped or cut < n:
+            rows = list(compress(rows, kept))
             texts = list(map(lines.__getitem__, rows))
             # Stand-ins end as the other rows do (a CR may be in a quoted field only).
             plain_at = next((i for i, (at, _) in enumerate(placed) if at != i), len(placed))
@@ -533,7 +531,8 @@ class RecordDecoder:
     ) -> bool:
         """Like :meth:`_bulk` for the plain lines ``rows``, adding them to the :class:`Segment`.
 
-        ``texts`` are the lines' texts when some stand in for others. The
+        ``texts`` are the rows' texts (some may stand in for quoted rows);
+        without them ``rows`` must be a range of adjacent lines. The
         lines are split on commas in one call; with ``STRIDE`` cells per
         row, every line holds exactly ``SCHEMA``'s number of fields exactly
         when there are ``STRIDE * rows + 1`` cells and each of the ``rows - 1``
@@ -543,13 +542,11 @@ class RecordDecoder:
         starts = chunk.starts
         if texts is not None:
             text = "\n".join(texts)
-        elif isinstance(rows, range):  # adjacent lines: one slice of the text
+        else:  # adjacent lines: one slice of the text
+            assert isinstance(rows, range)
             a, b = rows.start, rows.stop
             text = chunk.text[starts[a] : starts[b] - 1]
             texts = chunk.lines[a:b]
-        else:
-            texts = list(map(chunk.lines.__getitem__, rows))
-            text = "\n".join(texts)
         fields = text.split(",")
         line_end = "\n"
         if chunk.has_cr:
