@@ -77,9 +77,11 @@ _DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
     STATUS_UPLOADED: ("upload", _C["upload_seconds"]),
 }
 
-# What a row's status says, as flags (one dict lookup per row gives all of
-# them): the phase whose duration the row reports, whether its volumes count
-# (DOWNLOADED: csv and records; PROCESSED: cdf), whether it may open an attempt.
+# What a row's status says, as flags: the phase whose duration the row
+# reports, whether its volumes count (DOWNLOADED: csv and records; PROCESSED:
+# cdf), whether it may open an attempt. Each status has a one-byte code; a
+# batch's statuses become one bytes object of codes (one dict lookup per
+# row) and each flag one C-level ``translate`` of it (a byte 1 or 0 per row).
 _FLAG_PHASE = {phase: k for k, phase in enumerate(("download", "process", "upload"))}
 _IS_DOWNLOADED, _IS_PROCESSED, _OPENS = 3, 4, 5
 _STATUS_FLAGS: dict[str, tuple[bool, ...]] = {
@@ -94,16 +96,19 @@ _STATUS_FLAGS: dict[str, tuple[bool, ...]] = {
     )
     for status in _CANONICAL_STATUS
 }
-_NO_FLAGS = (False,) * 6
+_STATUS_CODE = {status: code for code, status in enumerate(_STATUS_FLAGS, 1)}  # 0: unknown
+_FLAG_TABLES = [
+    bytes(flags[k] for flags in [(False,) * 6, *_STATUS_FLAGS.values()]).ljust(256, b"\0")
+    for k in range(6)
+]
 # Each phase's duration column.
 _PHASE_COLUMN = {phase: col for phase, col in _DURATION_OF_STATUS.values()}
 
 
-def _status_flags(statuses: list[str]) -> list[tuple[bool, ...]]:
-    """Per flag of :data:`_STATUS_FLAGS`, its value at each row (one pass, one transpose)."""
-    if not statuses:
-        return [()] * len(_NO_FLAGS)
-    return list(zip(*map(_STATUS_FLAGS.get, statuses, repeat(_NO_FLAGS)), strict=True))
+def _status_flags(statuses: list[str]) -> list[bytes]:
+    """Per flag of :data:`_STATUS_FLAGS`, one byte per row: 1 where the row's status has it."""
+    codes = bytes(map(_STATUS_CODE.get, statuses, repeat(0)))
+    return [codes.translate(table) for table in _FLAG_TABLES]
 
 
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
@@ -748,7 +753,7 @@ class BackfillState:
             winners.update(zip(new_days, map(segment.values, lasts), strict=True))
         return left
 
-    def _measure_in_bulk(self, segment: Segment, flags: list[tuple[bool, ...]]) -> None:
+    def _measure_in_bulk(self, segment: Segment, flags: list[bytes]) -> None:
         """Durations and volumes of a batch, column by column.
 
         ``flags`` are the rows' :func:`_status_flags`: each column is read
@@ -756,16 +761,16 @@ class BackfillState:
         """
         for phase, k in _FLAG_PHASE.items():
             mask = flags[k]
-            if True in mask:
+            if 1 in mask:
                 cells = segment.cells(_PHASE_COLUMN[phase], mask)
                 self.durations[phase].values.extend(_floats(cells, finite_only=False))
         mask = flags[_IS_DOWNLOADED]
-        if True in mask:
+        if 1 in mask:
             self.csv_mb += sum(_floats(segment.cells(_CSV_MB, mask)))
             records = _floats(segment.cells(_RECORDS, mask))
             self.records_downloaded += sum(map(int, records))
         mask = flags[_IS_PROCESSED]
-        if True in mask:
+        if 1 in mask:
             self.cdf_mb += sum(_floats(segment.cells(_CDF_MB, mask)))
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
