@@ -132,8 +132,8 @@ class Segment(NamedTuple):
             return list(map(itemgetter(col), self.rows))
         return self.fields[col::STRIDE]
 
-    def cells(self, col: int, mask: Iterable[bool]) -> Iterator[str]:
-        """Column ``col`` of the rows where ``mask`` is true."""
+    def cells(self, col: int, mask: Iterable[object]) -> Iterator[str]:
+        """Column ``col`` of the rows where ``mask`` is true (any truthy value, such as byte 1)."""
         if self.rows is not None:
             return map(itemgetter(col), compress(self.rows, mask))
         return compress(self.column(col), mask)
