@@ -123,11 +123,14 @@ def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
     with fh, cold_load():
         for batch in read_batches(fh, decoder=RecordDecoder(segments=True, positions=False)):
             for segment in batch.segments:
-                days, whens, keeps = segment.days, segment.whens, segment.keeps
+                whens, keeps = segment.whens, segment.keeps
                 if in_order and in_writer_order(high, whens):
-                    keep.update(zip(days, keeps, strict=True))
+                    # Each run's last row is its day's latest so far.
+                    lasts = map(keeps.__getitem__, map(operator.sub, segment.ends, repeat(1)))
+                    keep.update(zip(segment.days, lasts, strict=True))
                     high = whens[-1]
                     continue
+                days = segment.row_days()
                 if in_order:  # from now on the rule needs each day's started_at_utc
                     in_order = False
                     started = {day: _started_of(row) for day, row in keep.items()}

@@ -22,7 +22,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple
 
@@ -104,18 +104,24 @@ STRIDE = _WIDTH - 1
 class Segment(NamedTuple):
     """Consecutive rows of a file as columns (a ``segments`` decoder's output).
 
-    One entry per row in ``days``, ``keeps``, ``offsets`` and ``lines``, in
-    file order. ``keeps`` holds each row's :attr:`Record.text` (its values
-    when the file's columns are not ``SCHEMA``). ``fields`` holds the cells
-    of every row, ``STRIDE`` per row: :meth:`column` reads one column of
-    every row from it without Python code per row. Rows decoded one by one
-    (quoted fields, other columns) also have their values in ``careful``,
-    by index; the other rows' text split on commas gives their values.
-    ``offsets`` and ``lines`` are empty from a decoder made with
-    ``positions=False``. A segment made of records already decoded has their
-    values in ``rows`` instead of ``fields`` and ``careful``.
+    Rows come in *runs* of adjacent rows of one day: run ``r`` holds rows
+    ``ends[r - 1]`` (0 for the first) up to ``ends[r]``, its day is
+    ``days[r]``, its first row starts at byte ``offsets[r]`` on line
+    ``lines[r]``. Two adjacent runs may share a day (a day's rows split by a
+    chunk boundary, or written as different texts of one date).
+
+    ``keeps`` holds each row's :attr:`Record.text` (its values when the
+    file's columns are not ``SCHEMA``). ``fields`` holds the cells of every
+    row, ``STRIDE`` per row: :meth:`column` reads one column of every row
+    from it without Python code per row. Rows decoded one by one (quoted
+    fields, other columns) also have their values in ``careful``, by index;
+    the other rows' text split on commas gives their values. ``offsets``
+    and ``lines`` are empty from a decoder made with ``positions=False``. A
+    segment made of records already decoded has their values in ``rows``
+    instead of ``fields`` and ``careful``.
     """
 
+    ends: list[int]
     days: list[date]
     keeps: list[Any]
     fields: list[str]
@@ -148,6 +154,16 @@ class Segment(NamedTuple):
         """``status`` of every row (valid statuses; equal, not always shared, strings)."""
         return self.column(_STATUS_COL)
 
+    @property
+    def firsts(self) -> list[int]:
+        """The index of each run's first row."""
+        return [0, *islice(self.ends, len(self.ends) - 1)]
+
+    def row_days(self) -> list[date]:
+        """The day of every row."""
+        counts = map(operator.sub, self.ends, self.firsts)
+        return list(chain.from_iterable(map(repeat, self.days, counts)))
+
     def values(self, k: int) -> list[str]:
         """Row ``k``'s values, in ``SCHEMA`` order."""
         if self.rows is not None:
@@ -155,24 +171,24 @@ class Segment(NamedTuple):
         values = self.careful.get(k)
         return row_values(self.keeps[k]) if values is None else values
 
-    def records(self) -> list[Record]:
-        """The same rows as :class:`Record` objects (needs positions)."""
-        keeps = self.keeps
-        values = [self.values(k) for k in range(len(keeps))]
-        texts = [keep if isinstance(keep, str) else None for keep in keeps]
-        return list(
-            map(
-                tuple.__new__,
-                repeat(Record),
-                zip(self.offsets, self.lines, self.days, values, texts, strict=True),
-            )
-        )
+
+def runs_of(days: list[date]) -> tuple[list[int], list[date]]:
+    """Split rows whose days are ``days`` into maximal runs: their ``ends`` and ``days``."""
+    n = len(days)
+    ends = list(compress(range(1, n), map(operator.ne, islice(days, 1, None), days)))
+    run_days = list(map(days.__getitem__, [0, *ends])) if n else []
+    ends.append(n)
+    return ends, run_days
 
 
 class _SegmentBuilder:
-    """The columns of one chunk's rows, collected run by run (``segments`` decoding)."""
+    """The runs and columns of one chunk's rows, collected piece by piece.
+
+    What a ``segments`` decoder builds a chunk's :class:`Segment` from.
+    """
 
     def __init__(self) -> None:
+        self.ends: list[int] = []
         self.days: list[date] = []
         self.keeps: list[Any] = []
         self.fields: list[str] = []
@@ -180,21 +196,39 @@ class _SegmentBuilder:
         self.offsets: list[int] = []
         self.lines: list[int] = []
 
+    def add_runs(self, ends: list[int], days: list[date]) -> None:
+        """Add runs ending at ``ends`` (counted from the first row not added yet)."""
+        base = len(self.keeps)
+        self.ends += map(operator.add, ends, repeat(base)) if base else ends
+        self.days += days
+
     def add_records(self, records: list[Record], positions: bool) -> None:
         """Add rows decoded one by one (their values are kept in ``careful``)."""
+        if not records:
+            return
+        ends, days = runs_of([r.day for r in records])
+        if positions:
+            firsts = [0, *ends[:-1]]
+            self.offsets += [records[k].offset for k in firsts]
+            self.lines += [records[k].line for k in firsts]
+        self.add_runs(ends, days)
         first = len(self.keeps)
         for k, r in enumerate(records, first):
             self.careful[k] = r.values
             self.fields += r.values[:STRIDE]
-        self.days += [r.day for r in records]
         self.keeps += [r.values if r.text is None else r.text for r in records]
-        if positions:
-            self.offsets += [r.offset for r in records]
-            self.lines += [r.line for r in records]
         records.clear()
 
     def segment(self) -> Segment:
-        return Segment(self.days, self.keeps, self.fields, self.careful, self.offsets, self.lines)
+        return Segment(
+            self.ends,
+            self.days,
+            self.keeps,
+            self.fields,
+            self.careful,
+            self.offsets,
+            self.lines,
+        )
 
 
 class Batch(NamedTuple):
@@ -560,21 +594,28 @@ class RecordDecoder:
             return False
         if not _STATUS_TEXTS.issuperset(fields[_STATUS_COL::STRIDE]):
             return False
-        # One date object per distinct day (a chunk holds a few dozen).
+        # Runs of rows with one day text; a date object per run.
         days_text = fields[_DATE_COL::STRIDE]
+        ends = list(compress(range(1, m), map(operator.ne, islice(days_text, 1, None), days_text)))
+        firsts = [0, *ends]
+        ends.append(m)
         try:
-            parsed = {text: date.fromisoformat(text) for text in set(days_text)}
+            days = list(map(date.fromisoformat, map(days_text.__getitem__, firsts)))
         except ValueError:
             return False
-        days = list(map(parsed.__getitem__, days_text))
         del fields[-1]  # the last row's last cell: STRIDE cells per row now
         out = chunk.builder
-        out.days += days
-        out.keeps += texts
-        out.fields += fields
         if self.positions:
-            out.offsets += map(operator.add, map(starts.__getitem__, rows), repeat(chunk.offset))
-            out.lines += map(operator.add, rows, repeat(chunk.first_line))
+            at = list(map(rows.__getitem__, firsts))  # the runs' first lines
+            out.offsets += map(operator.add, map(starts.__getitem__, at), repeat(chunk.offset))
+            out.lines += map(operator.add, at, repeat(chunk.first_line))
+        out.add_runs(ends, days)
+        if out.keeps:
+            out.keeps += texts
+            out.fields += fields
+        else:  # the chunk's first rows: take the lists as they are
+            out.keeps = texts
+            out.fields = fields
         return True
 
     def _rows(self, chunk: _Chunk, a: int, b: int) -> int:

@@ -31,6 +31,7 @@ from .records import (
     cold_load,
     read_batches,
     row_values,
+    runs_of,
 )
 from .schema import (
     FINAL_STATUSES,
@@ -300,8 +301,10 @@ _STARTED = 1  # started_at_utc of the latest row
 _LATEST_STATUS = 2  # status of the latest row (a shared string)
 _ATTEMPTS = 3  # runs of rows with one started_at_utc
 _LAST_STARTED = 4  # started_at_utc of the day's last row in file order
-_OFFSETS = 5  # array of (byte offset, line number) of each of the day's rows, flattened
-_FINISHED_AT = 6  # finished_at_utc of the latest row
+_FINISHED_AT = 5  # finished_at_utc of the latest row
+# Then, from _RUNS on, three ints per run of the day's adjacent rows in the
+# file: the byte offset and line number of its first row, and its row count.
+_RUNS = 6
 
 
 def _values(keep: str | list[str]) -> list[str]:
@@ -312,13 +315,16 @@ def _segment_of(records: list[Record]) -> Segment:
     """The rows of ``records`` as one :class:`Segment` (with their values as ``rows``)."""
     values = list(map(_VALUES, records))
     keeps = list(map(_TEXT, records)) if records[0].text is not None else values
+    ends, days = runs_of(list(map(_DAY, records)))
+    firsts = list(map(records.__getitem__, [0, *ends[:-1]]))
     return Segment(
-        list(map(_DAY, records)),
+        ends,
+        days,
         keeps,
         [],
         {},
-        list(map(_OFFSET, records)),
-        list(map(_LINE, records)),
+        list(map(_OFFSET, firsts)),
+        list(map(_LINE, firsts)),
         values,
     )
 
@@ -381,8 +387,9 @@ class BackfillState:
     applied in file order.
 
     Memory per day is one small list (the latest row as its text, two
-    timestamps, counts and the offsets of the day's rows); a day's other rows
-    are read back from the file on demand (:meth:`history`).
+    timestamps, counts and where each run of the day's adjacent rows starts
+    in the file, :meth:`runs`); a day's other rows are read back from the
+    file on demand (:meth:`history`).
     """
 
     def __init__(
@@ -413,6 +420,9 @@ class BackfillState:
         # While every row so far is in time order, batches take the fast fold.
         self._in_order = True
         self._high = ""
+        # The day of the last row folded: a run of rows going on with it
+        # (across batches) adds to that day's last run of positions.
+        self._last_day: date | None = None
         self._total_attempts = 0
         self.rows = 0
         self.malformed: list[Malformed] = []
@@ -445,14 +455,14 @@ class BackfillState:
 
     def _fold_segment(self, segment: Segment) -> None:
         """Fold rows during a cold load; the day figures are counted once at the end."""
-        self.rows += len(segment.days)
+        self.rows += len(segment.keeps)
         whens = segment.whens
         if self._in_order and in_writer_order(self._high, whens):
             self._high = whens[-1]
             self._fold_in_order(segment, whens, None, None)
         else:
             self._in_order = False
-            self._fold_rows(segment.records(), {}, {})
+            self._fold_rows(segment, {}, {})
 
     def _recount(self) -> None:
         """Derive the figures that depend on each day's latest row, from scratch."""
@@ -501,7 +511,7 @@ class BackfillState:
             self._fold_in_order(segment, whens, before, winners)
         else:
             self._in_order = False
-            self._fold_rows(records, before, winners)
+            self._fold_rows(segment, before, winners)
         self.rows += len(records)
         previous: dict[date, str | None] = {}
         new_days: list[date] = []
@@ -549,7 +559,7 @@ class BackfillState:
 
     def _fold_rows(
         self,
-        records: list[Record],
+        segment: Segment,
         before: dict[date, tuple[Any, str, str] | None],
         winners: dict[date, list[str]],
     ) -> None:
@@ -561,52 +571,63 @@ class BackfillState:
         csv_mb, cdf_mb, downloaded = self.csv_mb, self.cdf_mb, self.records_downloaded
         attempts = 0
         canonical = _CANONICAL_STATUS.get
-        for offset, line, day, values, text in records:
-            when = values[STARTED_COL]
-            status = canonical(values[_STATUS], values[_STATUS])
-            finished = values[_FINISHED]
-            if when > last_moment:
-                last_moment = when
-            if finished > last_moment:
-                last_moment = finished
-            measured = measure(status)
-            if measured is not None:
-                cell = values[measured[1]]
-                if cell:
-                    try:  # noqa: SIM105 - suppress() would cost a call per row
-                        measured[0].append(float(cell))
-                    except ValueError:
-                        pass
-                if status == STATUS_DOWNLOADED:
-                    csv_mb += _number(values[_CSV_MB]) or 0.0
-                    downloaded += int(_number(values[_RECORDS]) or 0)
-                elif status == STATUS_PROCESSED:
-                    cdf_mb += _number(values[_CDF_MB]) or 0.0
-            keep = text or values
+        keeps, row_values_of = segment.keeps, segment.values
+        previous_day = self._last_day
+        for run, (day, first, end) in enumerate(
+            zip(segment.days, segment.firsts, segment.ends, strict=True)
+        ):
             slot = get_slot(day)
-            if slot is None:
-                slots[day] = [keep, when, status, 1, when, array("q", (offset, line)), finished]
-                attempts += 1
-                before[day] = None
-                winners[day] = values
-                continue
-            positions = slot[_OFFSETS]
-            positions.append(offset)
-            positions.append(line)
-            if slot[_LAST_STARTED] != when:
-                slot[_LAST_STARTED] = when
-                if status in _OPENS_ATTEMPT:
-                    slot[_ATTEMPTS] += 1
+            if slot is not None:
+                if day == previous_day:  # the run goes on from the row before
+                    slot[-1] += end - first
+                else:
+                    slot += (segment.offsets[run], segment.lines[run], end - first)
+            previous_day = day
+            for k in range(first, end):
+                values = row_values_of(k)
+                when = values[STARTED_COL]
+                status = canonical(values[_STATUS], values[_STATUS])
+                finished = values[_FINISHED]
+                if when > last_moment:
+                    last_moment = when
+                if finished > last_moment:
+                    last_moment = finished
+                measured = measure(status)
+                if measured is not None:
+                    cell = values[measured[1]]
+                    if cell:
+                        try:  # noqa: SIM105 - suppress() would cost a call per row
+                            measured[0].append(float(cell))
+                        except ValueError:
+                            pass
+                    if status == STATUS_DOWNLOADED:
+                        csv_mb += _number(values[_CSV_MB]) or 0.0
+                        downloaded += int(_number(values[_RECORDS]) or 0)
+                    elif status == STATUS_PROCESSED:
+                        cdf_mb += _number(values[_CDF_MB]) or 0.0
+                keep = keeps[k]
+                if slot is None:
+                    runs = (segment.offsets[run], segment.lines[run], end - first)
+                    slot = slots[day] = [keep, when, status, 1, when, finished, *runs]
                     attempts += 1
-            current = slot[_STARTED]
-            if when == current or replaces(when, current):
-                if day not in before:
-                    before[day] = (slot[_KEEP], slot[_LATEST_STATUS], current)
-                slot[_KEEP] = keep
-                slot[_STARTED] = when
-                slot[_LATEST_STATUS] = status
-                slot[_FINISHED_AT] = finished
-                winners[day] = values
+                    before[day] = None
+                    winners[day] = values
+                    continue
+                if slot[_LAST_STARTED] != when:
+                    slot[_LAST_STARTED] = when
+                    if status in _OPENS_ATTEMPT:
+                        slot[_ATTEMPTS] += 1
+                        attempts += 1
+                current = slot[_STARTED]
+                if when == current or replaces(when, current):
+                    if day not in before:
+                        before[day] = (slot[_KEEP], slot[_LATEST_STATUS], current)
+                    slot[_KEEP] = keep
+                    slot[_STARTED] = when
+                    slot[_LATEST_STATUS] = status
+                    slot[_FINISHED_AT] = finished
+                    winners[day] = values
+        self._last_day = previous_day
         self._last_moment = last_moment
         self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
         self._total_attempts += attempts
@@ -624,11 +645,7 @@ class BackfillState:
         with Python code per run of same-day rows instead of per row. Fills
         ``before`` and ``winners`` unless they are ``None`` (a cold load).
         """
-        days, keeps, statuses = segment.days, segment.keeps, segment.statuses
-        n = len(days)
-        pairs: list[int] = [0] * (2 * n)  # offset, line, offset, line...
-        pairs[0::2] = segment.offsets
-        pairs[1::2] = segment.lines
+        keeps, statuses, days = segment.keeps, segment.statuses, segment.days
         finished = segment.column(_FINISHED)
         canonical = _CANONICAL_STATUS.__getitem__
         self._last_moment = max(self._last_moment, whens[-1], max(finished))
@@ -647,20 +664,20 @@ class BackfillState:
                 initial=0,
             )
         )
-        # Where each run of same-day rows ends.
-        ends = list(compress(range(1, n), map(operator.ne, islice(days, 1, None), days)))
-        ends.append(n)
-        firsts = [0, *islice(ends, len(ends) - 1)]
         slots = self._slots
-        columns = (whens, statuses, finished, opened, pairs)
-        firsts, ends = self._new_days_in_bulk(segment, columns, firsts, ends, before, winners)
+        firsts, ends = segment.firsts, segment.ends
+        columns = (whens, statuses, finished, opened, firsts)
         added = 0
-        for i, j in zip(firsts, ends, strict=True):
-            day = days[i]
+        for run in self._new_days_in_bulk(segment, columns, before, winners):
+            day = days[run]
+            i, j = firsts[run], ends[run]
             last = j - 1
             new_attempts = opened[last] - opened[i]  # inside the run, past its first row
             slot = slots[day]  # made above if the day is new
-            slot[_OFFSETS].extend(pairs[2 * i : 2 * j])
+            if day == (days[run - 1] if run else self._last_day):
+                slot[-1] += j - i  # the run goes on from the row before
+            else:
+                slot += (segment.offsets[run], segment.lines[run], j - i)
             if slot[_LAST_STARTED] != whens[i] and opens[i]:
                 new_attempts += 1
             slot[_ATTEMPTS] += new_attempts
@@ -674,51 +691,56 @@ class BackfillState:
             if winners is not None:
                 winners[day] = segment.values(last)
         self._total_attempts += added
+        self._last_day = days[-1]
 
     def _new_days_in_bulk(
         self,
         segment: Segment,
         columns: tuple[list[str], list[str], list[str], list[int], list[int]],
-        firsts: list[int],
-        ends: list[int],
         before: dict[date, tuple[Any, str, str] | None] | None,
         winners: dict[date, list[str]] | None,
-    ) -> tuple[list[int], list[int]]:
+    ) -> list[int]:
         """Make the slots of days first seen here, from their first run, with C-level maps.
 
         ``columns`` are the segment's ``started_at_utc``, status and
-        ``finished_at_utc`` columns, the attempts opened up to each row and the
-        rows' positions. Returns the runs left for the loop in
-        :meth:`_fold_in_order`: the runs of days that had a slot already.
+        ``finished_at_utc`` columns, the attempts opened up to each row and
+        the index of each run's first row.
+        Returns the runs left for the loop in :meth:`_fold_in_order`: those
+        of days that had a slot already.
         """
-        whens, statuses, finished, opened, pairs = columns
-        run_days = list(map(segment.days.__getitem__, firsts))
+        whens, statuses, finished, opened, firsts = columns
+        run_days = segment.days
         slots = self._slots
+        runs = len(run_days)
         # Usually (a cold load in order) every run is a new day's but the
         # first, which may go on with the day the segment before ended on.
         old = 1 if run_days[0] in slots else 0
-        if len(set(run_days)) == len(run_days) and slots.keys().isdisjoint(
-            islice(run_days, old, None)
-        ):
-            stale = None
+        if len(set(run_days)) == runs and slots.keys().isdisjoint(islice(run_days, old, None)):
+            fresh = None
         else:
             # A day's first run in the segment (reversed, so the first index wins).
-            first_run = dict(zip(reversed(run_days), range(len(run_days) - 1, -1, -1), strict=True))
-            stale = list(
+            first_run = dict(zip(reversed(run_days), range(runs - 1, -1, -1), strict=True))
+            fresh = list(
                 map(
-                    operator.or_,
-                    map(slots.__contains__, run_days),
-                    map(operator.ne, map(first_run.__getitem__, run_days), range(len(run_days))),
+                    operator.not_,
+                    map(
+                        operator.or_,
+                        map(slots.__contains__, run_days),
+                        map(operator.ne, map(first_run.__getitem__, run_days), range(runs)),
+                    ),
                 )
             )
-        if stale is None or sum(stale) == old:  # the stale run, if any, is the first
+        ends = segment.ends
+        if fresh is None or sum(fresh) == runs - old:  # the stale run, if any, is the first
             starts, stops, new_days = firsts[old:], ends[old:], run_days[old:]
-            left = firsts[:old], ends[:old]
+            offsets, lines = segment.offsets[old:], segment.lines[old:]
+            left = list(range(old))
         else:
-            fresh = list(map(operator.not_, stale))
             starts, stops = list(compress(firsts, fresh)), list(compress(ends, fresh))
             new_days = list(compress(run_days, fresh))
-            left = list(compress(firsts, stale)), list(compress(ends, stale))
+            offsets = list(compress(segment.offsets, fresh))
+            lines = list(compress(segment.lines, fresh))
+            left = list(compress(range(runs), map(operator.not_, fresh)))
         lasts = list(map(operator.sub, stops, repeat(1)))
         # 1 + the attempts opened inside the run past its first row
         attempts = list(
@@ -729,9 +751,6 @@ class BackfillState:
             )
         )
         latest_whens = list(map(whens.__getitem__, lasts))
-        spans = map(
-            slice, map(operator.mul, starts, repeat(2)), map(operator.mul, stops, repeat(2))
-        )
         new_slots = map(
             list,
             zip(
@@ -740,8 +759,10 @@ class BackfillState:
                 map(_CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, lasts)),
                 attempts,
                 latest_whens,
-                map(array, repeat("q"), map(pairs.__getitem__, spans)),
                 map(finished.__getitem__, lasts),
+                offsets,
+                lines,
+                map(operator.sub, stops, starts),
                 strict=True,
             ),
         )
@@ -849,12 +870,20 @@ class BackfillState:
     def row_count(self, day: date) -> int:
         """Rows in the file for ``day``."""
         slot = self._slots.get(day)
-        return 0 if slot is None else len(slot[_OFFSETS]) // 2
+        return 0 if slot is None else sum(slot[_RUNS + 2 :: 3])
 
-    def offsets(self, day: date) -> list[int]:
-        """Byte offsets of every row of ``day``, in file order."""
+    def runs(self, day: date) -> list[tuple[int, int, int]]:
+        """Where ``day``'s rows are, in file order, as runs of adjacent rows.
+
+        Each run is ``(byte offset, line number, rows)``: where its first row
+        starts and how many rows of the day follow one another from there
+        (malformed records between them do not end a run).
+        """
         slot = self._slots.get(day)
-        return [] if slot is None else list(slot[_OFFSETS][::2])
+        if slot is None:
+            return []
+        positions = slot[_RUNS:]
+        return list(zip(positions[0::3], positions[1::3], positions[2::3], strict=True))
 
     @property
     def retries(self) -> int:
@@ -991,21 +1020,27 @@ class BackfillState:
         slot = self._slots.get(day)
         if slot is None:
             return out
-        positions = slot[_OFFSETS]
         with open(path, "rb") as fh:
             header = self.header if self.header is not None else _read_header(fh)
-            for i in range(0, len(positions), 2):
-                offset, line = positions[i], positions[i + 1]
+            for offset, line, count in self.runs(day):
                 decoder = RecordDecoder()
                 decoder.adopt_header(header, line=line)
                 fh.seek(offset)
-                buf = b""
-                while True:
+                at, buf, found = offset, b"", 0
+                while found < count:
                     chunk = fh.read(64 << 10)
                     buf += chunk
-                    batch = decoder.decode(buf, offset, final=not chunk)
-                    if batch.records or batch.malformed or not chunk:
-                        out.extend(r for r in batch.records[:1] if r.offset == offset)
+                    batch = decoder.decode(buf, at, final=not chunk)
+                    at += batch.consumed
+                    buf = buf[batch.consumed :]
+                    for record in batch.records:
+                        moved = found == 0 and record.offset != offset
+                        if found == count or record.day != day or moved:
+                            found = count  # the file changed under us: stop here
+                            break
+                        out.append(record)
+                        found += 1
+                    if not chunk:
                         break
         return out
 
