@@ -527,7 +527,9 @@ class RecordDecoder:
                 continue  # inside a multi-line record already decoded
             if q == n:
                 break
-            k = self._rows(chunk, q, q + 1)
+            k = self._quoted(chunk, q)
+            if k < 0:  # not a plain well-formed quoted row: the general path says what it is
+                k = self._rows(chunk, q, q + 1)
             if k < 0:  # a record that runs to the end of buf unfinished
                 kept[q:] = repeat(False, n - q)
                 cut = q
@@ -559,6 +561,69 @@ class RecordDecoder:
             out.fields[at * STRIDE : (at + 1) * STRIDE] = values[:STRIDE]
             out.careful[at] = values
         return cut
+
+    def _quoted(self, chunk: _Chunk, q: int) -> int:
+        """Decode the well-formed row with quoted fields starting on line ``q`` (ASCII text).
+
+        Returns the index of the line after it, having added its record, or
+        -1, having added nothing, when the record is anything else (malformed,
+        unfinished, with NUL bytes, a wrong field count, status or date): the
+        general path then decides. The record's end is the first line end
+        after an even number of quotes; its pieces between quotes are checked
+        as the ``_RECORD`` pattern would: a quote opens a field only right
+        after a comma (or first), closes it only before a comma or the end,
+        and no CR stands outside quotes but the one before the line end.
+        """
+        if chunk.suspect:
+            return -1
+        lines = chunk.lines
+        n = len(lines)
+        k = q
+        quotes = 0
+        while k < n:
+            quotes += lines[k].count('"')
+            k += 1
+            if not quotes & 1:
+                break
+        else:
+            return -1  # runs to the end of the buffer
+        starts = chunk.starts
+        text = chunk.text[starts[q] : starts[k] - 1]
+        if text.endswith("\r"):
+            text = text[:-1]
+        parts = text.split('"')
+        head = parts[0]
+        if (head and not head.endswith(",")) or "\r" in head:
+            return -1
+        fields = head.split(",")
+        i, m = 1, len(parts)
+        while i < m:
+            piece = parts[i]  # inside quotes (fields[-1] is the field's empty start)
+            i += 1
+            while i < m - 1 and not parts[i]:  # an escaped quote
+                piece += '"' + parts[i + 1]
+                i += 2
+            fields[-1] = piece
+            after = parts[i]  # outside quotes: "" at the end, else ",..."
+            i += 1
+            if after:
+                if after[0] != "," or "\r" in after or (i < m and after[-1] != ","):
+                    return -1
+                fields += after.split(",")[1:]
+        if len(fields) != _WIDTH:
+            return -1
+        status = _CANONICAL_STATUS.get(fields[_STATUS_COL])
+        if status is None:
+            return -1
+        fields[_STATUS_COL] = status
+        text_day = fields[_DATE_COL]
+        if text_day != self._day_text:
+            self._day_text, self._day = text_day, parse_day(text_day)
+        if self._day is None:
+            return -1
+        record = (chunk.offset + starts[q], chunk.first_line + q, self._day, fields, text)
+        chunk.records.append(tuple.__new__(Record, record))
+        return k
 
     def _bulk_segment(
         self, chunk: _Chunk, rows: Sequence[int], texts: list[str] | None = None

@@ -9,7 +9,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from telemetry import (
@@ -126,6 +126,13 @@ _ODD_LINES = [
 ]
 
 
+# A row whose error type and message are any text of quotes, commas and line
+# ends: well-formed quoting or not, line ends inside quotes or outside.
+_HOSTILE = ",{day},,,FAILED,,,,,,,,,,{cells},2026-01-01T00:00:09.000000+00:00,,,,,,,"
+_TOKENS = st.lists(st.sampled_from(["a", ",", '"', '""', "\r", "\n", "\r\n"]), max_size=6)
+_CELLS = st.tuples(_TOKENS, _TOKENS).map(lambda pair: ",".join(map("".join, pair)))
+_DAY_TEXTS = st.sampled_from(["2020-01-01", "2020-01-02", "2020-01-03", "20200103", "2020-13-01"])
+
 _LINES = st.lists(
     st.one_of(
         st.builds(
@@ -135,6 +142,8 @@ _LINES = st.lists(
             t=st.integers(0, 9),
         ),
         st.sampled_from(_ODD_LINES),
+        # Quotes anywhere (well-formed or not), line ends inside or outside them.
+        st.builds(_HOSTILE.format, day=_DAY_TEXTS, cells=_CELLS),
     ),
     max_size=40,
 )
@@ -178,7 +187,37 @@ def test_segments_hold_the_same_rows_at_any_chunk_size(
 ) -> None:
     """A chunk split at once (quoted rows decoded alone, then put back) holds the same rows."""
     end = "\r\n" if crlf else "\n"
-    data = (end.join([",".join(SCHEMA), *lines]) + end).encode()
+    _assert_segments_agree((end.join([",".join(SCHEMA), *lines]) + end).encode(), size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_CELLS, _DAY_TEXTS), min_size=1, max_size=4),
+    st.booleans(),
+    st.integers(100, 800),
+)
+# A quote inside a plain field after a quoted one; CRs outside quotes (in a
+# CRLF file, where only the line-end CRs are counted in bulk); a bad date.
+@example([('"a",b"c"', "2020-01-01")], False, 300)
+@example([('"a",\r', "2020-01-01")], True, 300)
+@example([('a\r,"b"', "2020-01-01")], True, 300)
+@example([('"a",b', "2020-13-01")], False, 300)
+def test_hostile_quoted_rows_among_good_ones_decode_as_the_general_path_does(
+    rows: list[tuple[str, str]], crlf: bool, size: int
+) -> None:
+    """Chunks of good rows take the one-split path, decoding quoted rows by their pieces."""
+    end = "\r\n" if crlf else "\n"
+    # The header's chunk is decoded row by row: the rows after it are not.
+    lines = [",".join(SCHEMA), *[_GOOD.format(d=9, status="UPLOADED", t=0)] * 12]
+    for k, (cells, day) in enumerate(rows):
+        lines += [_GOOD.format(d=k % 5 + 1, status="UPLOADED", t=0)] * 6
+        lines.append(_HOSTILE.format(day=day, cells=cells))
+    lines += [_GOOD.format(d=9, status="UPLOADED", t=0)] * 6
+    _assert_segments_agree((end.join(lines) + end).encode(), size)
+
+
+def _assert_segments_agree(data: bytes, size: int) -> None:
+    """Decoding ``data`` into segments, ``size`` bytes a read, gives what records do."""
     expected = list(read_batches(io.BytesIO(data)))
     records = [r for batch in expected for r in batch.records]
     malformed = [m for batch in expected for m in batch.malformed]
