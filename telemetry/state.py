@@ -143,6 +143,25 @@ def _floats(cells: Iterable[str], *, finite_only: bool = True) -> list[float]:
     return numbers
 
 
+def _add_floats(values: array[float], cells: list[str]) -> None:
+    """Append the cells that parse as numbers to ``values`` (non-finite ones too)."""
+    size = len(values)
+    try:  # all of them, in one C-level pass (the usual case)
+        values.extend(map(float, cells))
+    except ValueError:  # an empty or odd cell: undo and skip what does not parse
+        del values[size:]
+        values.extend(_floats(cells, finite_only=False))
+
+
+def _sum_floats(cells: list[str]) -> float:
+    """The sum of the cells that parse as finite numbers."""
+    try:  # all of them, in one C-level pass (the usual case)
+        total = sum(map(float, cells))
+    except ValueError:
+        total = math.nan
+    return total if math.isfinite(total) else sum(_floats(cells))
+
+
 class DurationStats:
     """Durations of one phase in seconds: count, total, min, max, percentiles.
 
@@ -783,16 +802,19 @@ class BackfillState:
         for phase, k in _FLAG_PHASE.items():
             mask = flags[k]
             if 1 in mask:
-                cells = segment.cells(_PHASE_COLUMN[phase], mask)
-                self.durations[phase].values.extend(_floats(cells, finite_only=False))
+                cells = list(segment.cells(_PHASE_COLUMN[phase], mask))
+                _add_floats(self.durations[phase].values, cells)
         mask = flags[_IS_DOWNLOADED]
         if 1 in mask:
-            self.csv_mb += sum(_floats(segment.cells(_CSV_MB, mask)))
-            records = _floats(segment.cells(_RECORDS, mask))
-            self.records_downloaded += sum(map(int, records))
+            self.csv_mb += _sum_floats(list(segment.cells(_CSV_MB, mask)))
+            cells = list(segment.cells(_RECORDS, mask))
+            try:
+                self.records_downloaded += sum(map(int, map(float, cells)))
+            except (ValueError, OverflowError):  # empty, odd or non-finite cells
+                self.records_downloaded += sum(map(int, _floats(cells)))
         mask = flags[_IS_PROCESSED]
         if 1 in mask:
-            self.cdf_mb += sum(_floats(segment.cells(_CDF_MB, mask)))
+            self.cdf_mb += _sum_floats(list(segment.cells(_CDF_MB, mask)))
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
         keep, status, _started = old
