@@ -871,6 +871,12 @@ def cold_load() -> Iterator[None]:
     walks all of them again. None of them form cycles, so collecting is
     pure overhead. Cold loads may overlap (threads, nesting): the collector
     is restored, if it was on, when the last one ends.
+
+    Before it is, the objects allocated meanwhile are moved to the oldest
+    generation (``gc.freeze()`` then ``gc.unfreeze()``: two constant-time
+    list moves), so the first collection afterwards does not walk them all
+    as young objects (0.1 s after a 1M-row load). Skipped when the process
+    keeps objects frozen on purpose (``gc.get_freeze_count()`` is not 0).
     """
     global _pause_depth, _pause_restore
     with _pause_lock:
@@ -884,6 +890,9 @@ def cold_load() -> Iterator[None]:
         with _pause_lock:
             _pause_depth -= 1
             if _pause_depth == 0 and _pause_restore:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 
