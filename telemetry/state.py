@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from itertools import accumulate, compress, islice, repeat
+from itertools import compress, islice, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -671,27 +671,22 @@ class BackfillState:
         flags = _status_flags(statuses)
         self._measure_in_bulk(segment, flags)
         opens = flags[_OPENS]
-        # opened[k]: attempts opened by rows 1..k (a row opens one when its
-        # started_at_utc differs from the row before and it is download-phase).
-        opened = list(
-            accumulate(
-                map(
-                    operator.and_,
-                    map(operator.ne, islice(whens, 1, None), whens),
-                    islice(opens, 1, None),
-                ),
-                initial=0,
-            )
-        )
+        # opening[k - 1] is 1 when row k >= 1 opens an attempt: its
+        # started_at_utc differs from the row before and it is download-phase
+        # (the two masks are ANDed as integers). The attempts a run opens past
+        # its first row are then one C-level count of it.
+        changed = bytes(map(operator.ne, islice(whens, 1, None), whens))
+        both = int.from_bytes(changed, "little") & int.from_bytes(opens[1:], "little")
+        opening = both.to_bytes(len(changed), "little")
         slots = self._slots
         firsts, ends = segment.firsts, segment.ends
-        columns = (whens, statuses, finished, opened, firsts)
+        columns = (whens, statuses, finished, opening, firsts)
         added = 0
         for run in self._new_days_in_bulk(segment, columns, before, winners):
             day = days[run]
             i, j = firsts[run], ends[run]
             last = j - 1
-            new_attempts = opened[last] - opened[i]  # inside the run, past its first row
+            new_attempts = opening.count(1, i, last)  # inside the run, past its first row
             slot = slots[day]  # made above if the day is new
             if day == (days[run - 1] if run else self._last_day):
                 slot[-1] += j - i  # the run goes on from the row before
@@ -715,19 +710,19 @@ class BackfillState:
     def _new_days_in_bulk(
         self,
         segment: Segment,
-        columns: tuple[list[str], list[str], list[str], list[int], list[int]],
+        columns: tuple[list[str], list[str], list[str], bytes, list[int]],
         before: dict[date, tuple[Any, str, str] | None] | None,
         winners: dict[date, list[str]] | None,
     ) -> list[int]:
         """Make the slots of days first seen here, from their first run, with C-level maps.
 
         ``columns`` are the segment's ``started_at_utc``, status and
-        ``finished_at_utc`` columns, the attempts opened up to each row and
-        the index of each run's first row.
+        ``finished_at_utc`` columns, which rows past the first open an attempt
+        (byte ``k - 1`` for row ``k``) and the index of each run's first row.
         Returns the runs left for the loop in :meth:`_fold_in_order`: those
         of days that had a slot already.
         """
-        whens, statuses, finished, opened, firsts = columns
+        whens, statuses, finished, opening, firsts = columns
         run_days = segment.days
         slots = self._slots
         runs = len(run_days)
@@ -762,13 +757,8 @@ class BackfillState:
             left = list(compress(range(runs), map(operator.not_, fresh)))
         lasts = list(map(operator.sub, stops, repeat(1)))
         # 1 + the attempts opened inside the run past its first row
-        attempts = list(
-            map(
-                operator.sub,
-                map(opened.__getitem__, lasts),
-                map(operator.sub, map(opened.__getitem__, starts), repeat(1)),
-            )
-        )
+        opened = map(opening.count, repeat(1), starts, lasts)
+        attempts = list(map(operator.add, opened, repeat(1)))
         latest_whens = list(map(whens.__getitem__, lasts))
         new_slots = map(
             list,
