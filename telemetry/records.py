@@ -24,11 +24,13 @@ from contextlib import contextmanager
 from datetime import date
 from itertools import accumulate, chain, compress, islice, repeat
 from operator import itemgetter
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from .schema import SCHEMA, VALID_STATUSES
 
 BOM = b"\xef\xbb\xbf"
+
+_K = TypeVar("_K")
 
 #: Bytes read per chunk by the cold readers. Small on purpose: the decoded
 #: lines of one chunk stay in the CPU cache (4 MiB chunks measured 2x slower).
@@ -172,13 +174,17 @@ class Segment(NamedTuple):
         return row_values(self.keeps[k]) if values is None else values
 
 
-def runs_of(days: list[date]) -> tuple[list[int], list[date]]:
-    """Split rows whose days are ``days`` into maximal runs: their ``ends`` and ``days``."""
-    n = len(days)
-    ends = list(compress(range(1, n), map(operator.ne, islice(days, 1, None), days)))
-    run_days = list(map(days.__getitem__, [0, *ends])) if n else []
+def runs_of(keys: list[_K]) -> tuple[list[int], list[_K]]:
+    """Split rows whose days (or day texts) are ``keys`` into maximal runs of equal ones.
+
+    Returns where each run ends (as :attr:`Segment.ends`) and its key, with
+    no Python code per row.
+    """
+    n = len(keys)
+    ends = list(compress(range(1, n), map(operator.ne, islice(keys, 1, None), keys)))
+    run_keys = list(map(keys.__getitem__, [0, *ends])) if n else []
     ends.append(n)
-    return ends, run_days
+    return ends, run_keys
 
 
 class _SegmentBuilder:
@@ -660,18 +666,15 @@ class RecordDecoder:
         if not _STATUS_TEXTS.issuperset(fields[_STATUS_COL::STRIDE]):
             return False
         # Runs of rows with one day text; a date object per run.
-        days_text = fields[_DATE_COL::STRIDE]
-        ends = list(compress(range(1, m), map(operator.ne, islice(days_text, 1, None), days_text)))
-        firsts = [0, *ends]
-        ends.append(m)
+        ends, days_text = runs_of(fields[_DATE_COL::STRIDE])
         try:
-            days = list(map(date.fromisoformat, map(days_text.__getitem__, firsts)))
+            days = list(map(date.fromisoformat, days_text))
         except ValueError:
             return False
         del fields[-1]  # the last row's last cell: STRIDE cells per row now
         out = chunk.builder
         if self.positions:
-            at = list(map(rows.__getitem__, firsts))  # the runs' first lines
+            at = list(map(rows.__getitem__, [0, *ends[:-1]]))  # the runs' first lines
             out.offsets += map(operator.add, map(starts.__getitem__, at), repeat(chunk.offset))
             out.lines += map(operator.add, at, repeat(chunk.first_line))
         out.add_runs(ends, days)
