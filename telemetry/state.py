@@ -442,6 +442,8 @@ class BackfillState:
         # The day of the last row folded: a run of rows going on with it
         # (across batches) adds to that day's last run of positions.
         self._last_day: date | None = None
+        # The latest day that has a slot.
+        self._newest: date | None = None
         self._total_attempts = 0
         self.rows = 0
         self.malformed: list[Malformed] = []
@@ -592,6 +594,7 @@ class BackfillState:
         canonical = _CANONICAL_STATUS.get
         keeps, row_values_of = segment.keeps, segment.values
         previous_day = self._last_day
+        newest = self._newest
         for run, (day, first, end) in enumerate(
             zip(segment.days, segment.firsts, segment.ends, strict=True)
         ):
@@ -628,6 +631,8 @@ class BackfillState:
                 if slot is None:
                     runs = (segment.offsets[run], segment.lines[run], end - first)
                     slot = slots[day] = [keep, when, status, 1, when, finished, *runs]
+                    if newest is None or day > newest:
+                        newest = day
                     attempts += 1
                     before[day] = None
                     winners[day] = values
@@ -647,6 +652,7 @@ class BackfillState:
                     slot[_FINISHED_AT] = finished
                     winners[day] = values
         self._last_day = previous_day
+        self._newest = newest
         self._last_moment = last_moment
         self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
         self._total_attempts += attempts
@@ -729,7 +735,18 @@ class BackfillState:
         # Usually (a cold load in order) every run is a new day's but the
         # first, which may go on with the day the segment before ended on.
         old = 1 if run_days[0] in slots else 0
-        if len(set(run_days)) == runs and slots.keys().isdisjoint(islice(run_days, old, None)):
+        newest = self._newest
+        if old < runs and (newest is None or run_days[old] > newest):
+            # Days past every day seen, in rising order, are new and distinct
+            # (no lookups in the big map of slots).
+            rising = all(
+                map(operator.lt, islice(run_days, old, None), islice(run_days, old + 1, None))
+            )
+        else:
+            rising = False
+        if rising or (
+            len(set(run_days)) == runs and slots.keys().isdisjoint(islice(run_days, old, None))
+        ):
             fresh = None
         else:
             # A day's first run in the segment (reversed, so the first index wins).
@@ -776,6 +793,10 @@ class BackfillState:
             ),
         )
         slots.update(zip(new_days, new_slots, strict=True))
+        if new_days:
+            top = max(new_days)
+            if newest is None or top > newest:
+                self._newest = top
         self._total_attempts += sum(attempts)
         if before is not None:
             before.update(zip(new_days, repeat(None)))
