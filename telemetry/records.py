@@ -159,7 +159,7 @@ class Segment(NamedTuple):
     @property
     def firsts(self) -> list[int]:
         """The index of each run's first row."""
-        return [0, *islice(self.ends, len(self.ends) - 1)]
+        return run_firsts(self.ends)
 
     def row_days(self) -> list[date]:
         """The day of every row."""
@@ -185,6 +185,11 @@ def runs_of(keys: list[_K]) -> tuple[list[int], list[_K]]:
     run_keys = list(map(keys.__getitem__, [0, *ends])) if n else []
     ends.append(n)
     return ends, run_keys
+
+
+def run_firsts(ends: list[int]) -> list[int]:
+    """The index of each run's first row, from where each run ends."""
+    return [0, *islice(ends, len(ends) - 1)]
 
 
 class _SegmentBuilder:
@@ -214,7 +219,7 @@ class _SegmentBuilder:
             return
         ends, days = runs_of([r.day for r in records])
         if positions:
-            firsts = [0, *ends[:-1]]
+            firsts = run_firsts(ends)
             self.offsets += [records[k].offset for k in firsts]
             self.lines += [records[k].line for k in firsts]
         self.add_runs(ends, days)
@@ -674,7 +679,7 @@ class RecordDecoder:
         del fields[-1]  # the last row's last cell: STRIDE cells per row now
         out = chunk.builder
         if self.positions:
-            at = list(map(rows.__getitem__, [0, *ends[:-1]]))  # the runs' first lines
+            at = list(map(rows.__getitem__, run_firsts(ends)))  # the runs' first lines
             out.offsets += map(operator.add, map(starts.__getitem__, at), repeat(chunk.offset))
             out.lines += map(operator.add, at, repeat(chunk.first_line))
         out.add_runs(ends, days)

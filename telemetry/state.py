@@ -31,6 +31,7 @@ from .records import (
     cold_load,
     read_batches,
     row_values,
+    run_firsts,
     runs_of,
 )
 from .schema import (
@@ -326,6 +327,18 @@ _FINISHED_AT = 5  # finished_at_utc of the latest row
 _RUNS = 6
 
 
+def _add_run(slot: list[Any], goes_on: bool, segment: Segment, run: int, rows: int) -> None:
+    """Add run ``run`` of ``segment`` (``rows`` rows) to a day's runs of positions.
+
+    When it ``goes_on`` from the row before (same day), the day's last run
+    just grows.
+    """
+    if goes_on:
+        slot[-1] += rows
+    else:
+        slot += (segment.offsets[run], segment.lines[run], rows)
+
+
 def _values(keep: str | list[str]) -> list[str]:
     return keep if isinstance(keep, list) else row_values(keep)
 
@@ -335,7 +348,7 @@ def _segment_of(records: list[Record]) -> Segment:
     values = list(map(_VALUES, records))
     keeps = list(map(_TEXT, records)) if records[0].text is not None else values
     ends, days = runs_of(list(map(_DAY, records)))
-    firsts = list(map(records.__getitem__, [0, *ends[:-1]]))
+    firsts = list(map(records.__getitem__, run_firsts(ends)))
     return Segment(
         ends,
         days,
@@ -600,10 +613,7 @@ class BackfillState:
         ):
             slot = get_slot(day)
             if slot is not None:
-                if day == previous_day:  # the run goes on from the row before
-                    slot[-1] += end - first
-                else:
-                    slot += (segment.offsets[run], segment.lines[run], end - first)
+                _add_run(slot, day == previous_day, segment, run, end - first)
             previous_day = day
             for k in range(first, end):
                 values = row_values_of(k)
@@ -694,10 +704,7 @@ class BackfillState:
             last = j - 1
             new_attempts = opening.count(1, i, last)  # inside the run, past its first row
             slot = slots[day]  # made above if the day is new
-            if day == (days[run - 1] if run else self._last_day):
-                slot[-1] += j - i  # the run goes on from the row before
-            else:
-                slot += (segment.offsets[run], segment.lines[run], j - i)
+            _add_run(slot, day == (days[run - 1] if run else self._last_day), segment, run, j - i)
             if slot[_LAST_STARTED] != whens[i] and opens[i]:
                 new_attempts += 1
             slot[_ATTEMPTS] += new_attempts
@@ -747,31 +754,29 @@ class BackfillState:
         if rising or (
             len(set(run_days)) == runs and slots.keys().isdisjoint(islice(run_days, old, None))
         ):
-            fresh = None
+            stale = None
         else:
             # A day's first run in the segment (reversed, so the first index wins).
             first_run = dict(zip(reversed(run_days), range(runs - 1, -1, -1), strict=True))
-            fresh = list(
+            stale = list(
                 map(
-                    operator.not_,
-                    map(
-                        operator.or_,
-                        map(slots.__contains__, run_days),
-                        map(operator.ne, map(first_run.__getitem__, run_days), range(runs)),
-                    ),
+                    operator.or_,
+                    map(slots.__contains__, run_days),
+                    map(operator.ne, map(first_run.__getitem__, run_days), range(runs)),
                 )
             )
         ends = segment.ends
-        if fresh is None or sum(fresh) == runs - old:  # the stale run, if any, is the first
+        if stale is None or sum(stale) == old:  # the stale run, if any, is the first
             starts, stops, new_days = firsts[old:], ends[old:], run_days[old:]
             offsets, lines = segment.offsets[old:], segment.lines[old:]
             left = list(range(old))
         else:
+            fresh = list(map(operator.not_, stale))
             starts, stops = list(compress(firsts, fresh)), list(compress(ends, fresh))
             new_days = list(compress(run_days, fresh))
             offsets = list(compress(segment.offsets, fresh))
             lines = list(compress(segment.lines, fresh))
-            left = list(compress(range(runs), map(operator.not_, fresh)))
+            left = list(compress(range(runs), stale))
         lasts = list(map(operator.sub, stops, repeat(1)))
         # 1 + the attempts opened inside the run past its first row
         opened = map(opening.count, repeat(1), starts, lasts)
