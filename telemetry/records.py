@@ -427,12 +427,14 @@ class RecordDecoder:
         # Lines that need the careful path: quoted fields (or, in a chunk with
         # NUL bytes, every line). When the header is SCHEMA itself the other
         # lines are decoded in bulk: for segments, all of them in one split
-        # if they are all well-formed, else run by run between careful lines.
-        careful = chunk.careful_lines()
-        careful.append(n)
+        # if they are all well-formed, else run by run between careful lines
+        # (found up front only then).
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
-        cut = self._one_split(chunk, careful) if self.segments and bulk else None
+        one_split = self.segments and bulk and not chunk.suspect
+        cut = self._one_split(chunk) if one_split else None
         if cut is None:
+            careful = chunk.careful_lines()
+            careful.append(n)
             cut = self._run_by_run(chunk, careful, bulk)
         # Every complete line, unless a record runs to the end of buf unfinished.
         consumed = chunk.starts[cut]
@@ -513,18 +515,19 @@ class RecordDecoder:
             return self._bulk_segment(chunk, range(a, b))
         return self._bulk(chunk, a, b)
 
-    def _one_split(self, chunk: _Chunk, careful: list[int]) -> int | None:
-        """Decode a whole chunk with one split of its lines (``segments`` decoding).
+    def _one_split(self, chunk: _Chunk) -> int | None:
+        """Decode a whole chunk (no NUL bytes) with one split of its lines (``segments`` decoding).
 
-        The records on ``careful`` lines (quoted fields) are decoded one by
-        one first and each stands in the split as a plain stand-in line with
-        its date and status, whose cells are then replaced by the record's.
-        Returns the index of the line where a record runs to the end of the
-        buffer unfinished (else the number of lines), or ``None``, having
-        decoded nothing, when a plain line is not a well-formed row: the
-        run-by-run path then takes over.
+        The records with quoted fields are decoded one by one first, found
+        by searching for quotes from the end of the record before, and each
+        stands in the split as a plain stand-in line with its date and
+        status, whose cells are then replaced by the record's. Returns the
+        index of the line where a record runs to the end of the buffer
+        unfinished (else the number of lines), or ``None``, having decoded
+        nothing, when a plain line is not a well-formed row: the run-by-run
+        path then takes over.
         """
-        lines = chunk.lines
+        lines, starts = chunk.lines, chunk.starts
         n = len(lines)
         kept = [True] * n  # the lines that are rows (a careful record by its first)
         placed: list[tuple[int, Record]] = []  # (its row in the chunk, careful row)
@@ -532,12 +535,10 @@ class RecordDecoder:
         reported = len(malformed)
         dropped = 0  # lines before q that are not rows
         cut = n
-        k = 0
-        for q in careful:
-            if q < k:
-                continue  # inside a multi-line record already decoded
-            if q == n:
-                break
+        find, end = chunk.text.find, starts[n]
+        pos = find('"', starts[0], end)
+        while pos >= 0:
+            q = bisect_right(starts, pos) - 1  # the line the record with a quote starts on
             k = self._quoted(chunk, q)
             if k < 0:  # not a plain well-formed quoted row: the general path says what it is
                 k = self._rows(chunk, q, q + 1)
@@ -550,6 +551,7 @@ class RecordDecoder:
             if records:
                 placed.append((q - dropped, records.pop()))
             dropped += k - first
+            pos = find('"', starts[k], end)
         rows: Sequence[int] = range(n)
         texts = None  # every line a plain row: split a slice of the chunk's text
         if placed or dropped or cut < n:
@@ -574,19 +576,17 @@ class RecordDecoder:
         return cut
 
     def _quoted(self, chunk: _Chunk, q: int) -> int:
-        """Decode the well-formed row with quoted fields starting on line ``q`` (ASCII text).
+        """Decode the well-formed row with quoted fields starting on line ``q`` (ASCII, no NUL).
 
         Returns the index of the line after it, having added its record, or
         -1, having added nothing, when the record is anything else (malformed,
-        unfinished, with NUL bytes, a wrong field count, status or date): the
+        unfinished, a wrong field count, status or date): the
         general path then decides. The record's end is the first line end
         after an even number of quotes; its pieces between quotes are checked
         as the ``_RECORD`` pattern would: a quote opens a field only right
         after a comma (or first), closes it only before a comma or the end,
         and no CR stands outside quotes but the one before the line end.
         """
-        if chunk.suspect:
-            return -1
         lines = chunk.lines
         n = len(lines)
         k = q
@@ -607,20 +607,31 @@ class RecordDecoder:
         if (head and not head.endswith(",")) or "\r" in head:
             return -1
         fields = head.split(",")
-        i, m = 1, len(parts)
-        while i < m:
-            piece = parts[i]  # inside quotes (fields[-1] is the field's empty start)
-            i += 1
-            while i < m - 1 and not parts[i]:  # an escaped quote
-                piece += '"' + parts[i + 1]
-                i += 2
-            fields[-1] = piece
-            after = parts[i]  # outside quotes: "" at the end, else ",..."
-            i += 1
+        m = len(parts)
+        if not any(parts[2 : m - 1 : 2]):
+            # One quoted field (the usual case): the pieces outside quotes
+            # between its first and last are all empty, each an escaped quote.
+            fields[-1] = '"'.join(parts[1 : m - 1 : 2])
+            after = parts[-1]  # outside quotes: "" at the end, else ",..."
             if after:
-                if after[0] != "," or "\r" in after or (i < m and after[-1] != ","):
+                if after[0] != "," or "\r" in after:
                     return -1
                 fields += after.split(",")[1:]
+        else:
+            i = 1
+            while i < m:
+                piece = parts[i]  # inside quotes (fields[-1] is the field's empty start)
+                i += 1
+                while i < m - 1 and not parts[i]:  # an escaped quote
+                    piece += '"' + parts[i + 1]
+                    i += 2
+                fields[-1] = piece
+                after = parts[i]  # outside quotes: "" at the end, else ",..."
+                i += 1
+                if after:
+                    if after[0] != "," or "\r" in after or (i < m and after[-1] != ","):
+                        return -1
+                    fields += after.split(",")[1:]
         if len(fields) != _WIDTH:
             return -1
         status = _CANONICAL_STATUS.get(fields[_STATUS_COL])
