@@ -268,27 +268,56 @@ def parse_day(text: str) -> date | None:
 def split_fields(text: str) -> list[str]:
     """Split one well-formed record (without its line end) into fields.
 
-    Works on the pieces between quotes, not on characters: outside a quoted
-    field a piece is commas and plain fields; an empty piece between two
-    quoted pieces is an escaped quote (``""``).
+    Raises :class:`ValueError` for a text that is not one (as the decoders
+    never give).
     """
     if '"' not in text:
         return text.split(",")
-    parts = text.split('"')
-    fields = parts[0].split(",")
-    i, n = 1, len(parts)
-    while i < n:
-        piece = parts[i]  # the content of a quoted field (fields[-1] is its empty start)
+    fields = _quoted_fields(text.split('"'))
+    if fields is None:
+        raise ValueError(f"not a well-formed record: {text[:60]!r}")
+    return fields
+
+
+def _quoted_fields(parts: list[str]) -> list[str] | None:
+    """The fields of a record (without its line end) from its text split on quotes.
+
+    Works on the pieces between quotes, not on characters: outside quotes a
+    piece is commas and plain fields; an empty piece between two quoted
+    pieces is an escaped quote (``""``). Returns ``None`` when the record is
+    not well-formed as the ``_RECORD`` pattern says: a quote opens a field
+    only first or right after a comma, closes it only before a comma or the
+    end, and no CR stands outside quotes.
+    """
+    m = len(parts)
+    head = parts[0]
+    if not m & 1 or (head and not head.endswith(",")) or "\r" in head:
+        return None
+    fields = head.split(",")
+    if not any(parts[2 : m - 1 : 2]):
+        # One quoted field (the usual case): the pieces outside quotes
+        # between its first and last are all empty, each an escaped quote.
+        fields[-1] = '"'.join(parts[1 : m - 1 : 2])
+        after = parts[-1]  # outside quotes: "" at the end, else ",..."
+        if after:
+            if after[0] != "," or "\r" in after:
+                return None
+            fields += after.split(",")[1:]
+        return fields
+    i = 1
+    while i < m:
+        piece = parts[i]  # inside quotes (fields[-1] is the field's empty start)
         i += 1
-        while i < n - 1 and not parts[i]:  # an escaped quote inside the field
+        while i < m - 1 and not parts[i]:  # an escaped quote
             piece += '"' + parts[i + 1]
             i += 2
         fields[-1] = piece
-        if i < n:
-            after = parts[i]  # "" at the end of the record, else ",..." after the field
-            if after:
-                fields += after.split(",")[1:]
-            i += 1
+        after = parts[i]  # outside quotes: "" at the end, else ",..."
+        i += 1
+        if after:
+            if after[0] != "," or "\r" in after or (i < m and after[-1] != ","):
+                return None
+            fields += after.split(",")[1:]
     return fields
 
 
@@ -580,12 +609,10 @@ class RecordDecoder:
 
         Returns the index of the line after it, having added its record, or
         -1, having added nothing, when the record is anything else (malformed,
-        unfinished, a wrong field count, status or date): the
-        general path then decides. The record's end is the first line end
-        after an even number of quotes; its pieces between quotes are checked
-        as the ``_RECORD`` pattern would: a quote opens a field only right
-        after a comma (or first), closes it only before a comma or the end,
-        and no CR stands outside quotes but the one before the line end.
+        unfinished, a wrong field count, status or date): the general path
+        then decides. The record's end is the first line end after an even
+        number of quotes (a CR before it is not part of the record);
+        :func:`_quoted_fields` checks and splits the rest.
         """
         lines = chunk.lines
         n = len(lines)
@@ -602,37 +629,8 @@ class RecordDecoder:
         text = chunk.text[starts[q] : starts[k] - 1]
         if text.endswith("\r"):
             text = text[:-1]
-        parts = text.split('"')
-        head = parts[0]
-        if (head and not head.endswith(",")) or "\r" in head:
-            return -1
-        fields = head.split(",")
-        m = len(parts)
-        if not any(parts[2 : m - 1 : 2]):
-            # One quoted field (the usual case): the pieces outside quotes
-            # between its first and last are all empty, each an escaped quote.
-            fields[-1] = '"'.join(parts[1 : m - 1 : 2])
-            after = parts[-1]  # outside quotes: "" at the end, else ",..."
-            if after:
-                if after[0] != "," or "\r" in after:
-                    return -1
-                fields += after.split(",")[1:]
-        else:
-            i = 1
-            while i < m:
-                piece = parts[i]  # inside quotes (fields[-1] is the field's empty start)
-                i += 1
-                while i < m - 1 and not parts[i]:  # an escaped quote
-                    piece += '"' + parts[i + 1]
-                    i += 2
-                fields[-1] = piece
-                after = parts[i]  # outside quotes: "" at the end, else ",..."
-                i += 1
-                if after:
-                    if after[0] != "," or "\r" in after or (i < m and after[-1] != ","):
-                        return -1
-                    fields += after.split(",")[1:]
-        if len(fields) != _WIDTH:
+        fields = _quoted_fields(text.split('"'))
+        if fields is None or len(fields) != _WIDTH:
             return -1
         status = _CANONICAL_STATUS.get(fields[_STATUS_COL])
         if status is None:

@@ -9,6 +9,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,7 @@ from telemetry import (
     utcnow_iso,
 )
 from telemetry.latest import _writer_format, writer_format
-from telemetry.records import RecordDecoder, read_batches
+from telemetry.records import RecordDecoder, read_batches, split_fields
 
 HEADER = ",".join(SCHEMA)
 
@@ -123,6 +124,8 @@ _ODD_LINES = [
     ",2020-01-03,,,UPLOADED,,,,,,,,,,,,not a time,,,,,,,",  # out of order from here
     ",".join(SCHEMA),  # a repeated header
     ",2020-01-04,,,FAILED,,,,,,,,,,,x\ry,2026-01-01T00:00:09.000000+00:00,,,,,,,",  # stray CR
+    # A stray CR between two quoted fields.
+    ',2020-01-04,,,FAILED,,,,,,,,,"x",x\ry,"a",2026-01-01T00:00:09.000000+00:00,,,,,,,',
 ]
 
 
@@ -202,6 +205,7 @@ def test_segments_hold_the_same_rows_at_any_chunk_size(
 @example([('"a",\r', "2020-01-01")], True, 300)
 @example([('a\r,"b"', "2020-01-01")], True, 300)
 @example([('"a",b', "2020-13-01")], False, 300)
+@example([('"a"x,"b"', "2020-01-01")], False, 300)  # a quote closing before a letter
 def test_hostile_quoted_rows_among_good_ones_decode_as_the_general_path_does(
     rows: list[tuple[str, str]], crlf: bool, size: int
 ) -> None:
@@ -247,6 +251,15 @@ def _assert_segments_agree(data: bytes, size: int) -> None:
     assert runs == expected
     assert [m for b in batches for m in b.malformed] == malformed
     assert batches[-1].consumed == len(data)
+
+
+def test_split_fields_decodes_quoted_fields_and_refuses_what_is_not_a_record() -> None:
+    assert split_fields('a,"b ""c"", d",e') == ["a", 'b "c", d', "e"]  # one quoted field
+    assert split_fields('"a\nb",,"""",x') == ["a\nb", "", '"', "x"]  # several
+    assert split_fields('a,""') == ["a", ""]
+    for text in ('a,"b"c', 'a,b"c"', '"a"\r,b', 'a,"b'):
+        with pytest.raises(ValueError, match="not a well-formed record"):
+            split_fields(text)
 
 
 _STAMPS = st.sampled_from(
