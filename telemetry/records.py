@@ -914,17 +914,23 @@ def cold_load() -> Iterator[None]:
 
 
 def read_batches(
-    fh: BinaryIO, chunk_size: int = CHUNK_SIZE, decoder: RecordDecoder | None = None
+    fh: BinaryIO,
+    chunk_size: int = CHUNK_SIZE,
+    decoder: RecordDecoder | None = None,
+    *,
+    start: int = 0,
 ) -> Iterator[Batch]:
     """Decode a whole file from its start, one :class:`Batch` per chunk.
 
     ``consumed`` of each batch is relative to the file, not the chunk: the
     last batch's ``consumed`` is the file size. An incomplete final record is
     reported as torn. Raises :class:`TelemetryFormatError` for a file whose
-    header is not a telemetry header.
+    header is not a telemetry header. With ``start``, ``fh`` stands at that
+    byte offset, a record's first byte, and ``decoder`` knows the header
+    (:meth:`RecordDecoder.adopt_header`).
     """
     decoder = decoder or RecordDecoder()
-    offset = 0
+    offset = start
     pending = b""
     while True:
         chunk = fh.read(chunk_size)

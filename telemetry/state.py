@@ -1064,13 +1064,8 @@ class BackfillState:
                 decoder = RecordDecoder()
                 decoder.adopt_header(header, line=line)
                 fh.seek(offset)
-                at, buf, found = offset, b"", 0
-                while found < count:
-                    chunk = fh.read(64 << 10)
-                    buf += chunk
-                    batch = decoder.decode(buf, at, final=not chunk)
-                    at += batch.consumed
-                    buf = buf[batch.consumed :]
+                found = 0
+                for batch in read_batches(fh, decoder=decoder, start=offset):
                     for record in batch.records:
                         moved = found == 0 and record.offset != offset
                         if found == count or record.day != day or moved:
@@ -1078,7 +1073,7 @@ class BackfillState:
                             break
                         out.append(record)
                         found += 1
-                    if not chunk:
+                    if found == count:
                         break
         return out
 
