@@ -39,7 +39,7 @@ from .schema import (
     TelemetryRow,
     utcnow_iso,
 )
-from .store import HistoricalTelemetry
+from .store import HistoricalTelemetry, storable_text
 
 PHASES: tuple[str, ...] = ("download", "process", "upload")
 
@@ -198,8 +198,10 @@ class Attempt:
         row["chunk_date_utc"] = self.day.isoformat()
         row["status"] = status
         row["started_at_utc"] = self.started_at_utc
+        # Text a file cannot hold (a NUL, a lone surrogate from an undecodable
+        # path in an OSError) is stored escaped: the row is always written.
         written = TelemetryRow.from_dict(
-            {k: "" if v is None else str(v) for k, v in row.items() if k in SCHEMA}
+            {k: "" if v is None else storable_text(str(v)) for k, v in row.items() if k in SCHEMA}
         )
         self._store.append_row(written)
         object.__setattr__(self, "status", status)
@@ -229,6 +231,10 @@ def record_attempt(
       the exception's class name and ``error_message`` its formatted
       traceback, and the exception propagates unchanged. If that append
       itself fails, its ``OSError`` propagates, chained to the original.
+    * Every value is written with ``str()``; text a telemetry file cannot
+      hold (a NUL, a lone surrogate) is stored escaped (``\\x00``,
+      ``\\udcff``), so the outcome row is written whatever the exception
+      says, and ``Attempt.row`` holds the escaped text.
 
     Both rows share ``started_at_utc``. ``columns`` (any ``SCHEMA`` column but
     ``chunk_date_utc``, ``status`` and ``started_at_utc``) go into both rows.

@@ -8,20 +8,31 @@ uses this module (threads or processes, on one machine):
   decision to write the header is made from the file's size *after* the lock
   is held, so a new file gets exactly one header.
 * **Durable rows.** The row is flushed and ``fsync``-ed before the call
-  returns; a new file's directory is ``fsync``-ed too. An ``OSError`` from
-  ``fsync`` propagates: the row must then be treated as not stored.
+  returns. A new file's directory is ``fsync``-ed before its first row goes
+  in; where the directory cannot be opened (write and search only, mode
+  0733) that sync is skipped and the entry is as durable as the file system
+  makes it.
+* **Raised means not stored; returned means stored.** When a write or its
+  ``fsync`` fails (a full disk, an I/O error), whatever part of the row
+  reached the file is cut off again, under the lock, before the ``OSError``
+  propagates: no later append can complete it into a row.
 * **Crash safety.** A writer killed mid-row leaves a torn final record. The
   next append closes it off (closing an open quote if need be) with a marker
   that makes it one malformed record every reader skips and reports, so it
   can never swallow or glue onto the new row. The check costs only the bytes
-  appended since this process last looked at the file.
+  appended since this process last looked at the file, and that shortcut is
+  taken only while the file still holds, just before where this process
+  left it, the bytes it wrote there: a file restored in place (``cp``) or
+  re-created on a reused inode is checked again from its header.
 * **Older headers.** A file whose header stops after ``finished_at_utc`` (the
   format before the processing and upload columns) is upgraded in place on
   the first append: rewritten to a temporary file with the full header, every
   row padded with empty values, then renamed over the original while the old
   file's lock is held. A writer that was waiting on the old file notices the
-  replacement and writes into the new one. ``backfill-monitor upgrade FILE``
-  does the same on demand.
+  replacement and writes into the new one. A symlink's target is upgraded
+  (the link stays); the copy keeps the file's mode, has a short name, and is
+  removed on any failure. ``backfill-monitor upgrade FILE`` does the same on
+  demand.
 * A torn header (a crash while creating the file) is rewritten when the file
   holds nothing else, and never appended under.
 
@@ -31,16 +42,19 @@ their rows may interleave with ours, exactly as they could with each other.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import fcntl
 import io
 import os
+import tempfile
 import threading
+import zlib
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .records import (
     CHUNK_SIZE,
@@ -55,10 +69,28 @@ from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 _HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
 
 # Per file (device, inode): the offset up to which this process has verified
-# the file ends on a record boundary. Shared by every HistoricalTelemetry in
-# the process, so even a writer object made per row never rescans the file.
-_verified_end: dict[tuple[int, int], int] = {}
+# the file ends on a record boundary, and the bytes just before it. Shared by
+# every HistoricalTelemetry in the process, so even a writer object made per
+# row never rescans the file. A device and inode name a file only while it
+# lives (``cp backup.csv telemetry.csv`` keeps the inode, a deleted file's
+# inode number is reused), so the cache is trusted only while those bytes are
+# still there: the fingerprint the tail reader keeps, too.
+_verified_end: dict[tuple[int, int], tuple[int, bytes]] = {}
 _verified_lock = threading.Lock()
+_FINGERPRINT = 64  # bytes before a verified end that must not have changed
+
+
+def storable_text(text: str) -> str:
+    """``text`` with what a telemetry file cannot hold written as escapes.
+
+    A NUL becomes the four characters ``\\x00`` and a lone surrogate (from
+    bytes that were not UTF-8, as in an ``OSError`` about an undecodable
+    path) its backslash escape, e.g. ``\\udcff``; other text is unchanged.
+    """
+    if text.isascii():
+        return text.replace("\x00", "\\x00") if "\x00" in text else text
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")
 
 
 def encode_row(values: list[str]) -> bytes:
@@ -73,7 +105,9 @@ def row_values(row: TelemetryRow | Mapping[str, Any]) -> list[str]:
 
     Raises ``ValueError`` for unknown columns, a status outside
     ``VALID_STATUSES`` (an empty status is allowed, as in the original
-    module) and NUL characters, which no reader would accept back.
+    module), NUL characters, which no reader would accept back, and lone
+    surrogates, which UTF-8 cannot hold. :func:`telemetry.record_attempt`
+    stores such text escaped instead (:func:`storable_text`).
     """
     if isinstance(row, TelemetryRow):
         data = row.to_dict()
@@ -90,6 +124,14 @@ def row_values(row: TelemetryRow | Mapping[str, Any]) -> list[str]:
     for col, value in zip(SCHEMA, values, strict=True):
         if "\x00" in value:
             raise ValueError(f"Telemetry column {col!r} contains a NUL character.")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"Telemetry column {col!r} holds a lone surrogate (text decoded from "
+                    "bytes that are not UTF-8), which cannot be stored as UTF-8."
+                ) from None
     return values
 
 
@@ -113,6 +155,9 @@ class HistoricalTelemetry:
         while True:
             fd, created = _open_for_append(self.path)
             try:
+                if created:
+                    # Before any row goes in: an error here stores nothing.
+                    _fsync_dir(self.path.parent)
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if not _is_current(fd, self.path):
                     continue  # replaced (upgraded) or deleted while we waited
@@ -120,8 +165,6 @@ class HistoricalTelemetry:
                     break
             finally:
                 os.close(fd)  # also releases the lock
-        if created:
-            _fsync_dir(self.path.parent)
 
     def _append_locked(self, fd: int, payload: bytes) -> bool:
         """Write ``payload`` under the lock; ``False`` means start over."""
@@ -132,10 +175,7 @@ class HistoricalTelemetry:
         if size == 0:
             prefix = _HEADER_LINE
         else:
-            with _verified_lock:
-                known = _verified_end.get(key)
-            if known is None or known > size or (known and os.pread(fd, 1, known - 1) != b"\n"):
-                known = None
+            known = _trusted_end(fd, key, size)
             if known is None:
                 header, header_end = _read_header(fd, size)
                 if header is None:
@@ -155,10 +195,22 @@ class HistoricalTelemetry:
             if size:
                 prefix = _close_off_torn_tail(fd, known, size)
         data = prefix + payload
-        _write_all(fd, data)
-        os.fsync(fd)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except BaseException:
+            # Raised means not stored: take back whatever part of the write
+            # reached the file, so no later append can complete it into a row.
+            with _verified_lock:
+                _verified_end.pop(key, None)
+            _roll_back(fd, size)
+            raise
+        end = size + len(data)
+        before = data[-_FINGERPRINT:]
+        if len(before) < _FINGERPRINT and end > len(before):
+            before = os.pread(fd, _FINGERPRINT, max(0, end - _FINGERPRINT))
         with _verified_lock:
-            _verified_end[key] = size + len(data)
+            _verified_end[key] = (end, before)
         return True
 
     # -- reading -------------------------------------------------------------
@@ -256,6 +308,37 @@ def _is_current(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
 
 
+def _trusted_end(fd: int, key: tuple[int, int], size: int) -> int | None:
+    """The cached verified end of the open file, if the file still proves it.
+
+    ``None`` when nothing is cached for ``key`` or the file no longer holds,
+    just before that end, the bytes this process wrote there (it was
+    truncated, restored in place or re-created on a reused inode).
+    """
+    with _verified_lock:
+        cached = _verified_end.get(key)
+    if cached is None:
+        return None
+    end, before = cached
+    if end > size or os.pread(fd, len(before), end - len(before)) != before:
+        with _verified_lock:
+            _verified_end.pop(key, None)
+        return None
+    return end
+
+
+def _roll_back(fd: int, size: int) -> None:
+    """Cut the file back to ``size`` after a failed write (best effort).
+
+    The caller holds the lock, so nothing was appended after our bytes.
+    """
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass  # the original error is what the caller must see
+
+
 def _read_header(fd: int, size: int) -> tuple[list[str] | None, int]:
     """Return the file's header and the offset after it.
 
@@ -315,7 +398,16 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+    """Make a new directory entry durable; best effort where the directory cannot be opened.
+
+    A directory this process may write and search but not read (mode 0733,
+    a drop box) cannot be opened to sync it: the entry is then as durable
+    as the file system makes it on its own. Any other error propagates.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except PermissionError:
+        return
     try:
         os.fsync(fd)
     finally:
@@ -326,39 +418,80 @@ def _rewrite_with_full_header(fd: int, path: Path) -> None:
     """Replace the file (whose lock the caller holds) by an upgraded copy.
 
     Well-formed rows are re-encoded with every schema column (the new ones
-    empty); malformed records are carried over byte for byte.
+    empty); malformed records are carried over byte for byte. A symlink is
+    followed: its target is upgraded and the link left as it is. The copy
+    is made beside the target under a short temporary name (a file name
+    near the 255-byte limit stays upgradable), with the original's mode; it
+    is removed on any failure, and copies left by a killed upgrade of the
+    same file are removed first. Raises ``OSError`` (with a message saying
+    what to do) when no copy can be made, e.g. in a read-only directory.
     """
-    tmp = path.with_name(f".{path.name}.upgrade-{os.getpid()}-{threading.get_ident()}")
-    size = os.fstat(fd).st_size
-    with open(tmp, "wb") as out, os.fdopen(os.dup(fd), "rb") as src:
-        src.seek(0)
-        out.write(_HEADER_LINE)
-        items: list[tuple[int, bytes | None]] = []
-        consumed = 0
-        pending = b""
-        decoder = RecordDecoder()
-        offset = 0
-        while True:
-            chunk = src.read(4 << 20)
-            buf = pending + chunk
-            batch = decoder.decode(buf, offset, final=not chunk)
-            items = [(r.offset, encode_row(r.values)) for r in batch.records]
-            items += [(m.offset, None) for m in batch.malformed]
-            items.sort()
-            bounds = [o for o, _ in items[1:]] + [offset + batch.consumed] * bool(items)
-            for (start, encoded), end in zip(items, bounds, strict=True):
-                if encoded is not None:
-                    out.write(encoded)
-                else:
-                    raw = buf[start - offset : end - offset]
-                    out.write(raw if raw.endswith(b"\n") else raw + close_off(raw))
-            consumed = offset + batch.consumed
-            pending = buf[batch.consumed :]
-            offset = consumed
-            if not chunk:
-                break
-        assert consumed == size or not pending
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    target = Path(os.path.realpath(path))
+    prefix = _upgrade_prefix(target)
+    _remove_stale_copies(target.parent, prefix)
+    try:
+        out_fd, tmp_name = tempfile.mkstemp(prefix=prefix, dir=target.parent)
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"{path}: its header is the older {len(LEGACY_SCHEMA)}-column format, which must be "
+            f"upgraded before rows are appended, but no temporary copy can be made in "
+            f"{target.parent} ({exc.strerror}); make that directory writable, or upgrade a "
+            "copy elsewhere with 'backfill-monitor upgrade' and move it back",
+        ) from None
+    tmp = Path(tmp_name)
+    try:
+        os.fchmod(out_fd, os.fstat(fd).st_mode & 0o7777)
+        with open(out_fd, "wb") as out, os.fdopen(os.dup(fd), "rb") as src:
+            src.seek(0)
+            _copy_upgraded(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(target.parent)
+
+
+def _upgrade_prefix(target: Path) -> str:
+    """The name prefix of ``target``'s upgrade copies: short, and its own."""
+    raw = os.fsencode(target.name)
+    return f".{os.fsdecode(raw[:40])}.{zlib.crc32(raw):08x}.upgrade-"
+
+
+def _remove_stale_copies(directory: Path, prefix: str) -> None:
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith(prefix):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _copy_upgraded(src: BinaryIO, out: BinaryIO) -> None:
+    """Write the full header, then every record of ``src`` padded to the full schema."""
+    out.write(_HEADER_LINE)
+    pending = b""
+    decoder = RecordDecoder()
+    offset = 0
+    while True:
+        chunk = src.read(4 << 20)
+        buf = pending + chunk
+        batch = decoder.decode(buf, offset, final=not chunk)
+        items: list[tuple[int, bytes | None]] = [
+            (r.offset, encode_row(r.values)) for r in batch.records
+        ]
+        items += [(m.offset, None) for m in batch.malformed]
+        items.sort()
+        bounds = [o for o, _ in items[1:]] + [offset + batch.consumed] * bool(items)
+        for (start, encoded), end in zip(items, bounds, strict=True):
+            if encoded is not None:
+                out.write(encoded)
+            else:
+                raw = buf[start - offset : end - offset]
+                out.write(raw if raw.endswith(b"\n") else raw + close_off(raw))
+        offset += batch.consumed
+        pending = buf[batch.consumed :]
+        if not chunk:
+            return

@@ -116,7 +116,8 @@ class LazyGroup(click.Group):
         except TelemetryFormatError as exc:
             raise BadInput(str(exc)) from None
         except (IsADirectoryError, PermissionError, FileNotFoundError) as exc:
-            raise BadInput(f"{exc.filename}: {exc.strerror}") from None
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise BadInput(f"{where}{exc.strerror or exc}") from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -21,7 +21,8 @@ def upgrade(file: Path) -> None:
     appends: writers of this package wait, then write into the new file (they
     also upgrade an older file on their first append; this does it on demand).
 
-    Exit 0 when FILE was upgraded or needed nothing, 2 for bad input.
+    Exit 0 when FILE was upgraded or needed nothing, 1 when the upgrade
+    could not be made (FILE is then left as it was), 2 for bad input.
 
     \b
     Examples:
@@ -38,6 +39,10 @@ def upgrade(file: Path) -> None:
         upgraded = upgrade_header(file)
     except TelemetryFormatError as exc:
         raise BadInput(str(exc)) from None
+    except OSError as exc:
+        # A full disk, a read-only directory: the file is left as it was.
+        reason = exc.strerror or str(exc)
+        raise click.ClickException(f"{file}: not upgraded, left as it was: {reason}") from None
     if upgraded:
         click.echo(f"{file}: upgraded to the {len(SCHEMA)}-column header")
     else:
