@@ -61,6 +61,7 @@ _WIDTH = len(SCHEMA)
 _CANONICAL_STATUS: dict[str, str] = {s: s for s in VALID_STATUSES}
 _CANONICAL_STATUS[""] = ""
 _STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
+_STATUS_BYTES = frozenset(s.encode() for s in _STATUS_TEXTS)
 _ONLY_WIDTH = {_WIDTH}
 _STARTED_COL = _COL["started_at_utc"]
 # The cells after the status of a plain line that stands in for a quoted row
@@ -92,11 +93,19 @@ class Record(NamedTuple):
 
 
 class Malformed(NamedTuple):
-    """A record every reader skipped, with where it is and why."""
+    """A record the state skips, with where it is and why.
+
+    ``values`` (in ``SCHEMA`` order) is set only for a well-formed row
+    whose ``chunk_date_utc`` does not parse: the original module's
+    ``iter_rows`` yields such rows (its writer never checked dates), so
+    :meth:`~telemetry.HistoricalTelemetry.iter_rows` does too, while
+    ``load_state`` and the state skip them, as the original does.
+    """
 
     offset: int
     line: int
     reason: str
+    values: list[str] | None = None
 
 
 #: Cells per row in :attr:`Segment.fields`.
@@ -423,17 +432,23 @@ class RecordDecoder:
         self.header: list[str] | None = None
         self._mapping: list[int] | None = None
         self._line = 1
+        #: The file ends its lines with a bare CR (saved by an old editor):
+        #: each CR is read as a line end. Told by the header's line end.
+        self.cr_only = False
+        self._final = False
         # Rows of one day are usually adjacent: remember the last date parsed.
         self._day_text = ""
         self._day: date | None = None
 
-    def adopt_header(self, header: list[str] | None, line: int = 1) -> None:
+    def adopt_header(self, header: list[str] | None, line: int = 1, cr_only: bool = False) -> None:
         """Start mid-file: decode as if ``header`` had been read already.
 
-        ``line`` is the physical line number of the first byte to be decoded.
+        ``line`` is the physical line number of the first byte to be decoded;
+        ``cr_only`` what :attr:`cr_only` was for the file's header.
         """
         self.header = header
         self._line = line
+        self.cr_only = cr_only
         self._mapping = None if header is None else header_mapping(header)
 
     @property
@@ -449,6 +464,11 @@ class RecordDecoder:
         reported as torn instead of held back.
         """
         base = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
+        if self.header is None and not self.cr_only:
+            self.cr_only = cr_only_line_ends(buf, base)
+        if self.cr_only:
+            buf = buf.translate(_CR_AS_LF)  # same length: offsets stay exact
+        self._final = final
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         chunk = _Chunk(buf, offset, base, self._line)
@@ -623,6 +643,8 @@ class RecordDecoder:
             k += 1
             if not quotes & 1:
                 break
+            if k < n and lines[k].count(",") > _STATUS_COL and _may_start_row(lines[k]):
+                return -1  # the quote may be stray: the careful path judges
         else:
             return -1  # runs to the end of the buffer
         starts = chunk.starts
@@ -726,7 +748,7 @@ class RecordDecoder:
             pos = starts[k]
             if quote in raw or (suspect and nul in raw) or (has_cr and cr in raw[:-1]):
                 # The careful path: quoted fields, stray bytes.
-                result = self._slow(buf, pos)
+                result = self._slow(buf, pos, width, self._status_at, self._final)
                 if result is None:  # runs to the end of buf unfinished
                     k = -1
                     break
@@ -782,21 +804,30 @@ class RecordDecoder:
                 day_text, day = text_day, parse_day(text_day)
             if day is None:
                 reason = f"unparseable chunk_date_utc {text_day[:40]!r}"
-                malformed.append(Malformed(offset + pos, first_line + rec, reason))
+                malformed.append(Malformed(offset + pos, first_line + rec, reason, values))
                 continue
             append(new(Record, (offset + pos, first_line + rec, day, values, row_text)))
         self._day_text, self._day = day_text, day
         return k
 
+    @property
+    def _status_at(self) -> int:
+        """Where the file's own header has ``status``."""
+        return _STATUS_COL if self._mapping is None else self._mapping[_STATUS_COL]
+
     @staticmethod
-    def frame(buf: bytes) -> int:
+    def frame(buf: bytes, *, final: bool = False, cr_only: bool = False) -> int:
         """Return how many bytes at the start of ``buf`` are complete records.
 
-        ``buf`` must start at a record boundary. Frames exactly as
-        :meth:`decode` does (malformed records included) without decoding
-        fields: a line with no quote is one record, a line with one goes
-        through the careful path. What is left is an incomplete last record.
+        ``buf`` must start at a record boundary of a file whose header is
+        ``SCHEMA``. Frames exactly as :meth:`decode` does (malformed records,
+        stray quotes included) without decoding fields: a line with no quote
+        is one record, a line with one goes through the careful path. What
+        is left is an incomplete last record. ``final`` and ``cr_only`` mean
+        what they mean to :meth:`decode` and :attr:`cr_only`.
         """
+        if cr_only:
+            buf = buf.translate(_CR_AS_LF)
         chunk = _Chunk(buf, 0, 0, 1)
         lines, starts = chunk.lines, chunk.starts
         n = len(lines)
@@ -807,7 +838,7 @@ class RecordDecoder:
                 continue  # inside a multi-line record already framed
             pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
-                result = RecordDecoder._slow(buf, pos)
+                result = RecordDecoder._slow(buf, pos, _WIDTH, _STATUS_COL, final)
                 if result is None:
                     return pos
                 k = q + buf.count(b"\n", pos, result[0])
@@ -816,21 +847,48 @@ class RecordDecoder:
         return starts[n]
 
     @staticmethod
-    def _slow(buf: bytes, pos: int) -> tuple[int, list[str], str | None, str | None] | None:
+    def _slow(
+        buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL, final: bool = False
+    ) -> tuple[int, list[str], str | None, str | None] | None:
         """Frame one record at ``pos`` with full quote awareness.
 
         Returns ``(end, fields, reason, text)`` where ``reason`` is set when
         the record is malformed (then ``fields`` is empty and ``text`` None),
         or ``None`` when the record runs to the end of ``buf`` unfinished.
+
+        A stray quote loses at most the row it is in: wherever a line of the
+        record ends with a quote left open (an odd number of quotes so far: a
+        quoted field would run on) and the next line is, on its own, a
+        complete, well-formed row of the header's ``width`` (status at
+        ``status_at``), the quote cannot have been meant to open a multi-line
+        field (a traceback's lines never read as telemetry rows). The lines
+        up to there are reported as one malformed record and reading goes on
+        with that row. Each step looks at one more line only, so every reader
+        decides the same however much of the file it holds; a reader of a
+        live file waits for the next line to be complete (unless ``final``).
+        ``width`` -1 (no header yet) turns it off.
         """
+        if width > 0:
+            nl = buf.find(b"\n", pos)
+            quotes = buf.count(b'"', pos, nl)
+            while quotes & 1 and nl >= 0:
+                row_next = _row_on_line(buf, nl + 1, width, status_at)
+                if row_next is None:
+                    if not final:
+                        return None  # the next line is not complete yet: cannot tell
+                    break
+                if row_next:
+                    return nl + 1, [], _STRAY_QUOTE, None
+                start = nl + 1
+                nl = buf.find(b"\n", start)
+                quotes += buf.count(b'"', start, nl if nl >= 0 else len(buf))
         m = _RECORD.match(buf, pos)
         if m is None:
             if _PARTIAL.match(buf, pos) is not None:
                 return None  # more bytes may complete it (or, if final, it is torn)
-            end = buf.find(b"\n", pos)
-            if end < 0:
+            end = buf.find(b"\n", pos) + 1
+            if not end:
                 return None
-            end += 1
             if b"\x00" in buf[pos:end]:
                 return end, [], "NUL byte", None
             return end, [], "stray quote or carriage return outside a quoted field", None
@@ -845,6 +903,78 @@ class RecordDecoder:
         except UnicodeDecodeError:
             return end, [], "invalid UTF-8", None
         return end, split_fields(text), None, text
+
+
+_STRAY_QUOTE = "unclosed quote (a torn or hand-edited row): its field would run over the next row"
+
+
+def _row_on_line(buf: bytes, pos: int, width: int, status_at: int) -> bool | None:
+    """Whether the line at ``pos`` reads, alone, as the start of a row of ``width`` fields.
+
+    That is a whole well-formed row, or the first line of one whose last
+    field is quoted and goes on past the line (a row with a traceback):
+    complete fields before it, no more than ``width``, a valid status among
+    them. The fields up to the status must be plain (no quotes), as every
+    writer writes them. ``None`` when the line has no line end in ``buf``
+    yet: not known.
+    """
+    end = buf.find(b"\n", pos)
+    if end < 0:
+        return None
+    # Cheap first: the fields up to the status are plain, the status valid.
+    cells = buf[pos:end].split(b",", status_at + 1)
+    if (
+        len(cells) <= status_at + 1
+        or cells[status_at] not in _STATUS_BYTES
+        or b'"' in buf[pos : end - len(cells[-1])]
+    ):
+        return False
+    if _RECORD.fullmatch(buf, pos, end + 1) is not None:
+        raw = buf[pos:end]
+        whole = True
+    elif _PARTIAL.fullmatch(buf, pos, end + 1) is not None:
+        raw = buf[pos : end + 1] + b'"'  # the open field closed, to count the fields
+        whole = False
+    else:
+        return False
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if b"\x00" in raw:
+        return False
+    try:
+        fields = split_fields(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+    return len(fields) == width if whole else status_at < len(fields) - 1 <= width - 1
+
+
+def _may_start_row(line: str) -> bool:
+    """Whether ``line`` could start a row of ``SCHEMA`` (the cheap test of :func:`_row_on_line`)."""
+    cells = line.split(",", _STATUS_COL + 1)
+    return (
+        len(cells) > _STATUS_COL + 1
+        and cells[_STATUS_COL] in _STATUS_TEXTS
+        and '"' not in line[: len(line) - len(cells[-1])]
+    )
+
+
+#: Every CR read as a line end (a file saved with CR-only line ends).
+_CR_AS_LF = bytes.maketrans(b"\r", b"\n")
+
+
+def cr_only_line_ends(buf: bytes, base: int = 0) -> bool:
+    """True when the first line end in ``buf`` (from ``base``) is a bare CR.
+
+    Such a file (saved by an old editor) ends every line so; the original
+    module's reader reads it, and so does every reader here: each CR is read
+    as a line end, byte for byte, so offsets stay exact. A CR at the very
+    end of ``buf`` is not told yet.
+    """
+    cr = buf.find(b"\r", base)
+    if cr < 0 or cr + 1 >= len(buf):
+        return False
+    lf = buf.find(b"\n", base, cr)
+    return lf < 0 and buf[cr + 1] != 0x0A
 
 
 def close_off(torn: bytes) -> bytes:

@@ -1050,8 +1050,8 @@ class BackfillState:
     def history(self, path: Path | str, day: date) -> list[Record]:
         """Read every row of ``day`` from the file at ``path``, in file order.
 
-        Reads only those rows (by their byte offsets) and the header if the
-        state has not seen it; each record keeps its line number in the file.
+        Reads only the file's header and those rows (by their byte offsets);
+        each record keeps its line number in the file.
         Rows that no longer decode (the file changed under us) are left out.
         """
         out: list[Record] = []
@@ -1059,10 +1059,10 @@ class BackfillState:
         if slot is None:
             return out
         with open(path, "rb") as fh:
-            header = self.header if self.header is not None else _read_header(fh)
+            header, cr_only = _read_header(fh)
             for offset, line, count in self.runs(day):
                 decoder = RecordDecoder()
-                decoder.adopt_header(header, line=line)
+                decoder.adopt_header(header, line=line, cr_only=cr_only)
                 fh.seek(offset)
                 found = 0
                 for batch in read_batches(fh, decoder=decoder, start=offset):
@@ -1078,8 +1078,9 @@ class BackfillState:
         return out
 
 
-def _read_header(fh: BinaryIO) -> list[str] | None:
-    """The header of the open file ``fh`` (``None`` if it has no complete record yet)."""
+def _read_header(fh: BinaryIO) -> tuple[list[str] | None, bool]:
+    """The header of the open file ``fh`` (``None`` if it has no complete record
+    yet), and whether its lines end in a bare CR."""
     decoder = RecordDecoder()
     fh.seek(0)
     buf = b""
@@ -1089,4 +1090,4 @@ def _read_header(fh: BinaryIO) -> list[str] | None:
             break
         buf += chunk
         decoder.decode(buf, 0)
-    return decoder.header
+    return decoder.header, decoder.cr_only

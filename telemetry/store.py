@@ -53,6 +53,7 @@ import threading
 import zlib
 from collections.abc import Iterator, Mapping
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -62,6 +63,7 @@ from .records import (
     RecordDecoder,
     TelemetryFormatError,
     close_off,
+    cr_only_line_ends,
     read_batches,
 )
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
@@ -69,13 +71,14 @@ from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 _HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
 
 # Per file (device, inode): the offset up to which this process has verified
-# the file ends on a record boundary, and the bytes just before it. Shared by
+# the file ends on a record boundary, the bytes just before it, and whether
+# its lines end in a bare CR (see RecordDecoder.cr_only). Shared by
 # every HistoricalTelemetry in the process, so even a writer object made per
 # row never rescans the file. A device and inode name a file only while it
 # lives (``cp backup.csv telemetry.csv`` keeps the inode, a deleted file's
 # inode number is reused), so the cache is trusted only while those bytes are
 # still there: the fingerprint the tail reader keeps, too.
-_verified_end: dict[tuple[int, int], tuple[int, bytes]] = {}
+_verified_end: dict[tuple[int, int], tuple[int, bytes, bool]] = {}
 _verified_lock = threading.Lock()
 _FINGERPRINT = 64  # bytes before a verified end that must not have changed
 
@@ -172,12 +175,15 @@ class HistoricalTelemetry:
         key = (st.st_dev, st.st_ino)
         size = st.st_size
         prefix = b""
+        cr_only = False
         if size == 0:
             prefix = _HEADER_LINE
         else:
-            known = _trusted_end(fd, key, size)
-            if known is None:
-                header, header_end = _read_header(fd, size)
+            trusted = _trusted_end(fd, key, size)
+            if trusted is not None:
+                known, cr_only = trusted
+            else:
+                header, known, cr_only = _read_header(fd, size)
                 if header is None:
                     # Only a torn header and nothing else: safe to start over.
                     os.ftruncate(fd, 0)
@@ -191,9 +197,8 @@ class HistoricalTelemetry:
                         f"{self.path}: header does not match the telemetry schema; "
                         "refusing to append"
                     )
-                known = header_end
             if size:
-                prefix = _close_off_torn_tail(fd, known, size)
+                prefix = _close_off_torn_tail(fd, known, size, cr_only)
         data = prefix + payload
         try:
             _write_all(fd, data)
@@ -210,7 +215,7 @@ class HistoricalTelemetry:
         if len(before) < _FINGERPRINT and end > len(before):
             before = os.pread(fd, _FINGERPRINT, max(0, end - _FINGERPRINT))
         with _verified_lock:
-            _verified_end[key] = (end, before)
+            _verified_end[key] = (end, before, cr_only)
         return True
 
     # -- reading -------------------------------------------------------------
@@ -229,13 +234,27 @@ class HistoricalTelemetry:
         return load_latest(self.path)
 
     def iter_rows(self) -> Iterator[TelemetryRow]:
-        """Yield every well-formed row in file order (malformed rows skipped)."""
+        """Yield every well-formed row in file order, as the original module does.
+
+        Rows whose ``chunk_date_utc`` does not parse are yielded too (the
+        original module's writer never checked dates, and its reader yields
+        them); ``load_state`` skips them. Records that are not rows (torn,
+        stray quotes, wrong field counts: :meth:`malformed`) are skipped.
+        """
         if not self.path.exists():
             return
         with open(self.path, "rb") as fh:
             for batch in read_batches(fh):
-                for record in batch.records:
-                    yield TelemetryRow(*record.values)
+                undated = [m for m in batch.malformed if m.values is not None]
+                if not undated:
+                    for record in batch.records:
+                        yield TelemetryRow(*record.values)
+                    continue
+                rows = [(r.offset, r.values) for r in batch.records]
+                rows += [(m.offset, m.values) for m in undated if m.values is not None]
+                rows.sort(key=itemgetter(0))
+                for _, values in rows:
+                    yield TelemetryRow(*values)
 
     def malformed(self) -> list[Malformed]:
         """Return a report (offset, line, reason) for every record readers skip."""
@@ -272,7 +291,7 @@ def upgrade_header(path: Path | str) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if not _is_current(fd, path):
                 continue
-            header, _ = _read_header(fd, os.fstat(fd).st_size)
+            header, _, _ = _read_header(fd, os.fstat(fd).st_size)
             if header == list(SCHEMA):
                 return False
             if header is None or not _is_legacy(header):
@@ -308,8 +327,8 @@ def _is_current(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
 
 
-def _trusted_end(fd: int, key: tuple[int, int], size: int) -> int | None:
-    """The cached verified end of the open file, if the file still proves it.
+def _trusted_end(fd: int, key: tuple[int, int], size: int) -> tuple[int, bool] | None:
+    """The cached verified end of the open file (and its line ends), if the file proves it.
 
     ``None`` when nothing is cached for ``key`` or the file no longer holds,
     just before that end, the bytes this process wrote there (it was
@@ -319,12 +338,12 @@ def _trusted_end(fd: int, key: tuple[int, int], size: int) -> int | None:
         cached = _verified_end.get(key)
     if cached is None:
         return None
-    end, before = cached
+    end, before, cr_only = cached
     if end > size or os.pread(fd, len(before), end - len(before)) != before:
         with _verified_lock:
             _verified_end.pop(key, None)
         return None
-    return end
+    return end, cr_only
 
 
 def _roll_back(fd: int, size: int) -> None:
@@ -339,24 +358,29 @@ def _roll_back(fd: int, size: int) -> None:
         pass  # the original error is what the caller must see
 
 
-def _read_header(fd: int, size: int) -> tuple[list[str] | None, int]:
-    """Return the file's header and the offset after it.
+def _read_header(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
+    """Return the file's header, the offset after it, and whether lines end in a bare CR.
 
-    ``(None, 0)`` means the file holds only a torn header (a prefix of the full
-    header line); anything else without a complete first line is refused.
+    ``(None, 0, False)`` means the file holds only a torn header (a prefix of
+    the full header line); anything else without a complete first line is
+    refused.
     """
     head = os.pread(fd, min(size, 1 << 16), 0)
+    base = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    cr_only = cr_only_line_ends(head, base)
+    if cr_only:
+        head = head.translate(bytes.maketrans(b"\r", b"\n"))
     nl = head.find(b"\n")
     if nl < 0:
         bare = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
         if size < (1 << 16) and _HEADER_LINE.startswith(bare):
-            return None, 0
+            return None, 0, False
         raise TelemetryFormatError("the file's first line is not a telemetry header")
     decoder = RecordDecoder()
     decoder.decode(head[: nl + 1], 0)
     if decoder.header is None:
         raise TelemetryFormatError("the file's first line is not a telemetry header")
-    return decoder.header, nl + 1
+    return decoder.header, nl + 1, cr_only
 
 
 def _is_legacy(header: list[str]) -> bool:
@@ -367,11 +391,13 @@ def _is_legacy(header: list[str]) -> bool:
     )
 
 
-def _close_off_torn_tail(fd: int, start: int, size: int) -> bytes:
+def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) -> bytes:
     """Return what must precede a new row so a torn record cannot absorb it.
 
     Frames only ``[start, size)``, where ``start`` is a known record boundary
-    (framing, not decoding: a million rows take well under a second).
+    (framing, not decoding: a million rows take well under a second), as
+    every reader frames it (stray quotes included). ``cr_only``: the file's
+    lines end in a bare CR.
     """
     pos = start
     leftover = b""
@@ -379,9 +405,12 @@ def _close_off_torn_tail(fd: int, start: int, size: int) -> bytes:
         chunk = os.pread(fd, min(size - pos, CHUNK_SIZE), pos)
         if not chunk:
             break
-        buf = leftover + chunk
-        leftover = buf[RecordDecoder.frame(buf) :]
         pos += len(chunk)
+        buf = leftover + chunk
+        final = pos >= size
+        leftover = buf[RecordDecoder.frame(buf, final=final, cr_only=cr_only) :]
+    if cr_only:
+        leftover = leftover.translate(bytes.maketrans(b"\r", b"\n"))
     return close_off(leftover)
 
 

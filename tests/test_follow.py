@@ -24,6 +24,7 @@ def _read_lines(proc: subprocess.Popen[str], count: int, timeout: float = 10.0) 
 
 
 def _read_until(proc: subprocess.Popen[str], done, timeout: float = 10.0) -> list[dict]:
+    """Read lines until ``done(lines so far)``: one batch's lines come in any order."""
     lines: list[dict] = []
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
@@ -31,7 +32,7 @@ def _read_until(proc: subprocess.Popen[str], done, timeout: float = 10.0) -> lis
         line = proc.stdout.readline()
         if line:
             lines.append(json.loads(line))
-            if done(lines[-1]):
+            if done(lines):
                 break
     return lines
 
@@ -64,7 +65,13 @@ def test_follow_prints_state_then_changes_then_reset(tmp_path: Path) -> None:
         store.append_row(
             {"chunk_date_utc": "2020-01-02", "status": "FAILED", "error_message": "a\nb"}
         )
-        lines = _read_until(proc, lambda line: line.get("error_message") == "a\nb")
+
+        def all_seen(lines: list[dict]) -> bool:
+            by_day = {line["date"]: line for line in lines}
+            burst = {d for d in by_day if d.startswith("2021-01")}
+            return by_day.get("2020-01-02", {}).get("error_message") == "a\nb" and len(burst) == 28
+
+        lines = _read_until(proc, all_seen)
         by_day = {line["date"]: line for line in lines}
         assert by_day["2020-01-02"]["status"] == "FAILED"
         assert by_day["2020-01-02"]["error_message"] == "a\nb"
@@ -74,7 +81,7 @@ def test_follow_prints_state_then_changes_then_reset(tmp_path: Path) -> None:
             {"chunk_date_utc": "2030-01-01", "status": "UPLOADED"}
         )
         os.replace(other, path)
-        lines = _read_until(proc, lambda line: "event" in line)
+        lines = _read_until(proc, lambda lines: "event" in lines[-1])
         assert lines[-1] == {"event": "reset", "reason": "replaced"}
         assert _read_lines(proc, 1)[0]["date"] == "2030-01-01"
     finally:
