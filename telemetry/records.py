@@ -435,7 +435,6 @@ class RecordDecoder:
         #: The file ends its lines with a bare CR (saved by an old editor):
         #: each CR is read as a line end. Told by the header's line end.
         self.cr_only = False
-        self._final = False
         # Rows of one day are usually adjacent: remember the last date parsed.
         self._day_text = ""
         self._day: date | None = None
@@ -468,7 +467,6 @@ class RecordDecoder:
             self.cr_only = cr_only_line_ends(buf, base)
         if self.cr_only:
             buf = buf.translate(_CR_AS_LF)  # same length: offsets stay exact
-        self._final = final
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         chunk = _Chunk(buf, offset, base, self._line)
@@ -748,7 +746,7 @@ class RecordDecoder:
             pos = starts[k]
             if quote in raw or (suspect and nul in raw) or (has_cr and cr in raw[:-1]):
                 # The careful path: quoted fields, stray bytes.
-                result = self._slow(buf, pos, width, self._status_at, self._final)
+                result = self._slow(buf, pos, width, self._status_at)
                 if result is None:  # runs to the end of buf unfinished
                     k = -1
                     break
@@ -816,15 +814,15 @@ class RecordDecoder:
         return _STATUS_COL if self._mapping is None else self._mapping[_STATUS_COL]
 
     @staticmethod
-    def frame(buf: bytes, *, final: bool = False, cr_only: bool = False) -> int:
+    def frame(buf: bytes, *, cr_only: bool = False) -> int:
         """Return how many bytes at the start of ``buf`` are complete records.
 
         ``buf`` must start at a record boundary of a file whose header is
         ``SCHEMA``. Frames exactly as :meth:`decode` does (malformed records,
         stray quotes included) without decoding fields: a line with no quote
         is one record, a line with one goes through the careful path. What
-        is left is an incomplete last record. ``final`` and ``cr_only`` mean
-        what they mean to :meth:`decode` and :attr:`cr_only`.
+        is left is an incomplete last record. ``cr_only``: the file's lines
+        end in a bare CR (:attr:`cr_only`).
         """
         if cr_only:
             buf = buf.translate(_CR_AS_LF)
@@ -838,7 +836,7 @@ class RecordDecoder:
                 continue  # inside a multi-line record already framed
             pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
-                result = RecordDecoder._slow(buf, pos, _WIDTH, _STATUS_COL, final)
+                result = RecordDecoder._slow(buf, pos, _WIDTH, _STATUS_COL)
                 if result is None:
                     return pos
                 k = q + buf.count(b"\n", pos, result[0])
@@ -848,7 +846,7 @@ class RecordDecoder:
 
     @staticmethod
     def _slow(
-        buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL, final: bool = False
+        buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL
     ) -> tuple[int, list[str], str | None, str | None] | None:
         """Frame one record at ``pos`` with full quote awareness.
 
@@ -864,8 +862,8 @@ class RecordDecoder:
         field (a traceback's lines never read as telemetry rows). The lines
         up to there are reported as one malformed record and reading goes on
         with that row. Each step looks at one more line only, so every reader
-        decides the same however much of the file it holds; a reader of a
-        live file waits for the next line to be complete (unless ``final``).
+        decides the same however much of the file it holds; until the next
+        line is complete the record is not (at the end of a file: torn).
         ``width`` -1 (no header yet) turns it off.
         """
         if width > 0:
@@ -874,9 +872,7 @@ class RecordDecoder:
             while quotes & 1 and nl >= 0:
                 row_next = _row_on_line(buf, nl + 1, width, status_at)
                 if row_next is None:
-                    if not final:
-                        return None  # the next line is not complete yet: cannot tell
-                    break
+                    return None  # the next line is not complete yet: cannot tell
                 if row_next:
                     return nl + 1, [], _STRAY_QUOTE, None
                 start = nl + 1

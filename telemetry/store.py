@@ -407,8 +407,7 @@ def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) 
             break
         pos += len(chunk)
         buf = leftover + chunk
-        final = pos >= size
-        leftover = buf[RecordDecoder.frame(buf, final=final, cr_only=cr_only) :]
+        leftover = buf[RecordDecoder.frame(buf, cr_only=cr_only) :]
     if cr_only:
         leftover = leftover.translate(bytes.maketrans(b"\r", b"\n"))
     return close_off(leftover)
