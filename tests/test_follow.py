@@ -7,9 +7,16 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from telemetry import HistoricalTelemetry
+import pytest
+from click.testing import CliRunner
+
+import tui.follow
+from telemetry import HistoricalTelemetry, TailUpdate, TelemetryTail
+from telemetry.store import encode_row, row_values
+from tui.cli import main
 
 
 def _read_lines(proc: subprocess.Popen[str], count: int, timeout: float = 10.0) -> list[dict]:
@@ -98,3 +105,49 @@ def test_follow_in_a_missing_directory_is_one_line_and_exit_2(tmp_path: Path) ->
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"Error: no such directory: {tmp_path / 'nope'}"]
+
+
+def test_changes_only_prints_rows_appended_while_the_initial_state_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    for i in range(6):  # a few MiB: the initial read takes several reads of 1 MiB
+        rows = [
+            encode_row(
+                row_values(
+                    {
+                        "chunk_date_utc": f"{2000 + i}-01-{d:02d}",
+                        "status": "UPLOADED",
+                        "error_message": "x" * 20_000,
+                    }
+                )
+            )
+            for d in range(1, 29)
+        ]
+        if i == 0:
+            store.append_row({"chunk_date_utc": "1999-01-01", "status": "UPLOADED"})
+        with open(path, "ab") as fh:
+            fh.write(b"".join(rows))
+    reads = 0
+    real_read_new = TelemetryTail.read_new
+
+    def read_new(self: TelemetryTail, max_bytes: int | None = None) -> TailUpdate:
+        nonlocal reads
+        update = real_read_new(self, max_bytes)
+        reads += 1
+        if reads == 1:  # the orchestrator appends while the initial state is read
+            store.append_row({"chunk_date_utc": "2030-01-01", "status": "FAILED"})
+        return update
+
+    def two_wakeups(*args: object, **kwargs: object) -> Iterator[None]:
+        yield None
+        yield None
+
+    monkeypatch.setattr(TelemetryTail, "read_new", read_new)
+    monkeypatch.setattr(tui.follow, "wakeups", two_wakeups)
+    result = CliRunner().invoke(main, ["follow", str(path), "--jsonl", "--changes-only"])
+    assert result.exit_code == 0, result.output
+    assert reads > 2  # the initial state took more than one read
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(line["date"], line["status"]) for line in lines] == [("2030-01-01", "FAILED")]

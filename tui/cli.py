@@ -65,8 +65,11 @@ def telemetry_file(path: Path, *, missing_ok: bool = False) -> Path:
 
 def _check_header(path: Path, head: bytes) -> None:
     from telemetry import SCHEMA, RecordDecoder, TelemetryFormatError
+    from telemetry.records import cr_only_line_ends
 
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    if cr_only_line_ends(body):
+        body = body.replace(b"\r", b"\n")  # an old editor's line ends: read as the readers do
     body = body.lstrip(b"\r\n")
     if not body:
         return  # empty: a valid, empty state

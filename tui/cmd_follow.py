@@ -5,18 +5,30 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from bisect import bisect_left
 from datetime import date
 from pathlib import Path
 
 import click
 
-from telemetry import BackfillState, TelemetryFormatError, TelemetryTail, cold_load
+from telemetry import BackfillState, Record, TelemetryFormatError, TelemetryTail, cold_load
 from telemetry.schema import SCHEMA
 
 from .cli import BadInput, telemetry_file
 
 _FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
 _IDX = {name: SCHEMA.index(name) for name in ("status", *_FIELDS)}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _offset(record: Record) -> int:
+    return record.offset
 
 
 def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, object]:
@@ -62,7 +74,10 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
     telemetry_file(file, missing_ok=True)
     tail = TelemetryTail(file)
     state = BackfillState()
-    first = True
+    # With --changes-only, the initial state is what the file holds now:
+    # every row past this offset is a change, even one appended while the
+    # rows before it are still being read.
+    initial_end = _size(file) if changes_only else 0
     stop = threading.Event()
     out = sys.stdout
 
@@ -81,17 +96,21 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
                     lines: list[dict[str, object]] = []
                     if update.reset:
                         state = BackfillState()
+                        initial_end = 0  # a new file: all of it is news
                         lines.append({"event": "reset", "reason": update.reset})
-                    changed = state.apply_changes(update.records, update.malformed)
-                    if not (first and changes_only):
-                        for day in sorted(changed):
-                            values = state.latest_values(day)
-                            if values is not None:
-                                lines.append(_day_line(day, values, changed[day]))
+                    records = update.records
+                    if records and records[0].offset < initial_end:
+                        cut = bisect_left(records, initial_end, key=_offset)
+                        state.apply_changes(records[:cut], update.malformed)
+                        records = records[cut:]
+                    changed = state.apply_changes(records, [])
+                    for day in sorted(changed):
+                        values = state.latest_values(day)
+                        if values is not None:
+                            lines.append(_day_line(day, values, changed[day]))
                     emit(lines)
                     if tail.caught_up(update):
                         break
-            first = False
     except TelemetryFormatError as exc:
         raise BadInput(str(exc)) from None
     except KeyboardInterrupt:
