@@ -70,7 +70,12 @@ _STAND_IN = "," * (_WIDTH - 1 - _STATUS_COL)
 
 
 class TelemetryFormatError(ValueError):
-    """The file is not a telemetry CSV (its header names no telemetry columns)."""
+    """The file is not a telemetry CSV (its header names no telemetry columns, or it is binary)."""
+
+
+# A first line with NUL bytes or bytes that are not UTF-8: not a CSV at all.
+_BINARY = frozenset({"NUL byte", "invalid UTF-8"})
+_NOT_TEXT = "binary data, not a telemetry file"
 
 
 class Record(NamedTuple):
@@ -754,6 +759,8 @@ class RecordDecoder:
                 rec = k
                 k += buf.count(b"\n", pos, end)
                 if reason is not None:
+                    if header is None and reason in _BINARY:
+                        raise TelemetryFormatError(_NOT_TEXT)
                     malformed.append(Malformed(offset + pos, first_line + rec, reason))
                     continue
                 if mapping is not None:
@@ -768,6 +775,8 @@ class RecordDecoder:
                     try:
                         row_text = raw.decode("utf-8")
                     except UnicodeDecodeError:
+                        if header is None:
+                            raise TelemetryFormatError(_NOT_TEXT) from None
                         malformed.append(Malformed(offset + pos, first_line + rec, "invalid UTF-8"))
                         continue
                     fields = row_text.split(",")

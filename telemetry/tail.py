@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .records import CHUNK_SIZE, Malformed, Record, RecordDecoder
+from .records import CHUNK_SIZE, Malformed, Record, RecordDecoder, TelemetryFormatError
 
 #: Reasons a tail starts over, as reported in :attr:`TailUpdate.reset`.
 RESET_TRUNCATED = "truncated"
@@ -31,6 +31,10 @@ class TailUpdate:
     truncated, replaced, deleted or created): everything derived from earlier
     updates must be dropped, and ``records`` start from the new file's
     beginning. ``exists`` is False while there is no file at the path.
+    ``error`` says why the file at the path is not telemetry (its header is
+    not a telemetry header, or it holds binary data); then nothing was read
+    from it, and every later call tries again from its start, so a file
+    rewritten in place as telemetry is read as soon as it is.
     """
 
     records: list[Record] = field(default_factory=list)
@@ -38,6 +42,7 @@ class TailUpdate:
     reset: str | None = None
     exists: bool = True
     size: int = 0
+    error: str | None = None
 
 
 class TelemetryTail:
@@ -82,8 +87,9 @@ class TelemetryTail:
     def read_new(self, max_bytes: int | None = None) -> TailUpdate:
         """Return what was appended since the last call (at most ``max_bytes`` read).
 
-        Raises :class:`~telemetry.records.TelemetryFormatError` if the file's
-        header is not a telemetry header.
+        Never raises for what the file holds: a file that is not telemetry
+        gives an update with :attr:`TailUpdate.error` set (and its reset, if
+        the file changed since the last call). ``OSError`` propagates.
         """
         update = TailUpdate()
         try:
@@ -108,7 +114,15 @@ class TelemetryTail:
                     update.reset = reason
             self._seen = True
             self._identity = identity
-            self._read(fd, st.st_size, max_bytes, update)
+            try:
+                self._read(fd, st.st_size, max_bytes, update)
+            except TelemetryFormatError as exc:
+                # Nothing of such a file counts: read it from the start next time.
+                self._start()
+                self._identity = identity
+                update.records.clear()
+                update.malformed.clear()
+                update.error = str(exc)
         finally:
             os.close(fd)
         return update

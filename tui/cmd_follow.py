@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from telemetry import BackfillState, Record, TelemetryFormatError, TelemetryTail, cold_load
+from telemetry import BackfillState, Record, TelemetryTail, cold_load
 from telemetry.schema import SCHEMA
 
 from .cli import BadInput, telemetry_file
@@ -93,6 +93,8 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
                 while True:
                     # Small reads: the decoded rows of one read stay in the CPU cache.
                     update = tail.read_new(max_bytes=1 << 20)
+                    if update.error is not None:
+                        raise BadInput(f"{file}: {update.error}")
                     lines: list[dict[str, object]] = []
                     if update.reset:
                         state = BackfillState()
@@ -111,8 +113,6 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
                     emit(lines)
                     if tail.caught_up(update):
                         break
-    except TelemetryFormatError as exc:
-        raise BadInput(str(exc)) from None
     except KeyboardInterrupt:
         stop.set()
     except BrokenPipeError:

@@ -23,6 +23,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Input, ProgressBar, Static
 
 from telemetry import (
@@ -30,7 +31,6 @@ from telemetry import (
     STATUS_FAILED,
     BackfillState,
     TailUpdate,
-    TelemetryFormatError,
     TelemetryTail,
     cold_load,
     day_runs,
@@ -158,6 +158,8 @@ class MonitorPane(Vertical):
         self._drawn_at = 0.0
         self.percentiles = DownloadPercentiles()
         self._figures_at = 0.0
+        self._banner_timer: Timer | None = None
+        self._error: str | None = None  # why the file is not telemetry, while it is not
 
     def _put(self, selector: str, markup: str, *, layout: bool = False) -> None:
         """Update a Static only if its text changed; no layout pass unless asked.
@@ -232,12 +234,10 @@ class MonitorPane(Vertical):
             with cold_load():
                 while not self._stop.is_set():
                     update = tail.read_new(max_bytes=BATCH_BYTES)
-                    caught_up = tail.caught_up(update)
+                    caught_up = update.error is not None or tail.caught_up(update)
                     self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
                     if caught_up:
                         break
-        except TelemetryFormatError as exc:
-            self.app.call_from_thread(self.show_banner, str(exc), sticky=True)
         except RuntimeError:  # the app closed between two batches
             return False
         return not self._stop.is_set()
@@ -247,9 +247,16 @@ class MonitorPane(Vertical):
         if update.exists != self.exists:
             self.exists = update.exists
             self._figures_due = True
-        if update.reset:
+        if update.reset or (update.error and (self.state.rows or self.state.malformed)):
             self._waiting.clear()
-            self.reset(update.reset)
+            self.reset(update.reset or "replaced")
+        if update.error is not None:
+            if self._error != update.error:
+                self._error = update.error
+                self.show_banner(f"✗ {update.error}: showing nothing until it is one", sticky=True)
+        elif self._error is not None:
+            self._error = None  # telemetry again (rewritten in place)
+            self.hide_banner()
         self._show_load(offset, update.size, caught_up)
         if not (update.records or update.malformed):
             return
@@ -288,7 +295,7 @@ class MonitorPane(Vertical):
             self.refresh_day()
 
     def reset(self, reason: str) -> None:
-        """The file is not the one read so far: start over, with a banner."""
+        """The file is not the one read so far: start over from an empty state, with a banner."""
         self._changed.clear()
         self.state = self._new_state()
         self.gaps.clear()
@@ -314,15 +321,23 @@ class MonitorPane(Vertical):
         self._put("#loading-label", f"loading {offset / max(size, 1):.0%} of {size / 1e6:,.1f} MB")
 
     def show_banner(self, text: str, *, sticky: bool = False) -> None:
-        """Show ``text`` above the summary; gone after a while unless ``sticky``."""
+        """Show ``text`` above the summary, in place of any banner before it.
+
+        Gone after ``BANNER_SECONDS`` unless ``sticky``; the banner it
+        replaces takes its timer with it.
+        """
+        self.hide_banner()
         banner = self.query_one("#banner", Static)
         banner.update(text)
         banner.display = True
         if not sticky:
-            self.set_timer(BANNER_SECONDS, self.hide_banner)
+            self._banner_timer = self.set_timer(BANNER_SECONDS, self.hide_banner)
 
     def hide_banner(self) -> None:
-        """Hide the banner."""
+        """Hide the banner (and forget its timer)."""
+        if self._banner_timer is not None:
+            self._banner_timer.stop()
+            self._banner_timer = None
         self.query_one("#banner", Static).display = False
 
     # -- drawing -------------------------------------------------------------------

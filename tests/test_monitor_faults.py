@@ -1,0 +1,98 @@
+"""The monitor when its file is deleted, replaced by something that is not
+telemetry, and brought back: every reset starts from an empty state, clears
+the banner it replaces and finishes loading."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+import tui.widgets.pane
+from tests.monitor_wait import wait_for_rows, wait_until
+from tests.test_monitor import (
+    SIZE,
+    backfill,
+    calendar_lines,
+    make_app,
+    row,
+    started,
+    text,
+    write_rows,
+)
+from tui.monitor import MonitorApp
+
+NEW_DAYS = [date(2021, 6, 1), date(2021, 6, 2)]
+
+
+def _banner(app: MonitorApp) -> str:
+    banner = app.pane.query_one("#banner", Static)
+    return str(banner.render()) if banner.display else ""
+
+
+async def test_deleted_then_not_telemetry_then_telemetry_again_shows_only_the_new_file(
+    tmp_path: Path,
+) -> None:
+    path, rows = backfill(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, rows)
+        path.unlink()
+        path.write_text("name,age\nbob,3\n")  # before the monitor has looked: one change
+        assert await wait_until(pilot, lambda: "not a telemetry file" in _banner(app))
+        pane = app.pane
+        assert app.state.rows == 0 and app.state.days == []  # the old days are gone
+        assert not pane.query_one("#loading").display  # no bar that never moves
+        # Brought back in place (same inode) as a real telemetry file.
+        staged = tmp_path / "staged.csv"
+        write_rows(staged, [row(day, "FAILED", k) for k, day in enumerate(NEW_DAYS)])
+        path.write_bytes(staged.read_bytes())
+        await wait_for_rows(pilot, app, 2)
+        assert app.state.days == NEW_DAYS
+        assert "not a telemetry file" not in _banner(app)
+        assert not pane.query_one("#loading").display
+        assert "2 failed" in text(app, "#summary")
+        assert calendar_lines(pane.calendar)[0].startswith("2021-06 ✗ ✗")
+
+
+async def test_a_new_banner_is_not_cut_short_by_the_timer_of_the_one_it_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tui.widgets.pane, "BANNER_SECONDS", 0.1)
+    path, rows = backfill(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, rows)
+        pane = app.pane
+        pane.show_banner("first")  # gone after 0.1 s...
+        pane.show_banner("second", sticky=True)  # ...but this one stays
+        seen: list[str] = []
+        pane.set_timer(0.3, lambda: seen.append(_banner(app)))  # due after the first's
+        assert await wait_until(pilot, lambda: bool(seen))
+        assert seen == ["second"]
+
+
+async def test_binary_data_is_called_binary_data(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00" + bytes(range(256)) * 4)
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_until(pilot, lambda: "binary data" in _banner(app))
+        assert not app.pane.query_one("#loading").display
+
+
+async def test_file_replaced_by_rename_after_an_error_reloads(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("name,age\nbob,3\n")
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_until(pilot, lambda: "not a telemetry file" in _banner(app))
+        other = tmp_path / "other.csv"
+        write_rows(other, [row(NEW_DAYS[0], "UPLOADED", 1)])
+        os.replace(other, path)
+        await wait_for_rows(pilot, app, 1)
+        assert "not a telemetry file" not in _banner(app)
+        assert app.state.days == NEW_DAYS[:1]
