@@ -7,6 +7,9 @@ file); the command palette offers the same actions for the active tab.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -78,6 +81,20 @@ class MonitorApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files"
+        if not self.is_headless:
+            self._exit_on_signals()
+
+    def _exit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP (``kill``, a closed SSH session) quit as ``q`` does.
+
+        Their default action ends the process at once, leaving the terminal
+        with mouse tracking on and the cursor hidden; quitting through the
+        app restores it.
+        """
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Keys go to the calendar of the tab just opened."""

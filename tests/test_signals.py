@@ -1,0 +1,68 @@
+"""``watch`` in a real terminal (a pty) quits cleanly on SIGTERM and SIGHUP:
+mouse tracking off and the cursor shown again, as after ``q``."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from telemetry import HistoricalTelemetry
+
+MOUSE_ON, MOUSE_OFF = b"\x1b[?1000h", b"\x1b[?1000l"
+CURSOR_SHOWN = b"\x1b[?25h"
+
+
+def _read_until(fd: int, done, timeout: float = 20.0) -> bytes:  # type: ignore[no-untyped-def]
+    """Read the terminal until ``done(output so far)`` or EOF (the process gone)."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not done(out):
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_watch_restores_the_terminal_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    path = tmp_path / "t.csv"
+    HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", str(path)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    os.close(terminal)
+    try:
+        before = _read_until(controller, lambda out: MOUSE_ON in out and b"2020-01" in out)
+        assert MOUSE_ON in before, before[-500:]
+        proc.send_signal(sig)
+        after = _read_until(controller, lambda out: False)  # to EOF: everything it wrote
+        assert proc.wait(20) == 0
+        assert MOUSE_OFF in after and CURSOR_SHOWN in after
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(controller)
