@@ -5,10 +5,12 @@ the original module would, and a damaged row loses at most itself."""
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
+from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +18,7 @@ from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail, diagnos
 from telemetry.records import RecordDecoder, read_batches
 from telemetry.store import _HEADER_LINE, encode_row, row_values
 from tests.seed_reference import seed_append_row, seed_iter_rows, seed_load_state
+from tui.cli import main
 
 _STRAY = "unclosed quote (a torn or hand-edited row): its field would run over the next row"
 
@@ -177,3 +180,17 @@ def test_frame_decides_stray_quotes_as_the_decoder_does() -> None:
     batch = decoder.decode(body, spans[0][0])
     assert RecordDecoder.frame(body) == batch.consumed == len(body)
     assert [m.reason for m in batch.malformed] == [_STRAY]
+
+
+def test_the_commands_read_cr_only_files_too(tmp_path: Path) -> None:
+    lf = tmp_path / "lf.csv"
+    for i in range(3):
+        seed_append_row(lf, _row(i, "boom" if i == 1 else ""))
+    path = tmp_path / "old-mac.csv"
+    path.write_bytes(lf.read_bytes().replace(b"\r\n", b"\r"))
+    runner = CliRunner()
+    check = runner.invoke(main, ["check", str(path)])
+    assert check.exit_code == 0 and "clean" in check.output
+    summary = runner.invoke(main, ["summary", str(path), "--json"])
+    assert summary.exit_code == 0, summary.output
+    assert json.loads(summary.output)["days_by_status"] == {"UPLOADED": 2, "FAILED": 1}

@@ -45,7 +45,11 @@ def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, o
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--jsonl", is_flag=True, help="One JSON object per line (the only format).")
-@click.option("--changes-only", is_flag=True, help="Skip the initial state; print changes only.")
+@click.option(
+    "--changes-only",
+    is_flag=True,
+    help="Skip the initial state (what FILE holds at start); print every change after it.",
+)
 @click.option("--poll", is_flag=True, help="Poll with stat instead of inotify (NFS, EFS, SMB).")
 @click.option(
     "--interval",
