@@ -194,3 +194,26 @@ def test_the_commands_read_cr_only_files_too(tmp_path: Path) -> None:
     summary = runner.invoke(main, ["summary", str(path), "--json"])
     assert summary.exit_code == 0, summary.output
     assert json.loads(summary.output)["days_by_status"] == {"UPLOADED": 2, "FAILED": 1}
+
+
+_DAYS = st.sampled_from(
+    ["2020-01-01", "2020-01-02", "2021-12-31", "", "not-a-date", "2020-13-01", "2020-1-1", "x,y"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_DAYS, _TEXT, st.integers(0, 3)), min_size=1, max_size=12))
+def test_seed_written_files_with_any_dates_read_as_the_seed_reads_them(
+    rows: list[tuple[str, str, int]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.csv"
+        for i, (day, message, second) in enumerate(rows):
+            values = _row(i, message, day=day)
+            values["started_at_utc"] = f"2024-01-01T00:00:0{second}+00:00"
+            seed_append_row(path, values)
+        store = HistoricalTelemetry(path)
+        assert list(store.iter_rows()) == seed_iter_rows(path)
+        assert len(seed_iter_rows(path)) == len(rows)  # every row decoded, none rejected
+        assert store.load_state() == seed_load_state(path)
+        assert dict(BackfillState.from_path(path).latest) == seed_load_state(path)
