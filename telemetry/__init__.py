@@ -5,6 +5,7 @@ of the original module are all importable from here.
 """
 
 from .latest import parse_instant, replaces
+from .liveness import Liveness, RowGaps
 from .plan import ResumePlan, resume_plan
 from .recorder import Attempt, record_attempt
 from .records import (
@@ -66,11 +67,13 @@ __all__ = [
     "DurationStats",
     "FailureGroup",
     "HistoricalTelemetry",
+    "Liveness",
     "Malformed",
     "Progress",
     "Record",
     "RecordDecoder",
     "ResumePlan",
+    "RowGaps",
     "TailUpdate",
     "TelemetryFormatError",
     "TelemetryRow",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
+from .liveness import Liveness, RowGaps, liveness
 from .records import (
     _CANONICAL_STATUS,
     Malformed,
@@ -461,6 +462,8 @@ class BackfillState:
         self.rows = 0
         self.malformed: list[Malformed] = []
         self.header: list[str] | None = None
+        #: The timestamps of the newest rows: the writer's usual rhythm.
+        self.gaps = RowGaps()
 
     # -- loading ---------------------------------------------------------------
 
@@ -479,13 +482,23 @@ class BackfillState:
             return state
         with fh, cold_load():
             decoder = RecordDecoder(segments=True)
+            newest: list[Segment] = []  # the last segments: enough rows for the gaps
             for batch in read_batches(fh, decoder=decoder):
                 state.malformed.extend(batch.malformed)
                 for segment in batch.segments:
                     state._fold_segment(segment)
+                    newest.append(segment)
+                    if sum(len(s.keeps) for s in newest[1:]) >= state.gaps.keep:
+                        del newest[0]
+            for segment in newest:
+                state._note_gaps(segment)
             state.header = decoder.header
             state._recount()
         return state
+
+    def _note_gaps(self, segment: Segment) -> None:
+        keep = -(self.gaps.keep)
+        self.gaps.add(segment.whens[keep:], segment.column(_FINISHED)[keep:])
 
     def _fold_segment(self, segment: Segment) -> None:
         """Fold rows during a cold load; the day figures are counted once at the end."""
@@ -538,6 +551,7 @@ class BackfillState:
             return {}
         segment = _segment_of(records)
         whens = segment.whens
+        self._note_gaps(segment)
         before: dict[date, tuple[Any, str, str] | None] = {}
         winners: dict[date, list[str]] = {}
         if self._in_order and in_writer_order(self._high, whens):
@@ -972,6 +986,14 @@ class BackfillState:
         if last is None:
             return None
         return (now or datetime.now(timezone.utc)) - last
+
+    def liveness(self, now: datetime | None = None) -> Liveness:
+        """Whether the writer went quiet: the one rule of :mod:`telemetry.liveness`.
+
+        Quiet means the newest row is older than ``stale_after``, two
+        minutes, and ten times the median gap between the newest 200 rows.
+        """
+        return liveness(self.since_last_row(now), self.gaps, self.stale_after)
 
     def stalled(self, now: datetime | None = None) -> list[date]:
         """Days whose latest row is ``*_PENDING`` and older than ``stale_after``, sorted."""

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 
-from telemetry import SCHEMA, BackfillState, HistoricalTelemetry, TelemetryTail
+from telemetry import SCHEMA, BackfillState, HistoricalTelemetry, RowGaps, TelemetryTail
 from tests.test_monitor import row, write_rows
 from tui.widgets.calendar import (
     ATTEMPTS_SCALE,
@@ -24,7 +24,7 @@ from tui.widgets.calendar import (
     month_start,
 )
 from tui.widgets.pane import format_ranges, retry_ranges, ruler
-from tui.widgets.summary import RowGaps, human_duration, last_line
+from tui.widgets.summary import human_duration, last_line
 
 START = date(2000, 1, 1)
 YEARS = 25

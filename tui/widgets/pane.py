@@ -40,10 +40,8 @@ from ..follow import wakeups
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
 from .summary import (
     DownloadPercentiles,
-    RowGaps,
     day_markup,
     head_markup,
-    liveness,
     rate_markup,
     summary_markup,
 )
@@ -148,7 +146,6 @@ class MonitorPane(Vertical):
         self.exists = True
         self.loaded = False  # caught up with the file once
         self.source = ""  # "sensor_id / descriptor" of the newest row
-        self.gaps = RowGaps()
         self._waiting: list[TailUpdate] = []
         self._stop = threading.Event()
         self._figures_due = True
@@ -273,7 +270,6 @@ class MonitorPane(Vertical):
             values = update.records[-1].values
             sensor, descriptor = values[_C["sensor_id"]], values[_C["descriptor"]]
             self.source = " / ".join(p for p in (sensor, descriptor) if p)
-            self.gaps.add(update.records)
         self._changed |= changed
         if self.loaded or time.monotonic() - self._drawn_at >= FIGURES_EVERY:
             self.flush()
@@ -298,7 +294,6 @@ class MonitorPane(Vertical):
         """The file is not the one read so far: start over from an empty state, with a banner."""
         self._changed.clear()
         self.state = self._new_state()
-        self.gaps.clear()
         self.source = ""
         self.loaded = False
         self.calendar.set_state(self.state)
@@ -354,7 +349,7 @@ class MonitorPane(Vertical):
     def refresh_figures(self, full: bool = True) -> None:
         """Redraw the header (always: the clock moves) and, if ``full``, the figures."""
         now = self.clock()
-        live = liveness(self.state, self.gaps, now)
+        live = self.state.liveness(now)
         self._put(
             "#head",
             head_markup(

@@ -9,13 +9,8 @@ themes keep working.
 from __future__ import annotations
 
 import math
-import statistics
 import time
-from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from itertools import pairwise
+from datetime import date, timedelta
 
 from textual.markup import escape
 
@@ -26,18 +21,12 @@ from telemetry import (
     STATUS_SKIPPED_NO_INPUT,
     STATUS_UPLOADED,
     BackfillState,
-    Record,
-    parse_instant,
+    Liveness,
 )
 
 _C = {name: i for i, name in enumerate(SCHEMA)}
 _STARTED = _C["started_at_utc"]
 _FINISHED = _C["finished_at_utc"]
-
-#: The writer counts as quiet after this many typical gaps between rows...
-QUIET_GAPS = 10
-#: ...and never sooner than this (a fast writer pausing for a slow day is normal).
-QUIET_FLOOR = timedelta(minutes=2)
 
 
 def human_duration(span: timedelta) -> str:
@@ -82,60 +71,6 @@ def human_count(n: float) -> str:
     if n < 1_000_000:
         return f"{n / 1000:,.1f}k"
     return f"{n / 1_000_000:,.1f}M"
-
-
-class RowGaps:
-    """The typical gap between rows, from the timestamps of the latest rows.
-
-    Keeps the newest ``keep`` row instants (``max(started, finished)`` of each
-    row) and gives the median gap between consecutive ones: the writer's
-    usual rhythm, which tells "quiet for a while" from "gone".
-    """
-
-    def __init__(self, keep: int = 200) -> None:
-        self._moments: deque[str] = deque(maxlen=keep)
-
-    def clear(self) -> None:
-        """Forget every row (the file was reset)."""
-        self._moments.clear()
-
-    def add(self, records: Iterable[Record]) -> None:
-        """Note the rows of one update (only the newest ``keep`` matter)."""
-        tail = list(records)[-self._moments.maxlen :] if self._moments.maxlen else []
-        for record in tail:
-            values = record.values
-            self._moments.append(max(values[_STARTED], values[_FINISHED]))
-
-    def median(self) -> timedelta | None:
-        """Median positive gap between the kept rows, or ``None`` with too few."""
-        parsed = sorted(m for m in (parse_instant(t) for t in self._moments) if m is not None)
-        gaps = [(b - a).total_seconds() for a, b in pairwise(parsed) if b > a]
-        if len(gaps) < 3:
-            return None
-        return timedelta(seconds=statistics.median(gaps))
-
-
-@dataclass(frozen=True)
-class Liveness:
-    """How long the writer has been silent, and whether that is unusual.
-
-    ``quiet`` is True when the newest row is older than ``limit``:
-    ``max(stale_after, QUIET_FLOOR, QUIET_GAPS x the median gap between rows)``.
-    """
-
-    since: timedelta | None
-    limit: timedelta
-    quiet: bool
-
-
-def liveness(state: BackfillState, gaps: RowGaps, now: datetime) -> Liveness:
-    """The writer's liveness at ``now`` (see :class:`Liveness` for the rule)."""
-    since = state.since_last_row(now)
-    limit = max(state.stale_after, QUIET_FLOOR)
-    median = gaps.median()
-    if median is not None:
-        limit = max(limit, median * QUIET_GAPS)
-    return Liveness(since, limit, since is not None and since > limit)
 
 
 def head_markup(

@@ -1,0 +1,60 @@
+"""The one rule for a quiet writer, as every reader applies it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _write(path: Path, rows: int, gap: timedelta) -> None:
+    store = HistoricalTelemetry(path)
+    for i in range(rows):
+        started = T0 + gap * i
+        store.append_row(
+            {
+                "chunk_date_utc": f"2020-01-{1 + i % 28:02d}",
+                "status": "UPLOADED",
+                "started_at_utc": started.isoformat(),
+                "finished_at_utc": (started + gap / 2).isoformat(),
+            }
+        )
+
+
+def test_quiet_after_ten_usual_gaps_never_before_stale_after_or_two_minutes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.csv"
+    _write(path, 300, timedelta(minutes=1))
+    state = BackfillState.from_path(path, stale_after=timedelta(minutes=5))
+    last = T0 + timedelta(minutes=299, seconds=30)
+    assert state.liveness(last + timedelta(minutes=9)).quiet is False
+    live = state.liveness(last + timedelta(minutes=11))
+    assert live.quiet is True and live.limit == timedelta(minutes=10)
+    assert live.since == timedelta(minutes=11)
+    # A slow writer: the floor is stale_after, not ten gaps of a second.
+    fast = tmp_path / "fast.csv"
+    _write(fast, 50, timedelta(seconds=1))
+    quick = BackfillState.from_path(fast, stale_after=timedelta(minutes=5))
+    assert quick.liveness(T0 + timedelta(minutes=4)).quiet is False
+    assert quick.liveness(T0 + timedelta(minutes=6)).quiet is True
+    assert BackfillState().liveness(T0).since is None
+
+
+def test_a_followed_state_and_a_cold_load_agree_on_liveness(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    _write(path, 500, timedelta(seconds=7))
+    cold = BackfillState.from_path(path)
+    live = BackfillState()
+    tail = TelemetryTail(path)
+    while True:
+        update = tail.read_new(max_bytes=4096)
+        live.apply(update.records, update.malformed)
+        if tail.caught_up(update):
+            break
+    now = T0 + timedelta(hours=2)
+    assert cold.gaps.median() == live.gaps.median() == timedelta(seconds=7)
+    assert cold.liveness(now) == live.liveness(now)
