@@ -182,7 +182,7 @@ def test_empty_file_is_an_empty_state(tmp_path: Path, content: bytes) -> None:
     assert _run("upgrade", str(path)).exit_code == 0
     plan = _run("latest", str(path), "--plan", "--from", "2020-01-01", "--to", "2020-01-03")
     assert plan.exit_code == 0
-    assert plan.output.splitlines()[1].split() == ["download", "3", "2020-01-01..2020-01-03"]
+    assert plan.output.splitlines()[1:3] == ["download: 3 days", "  2020-01-01..2020-01-03"]
 
 
 # -- upgrade ----------------------------------------------------------------------------

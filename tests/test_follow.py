@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,42 @@ def test_changes_only_prints_rows_appended_while_the_initial_state_is_read(
     assert reads > 2  # the initial state took more than one read
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [(line["date"], line["status"]) for line in lines] == [("2030-01-01", "FAILED")]
+
+
+def test_follow_says_when_the_writer_goes_quiet_and_when_it_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    old = datetime.now(timezone.utc) - timedelta(hours=1)
+    store.append_row(
+        {"chunk_date_utc": "2020-01-01", "status": "UPLOADED", "started_at_utc": old.isoformat()}
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "follow",
+            str(path),
+            "--changes-only",
+            "--interval",
+            "0.2s",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        quiet = _read_until(proc, lambda lines: lines[-1].get("event") == "quiet")
+        assert quiet[-1]["last_row_at"] == old.isoformat()
+        assert 3500 < quiet[-1]["since_seconds"] < 3700
+        now = datetime.now(timezone.utc).isoformat()
+        store.append_row(
+            {"chunk_date_utc": "2020-01-02", "status": "UPLOADED", "started_at_utc": now}
+        )
+        resumed = _read_until(proc, lambda lines: lines[-1].get("event") == "resumed")
+        assert resumed[-1] == {"event": "resumed", "last_row_at": now}
+        assert {"date": "2020-01-02"}.items() <= next(
+            line for line in resumed if "date" in line
+        ).items()
+    finally:
+        proc.terminate()
+        proc.wait(5)

@@ -35,19 +35,21 @@ def test_latest_ranges_of_failed_days_are_ready_to_paste(tmp_path: Path) -> None
 
 
 def test_latest_json_and_date_filters(tmp_path: Path) -> None:
-    args = ["latest", str(_file(tmp_path)), "--from", "2020-01-04", "--format", "json"]
-    result = CliRunner().invoke(main, args)
-    rows = [json.loads(line) for line in result.output.splitlines()]
-    assert [(r["chunk_date_utc"], r["status"]) for r in rows] == [
-        ("2020-01-04", "FAILED"),
-        ("2020-01-05", "FAILED"),
-        ("2020-01-07", "UPLOADED"),
-    ]
+    args = ["latest", str(_file(tmp_path)), "--from", "2020-01-04", "--format"]
+    expected = [("2020-01-04", "FAILED"), ("2020-01-05", "FAILED"), ("2020-01-07", "UPLOADED")]
+    document = json.loads(CliRunner().invoke(main, [*args, "json"]).output)  # one array
+    assert [(r["chunk_date_utc"], r["status"]) for r in document] == expected
+    lines = CliRunner().invoke(main, [*args, "jsonl"]).output.splitlines()
+    rows = [json.loads(line) for line in lines]  # one object per line
+    assert [(r["chunk_date_utc"], r["status"]) for r in rows] == expected
+    table = CliRunner().invoke(main, [*args, "table"]).output.splitlines()
+    assert table[0].split() == ["date", "status", "started_at_utc", "error_type"]
+    assert [line.split()[:2] for line in table[1:]] == [list(e) for e in expected]
 
 
 def test_latest_bad_date_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["latest", str(_file(tmp_path)), "--from", "yesterday"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "Error: --from: 'yesterday' is not a date (YYYY-MM-DD)"
+        "Error: Invalid value for '--from': not a date: 'yesterday' (use YYYY-MM-DD)"
     ]

@@ -7,6 +7,7 @@ headless commands never pay for importing Textual.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,22 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run a command; every usage or input error becomes one line and exit code 2."""
+        """Run a command; every usage or input error becomes one line and exit code 2.
+
+        Output cut short by its reader (``| head``) ends the command quietly
+        with exit code 0, as ``cat`` and ``grep`` do.
+        """
         from telemetry import TelemetryFormatError
 
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return result
+        except BrokenPipeError:
+            # Piped into head, which has read enough: stop quietly, exit 0.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
         except click.UsageError as exc:
             raise BadInput(exc.format_message()) from None
         except TelemetryFormatError as exc:

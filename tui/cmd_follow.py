@@ -6,7 +6,7 @@ import json
 import sys
 import threading
 from bisect import bisect_left
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -15,9 +15,22 @@ from telemetry import BackfillState, Record, TelemetryTail, cold_load
 from telemetry.schema import SCHEMA
 
 from .cli import BadInput, telemetry_file
+from .options import DURATION, POSITIVE_DURATION
 
 _FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
 _IDX = {name: SCHEMA.index(name) for name in ("status", *_FIELDS)}
+
+
+def _liveness_event(state: BackfillState, quiet: bool) -> dict[str, object]:
+    last = state.last_row_at
+    event: dict[str, object] = {
+        "event": "quiet" if quiet else "resumed",
+        "last_row_at": last.isoformat() if last else None,
+    }
+    if quiet:
+        since = state.liveness().since
+        event["since_seconds"] = round(since.total_seconds(), 3) if since else None
+    return event
 
 
 def _size(path: Path) -> int:
@@ -53,20 +66,41 @@ def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, o
 @click.option("--poll", is_flag=True, help="Poll with stat instead of inotify (NFS, EFS, SMB).")
 @click.option(
     "--interval",
-    default=1.0,
+    type=POSITIVE_DURATION,
+    default="1s",
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Fallback check, in seconds.",
+    metavar="SPAN",
+    help="Fallback check (and liveness check) period (0.5s, 1s, 2m or seconds).",
 )
-def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: float) -> None:
+@click.option(
+    "--stale-after",
+    type=DURATION,
+    default="15m",
+    show_default=True,
+    metavar="SPAN",
+    help="The writer is quiet after at least this long without a row.",
+)
+def follow(
+    file: Path,
+    jsonl: bool,
+    changes_only: bool,
+    poll: bool,
+    interval: timedelta,
+    stale_after: timedelta,
+) -> None:
     """Follow FILE and print each day whose latest row changes, as JSON lines.
 
     A FILE that does not exist yet (in an existing directory) is waited for,
-    like ``tail -F``; Ctrl-C stops.
+    like ``tail -F``; Ctrl-C stops. When the writer goes quiet (its newest
+    row older than --stale-after, two minutes and ten usual gaps between
+    rows: the monitor's rule) a "quiet" event is printed, and "resumed"
+    when rows come again.
 
     \b
     A changed day:  {"date": "2020-01-05", "status": "FAILED", "previous": ...}
     A lifecycle event: {"event": "reset", "reason": "truncated|replaced|deleted|created"}
+    The writer:     {"event": "quiet", "last_row_at": ..., "since_seconds": ...}
+                    {"event": "resumed", "last_row_at": ...}
 
     \b
     Examples:
@@ -77,7 +111,8 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
 
     telemetry_file(file, missing_ok=True)
     tail = TelemetryTail(file)
-    state = BackfillState()
+    state = BackfillState(stale_after=stale_after)
+    quiet = False
     # With --changes-only, the initial state is what the file holds now:
     # every row past this offset is a change, even one appended while the
     # rows before it are still being read.
@@ -91,7 +126,7 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
             out.flush()
 
     try:
-        for _ in wakeups(file, stop, poll=poll, interval=interval):
+        for _ in wakeups(file, stop, poll=poll, interval=interval.total_seconds()):
             # A catch-up allocates many objects and no cycles: pause the GC.
             with cold_load():
                 while True:
@@ -101,7 +136,7 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
                         raise BadInput(f"{file}: {update.error}")
                     lines: list[dict[str, object]] = []
                     if update.reset:
-                        state = BackfillState()
+                        state = BackfillState(stale_after=stale_after)
                         initial_end = 0  # a new file: all of it is news
                         lines.append({"event": "reset", "reason": update.reset})
                     records = update.records
@@ -117,6 +152,11 @@ def follow(file: Path, jsonl: bool, changes_only: bool, poll: bool, interval: fl
                     emit(lines)
                     if tail.caught_up(update):
                         break
+            live = state.liveness()
+            if live.quiet != quiet:
+                quiet = live.quiet
+                event = _liveness_event(state, quiet)
+                emit([event])
     except KeyboardInterrupt:
         stop.set()
     except BrokenPipeError:

@@ -22,28 +22,21 @@ from telemetry import (
 from telemetry.plan import PHASES
 
 from .cli import BadInput, telemetry_file
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+from .options import DAY, DURATION, check_range
 
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--status", "statuses", multiple=True, help="Only days with this latest status.")
-@click.option("--from", "from_", metavar="DATE", help="First day (YYYY-MM-DD).")
-@click.option("--to", metavar="DATE", help="Last day (YYYY-MM-DD).")
+@click.option("--from", "first", type=DAY, metavar="DATE", help="First day (YYYY-MM-DD).")
+@click.option("--to", "last", type=DAY, metavar="DATE", help="Last day (YYYY-MM-DD).")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json", "dates", "ranges"]),
+    type=click.Choice(["table", "csv", "json", "jsonl", "dates", "ranges"]),
     default="table",
     show_default=True,
+    help="json: one array; jsonl: one object per line.",
 )
 @click.option(
     "--plan",
@@ -52,29 +45,34 @@ def _day(value: str | None, option: str) -> date | None:
 )
 @click.option(
     "--stale-after",
-    default=15.0,
+    type=DURATION,
+    default="15m",
     show_default=True,
-    metavar="MINUTES",
-    type=click.FloatRange(min=0),
-    help="With --plan: a PENDING day older than this is stalled (work), else in flight.",
+    metavar="SPAN",
+    help="With --plan: a PENDING day older than this (90s, 15m, 2h, 1d or seconds) is "
+    "stalled (work), else in flight.",
 )
 def latest(
     file: Path,
     statuses: tuple[str, ...],
-    from_: str | None,
-    to: str | None,
+    first: date | None,
+    last: date | None,
     fmt: str,
     plan: bool,
-    stale_after: float,
+    stale_after: timedelta,
 ) -> None:
     """Print the latest row per day of FILE (the resume state), in date order.
 
     With --plan, print the resume plan for --from..--to (default: the days
     seen) instead: for each phase (download, process, upload) the days that
     need it next (never attempted, failed, stalled PENDING, or waiting for
-    the next phase), then the days in flight and done. Formats: table (runs
-    per phase with counts), ranges and dates ("PHASE DAY" lines), csv
-    (phase,date) and json (one object: phase -> ranges).
+    the next phase), then the days in flight and done. Formats: table (each
+    phase with its count, then one range per line), ranges and dates ("PHASE
+    DAY" lines), csv (phase,date), json (one object: phase -> ranges) and
+    jsonl (one {"phase", "first", "last"} object per range).
+
+    Without --plan: table (with a header line), csv (schema columns), json
+    (one array of rows), jsonl (one row object per line), dates, ranges.
 
     \b
     Examples:
@@ -83,9 +81,7 @@ def latest(
       backfill-monitor latest telemetry.csv --plan --from 2019-01-01 --to 2021-12-31
       backfill-monitor latest telemetry.csv --plan --format ranges | grep ^download
     """
-    first, last = _day(from_, "--from"), _day(to, "--to")
-    if first and last and last < first:
-        raise BadInput(f"--to {last} is before --from {first}")
+    check_range(first, last, "--from", "--to")
     if plan and statuses:
         raise BadInput("--status cannot be combined with --plan")
     for status in statuses:
@@ -99,9 +95,7 @@ def latest(
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None
     if plan:
-        _print_plan(
-            resume_plan(state, first, last, stale_after=timedelta(minutes=stale_after)), fmt
-        )
+        _print_plan(resume_plan(state, first, last, stale_after=stale_after), fmt)
         return
     days = [
         d
@@ -117,6 +111,8 @@ def latest(
         for d in days:
             writer.writerow(state[d].to_dict().values())
     elif fmt == "json":
+        out.write(json.dumps([state[d].to_dict() for d in days]) + "\n")
+    elif fmt == "jsonl":
         for d in days:
             out.write(json.dumps(state[d].to_dict()) + "\n")
     elif fmt == "dates":
@@ -124,9 +120,14 @@ def latest(
     elif fmt == "ranges":
         out.write("".join(f"{a}..{b}\n" if a != b else f"{a}\n" for a, b in day_runs(days)))
     else:
+        out.write(f"{'date':<10}  {'status':<17} {'started_at_utc':<32} error_type\n")
         for d in days:
             row = state[d]
             out.write(f"{d}  {row.status:<17} {row.started_at_utc:<32} {row.error_type}\n")
+
+
+def _days(n: int) -> str:
+    return f"{n:,} day" if n == 1 else f"{n:,} days"
 
 
 def _run_text(a: date, b: date) -> str:
@@ -135,7 +136,11 @@ def _run_text(a: date, b: date) -> str:
 
 def _print_plan(plan: ResumePlan, fmt: str) -> None:
     out = sys.stdout
-    if fmt == "json":
+    if fmt == "jsonl":
+        for phase in PHASES:
+            for a, b in plan.ranges(phase):
+                out.write(json.dumps({"phase": phase, "first": str(a), "last": str(b)}) + "\n")
+    elif fmt == "json":
         data: dict[str, object] = {
             "range": None if plan.start is None else [str(plan.start), str(plan.end)],
         }
@@ -167,5 +172,5 @@ def _print_plan(plan: ResumePlan, fmt: str) -> None:
         )
         for phase in PHASES:
             days = getattr(plan, phase)
-            runs = ", ".join(_run_text(a, b) for a, b in plan.ranges(phase))
-            out.write(f"{phase:<9} {len(days):>6,}  {runs or '-'}\n")
+            out.write(f"{phase}: {_days(len(days))}\n")
+            out.write("".join(f"  {_run_text(a, b)}\n" for a, b in plan.ranges(phase)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 import threading
 import time
@@ -12,25 +11,7 @@ from pathlib import Path
 import click
 
 from .cli import BadInput
-
-
-def parse_span(text: str) -> timedelta:
-    """``90s``, ``15m``, ``2h``, ``1d`` (a bare number is minutes) as a timedelta."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if match is None:
-        raise BadInput(f"--stale-after: not a duration: {text!r} (e.g. 90s, 15m, 2h, 1d)")
-    value, unit = float(match.group(1)), match.group(2) or "m"
-    return timedelta(seconds=value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
-
-
-def parse_day(option: str, text: str | None) -> date | None:
-    """A ``YYYY-MM-DD`` option value, or a :class:`BadInput`."""
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"{option}: not a date: {text!r} (use YYYY-MM-DD)") from None
+from .options import DAY, DURATION, check_range
 
 
 def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
@@ -56,18 +37,23 @@ def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--start", "start", metavar="DATE", help="First day of the backfill (YYYY-MM-DD).")
-@click.option("--end", "end", metavar="DATE", help="Last day of the backfill (YYYY-MM-DD).")
+@click.option("--start", type=DAY, metavar="DATE", help="First day of the backfill (YYYY-MM-DD).")
+@click.option("--end", type=DAY, metavar="DATE", help="Last day of the backfill (YYYY-MM-DD).")
 @click.option("--poll", is_flag=True, help="Poll with stat (NFS, EFS, SMB mounts).")
 @click.option(
     "--stale-after",
+    type=DURATION,
     default="15m",
     show_default=True,
     metavar="SPAN",
-    help="A pending day older than this is stalled (90s, 15m, 2h, 1d).",
+    help="A pending day older than this is stalled (90s, 15m, 2h, 1d or seconds).",
 )
 def watch(
-    files: tuple[Path, ...], start: str | None, end: str | None, poll: bool, stale_after: str
+    files: tuple[Path, ...],
+    start: date | None,
+    end: date | None,
+    poll: bool,
+    stale_after: timedelta,
 ) -> None:
     """Open the live monitor on FILES (telemetry files or directories of them).
 
@@ -80,14 +66,11 @@ def watch(
       backfill-monitor watch /data/telemetry/ --start 2020-01-01 --end 2024-12-31
       backfill-monitor watch a.csv b.csv --poll --stale-after 30m
     """
+    check_range(start, end, "--start", "--end")
     paths = telemetry_files(files)
-    first, last = parse_day("--start", start), parse_day("--end", end)
-    if first and last and last < first:
-        raise BadInput(f"--end {last} is before --start {first}")
-    span = parse_span(stale_after)
     from .monitor import MonitorApp
 
-    MonitorApp(paths, poll=poll, stale_after=span, start=first, end=last).run()
+    MonitorApp(paths, poll=poll, stale_after=stale_after, start=start, end=end).run()
 
 
 DEMO_STALE_AFTER_S = 30

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +12,25 @@ import click
 from telemetry import BackfillState, TelemetryFormatError
 
 from .cli import BadInput, telemetry_file
+from .options import DAY, DURATION, check_range
+from .spans import human_duration
 
-FAIL_ON = ("failed", "stalled", "malformed")
+FAIL_ON = ("failed", "stalled", "malformed", "quiet")
 
 
-def summarize(state: BackfillState) -> dict[str, Any]:
-    """The summary as plain JSON-ready data."""
+def summarize(state: BackfillState, now: datetime | None = None) -> dict[str, Any]:
+    """The summary as plain JSON-ready data, at ``now`` (default: the clock)."""
+    now = now or datetime.now(timezone.utc)
     progress = state.progress()
-    stalled = state.stalled()
+    stalled = state.stalled(now)
     download = state.durations["download"]
+    live = state.liveness(now)
+    last = state.last_row_at
     return {
+        "last_row_at": last.isoformat() if last else None,
+        "last_row_age_seconds": live.since.total_seconds() if live.since is not None else None,
+        "quiet": live.quiet,
+        "quiet_after_seconds": live.limit.total_seconds(),
         "days_by_status": {s: n for s, n in sorted(state.status_counts.items()) if n},
         "range": [str(progress.start), str(progress.end)] if progress.start else None,
         "total_days": progress.total,
@@ -51,35 +60,64 @@ def summarize(state: BackfillState) -> dict[str, Any]:
     }
 
 
+def _last_row_line(data: dict[str, Any]) -> str:
+    if data["last_row_at"] is None:
+        return "last row: none yet"
+    age = human_duration(timedelta(seconds=data["last_row_age_seconds"]))
+    limit = human_duration(timedelta(seconds=data["quiet_after_seconds"]))
+    state = f"writer QUIET (usual < {limit})" if data["quiet"] else "writer live"
+    return f"last row: {data['last_row_at']} ({age} ago), {state}"
+
+
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(
-    "--fail-on", default="", metavar="LIST", help="Exit 1 on any of: failed,stalled,malformed."
+    "--fail-on",
+    default="",
+    metavar="LIST",
+    help="Exit 1 on any of: failed,stalled,malformed,quiet.",
 )
-@click.option("--start", metavar="DATE", help="Expected first day (default: first seen).")
-@click.option("--end", metavar="DATE", help="Expected last day (default: last seen).")
-def summary(file: Path, as_json: bool, fail_on: str, start: str | None, end: str | None) -> None:
-    """Counts by status, progress, throughput, ETA, failures, stalls, malformed rows.
+@click.option("--start", type=DAY, metavar="DATE", help="Expected first day (default: first seen).")
+@click.option("--end", type=DAY, metavar="DATE", help="Expected last day (default: last seen).")
+@click.option(
+    "--stale-after",
+    type=DURATION,
+    default="15m",
+    show_default=True,
+    metavar="SPAN",
+    help="A pending day older than this is stalled; the writer is quiet after at least this.",
+)
+def summary(
+    file: Path,
+    as_json: bool,
+    fail_on: str,
+    start: date | None,
+    end: date | None,
+    stale_after: timedelta,
+) -> None:
+    """Counts by status, progress, throughput, ETA, failures, stalls, malformed
+    rows, and whether the writer went quiet.
+
+    The writer is quiet when its newest row is older than --stale-after, two
+    minutes, and ten times the usual gap between its rows (the monitor's rule).
 
     \b
     Examples:
       backfill-monitor summary telemetry.csv
-      backfill-monitor summary telemetry.csv --json --fail-on failed,stalled
+      backfill-monitor summary telemetry.csv --json --fail-on failed,stalled,quiet
       backfill-monitor summary telemetry.csv --start 2019-01-01 --end 2021-12-31
     """
     conditions = [c for c in fail_on.split(",") if c]
     for c in conditions:
         if c not in FAIL_ON:
             raise BadInput(f"--fail-on: {c!r} is not one of {','.join(FAIL_ON)}")
-    try:
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
-    except ValueError as exc:
-        raise BadInput(f"--start/--end: {exc}") from None
+    check_range(start, end, "--start", "--end")
     telemetry_file(file)
     try:
-        state = BackfillState.from_path(file, expected_start=first, expected_end=last)
+        state = BackfillState.from_path(
+            file, expected_start=start, expected_end=end, stale_after=stale_after
+        )
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None
     data = summarize(state)
@@ -98,10 +136,12 @@ def summary(file: Path, as_json: bool, fail_on: str, start: str | None, end: str
                 f"  {g['error_type'] or '(no type)'}: {g['count']} days {g['first']}..{g['last']}"
             )
         click.echo(f"stalled: {len(data['stalled'])}  malformed rows: {len(data['malformed'])}")
+        click.echo(_last_row_line(data))
     tripped = {
         "failed": data["failed"] > 0,
         "stalled": bool(data["stalled"]),
         "malformed": bool(data["malformed"]),
+        "quiet": data["quiet"],
     }
     if any(tripped[c] for c in conditions):
         raise SystemExit(1)
