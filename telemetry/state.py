@@ -957,6 +957,10 @@ class BackfillState:
                 out[PHASE_OF_STATUS.get(status, "download")][status] += count
         return out
 
+    def failed_counts(self) -> dict[str, int]:
+        """Days whose latest status is FAILED, by ``error_type``: one count per type, no sorting."""
+        return {error_type: len(days) for error_type, days in self._failed.items() if days}
+
     def failures(self) -> list[FailureGroup]:
         """Days whose latest status is FAILED, grouped by ``error_type``, biggest first."""
         groups = []

@@ -57,6 +57,7 @@ def test_every_command_is_registered() -> None:
         "demo",
         "follow",
         "latest",
+        "metrics",
         "summary",
         "upgrade",
         "watch",

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "demo": "tui.cmd_monitor:demo",
     "follow": "tui.cmd_follow:follow",
     "latest": "tui.cmd_latest:latest",
+    "metrics": "tui.cmd_metrics:metrics",
     "summary": "tui.cmd_summary:summary",
     "upgrade": "tui.cmd_upgrade:upgrade",
     "watch": "tui.cmd_monitor:watch",
