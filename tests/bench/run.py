@@ -220,6 +220,86 @@ def monitor_latency(path: Path, samples: int = 10) -> tuple[float, float, float]
     return asyncio.run(run())
 
 
+def scrape_time(path: Path, scrapes: int = 50) -> float:
+    """Median seconds of one scrape (``generate_latest``) of a follower of ``path``."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tui.metrics import BackfillCollector, FileFollower
+
+    follower = FileFollower(path, stale_after=timedelta(minutes=15))
+    follower.catch_up()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BackfillCollector(lambda: [follower]))
+    times = []
+    for _ in range(scrapes):
+        t = time.perf_counter()
+        generate_latest(registry)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def metric_latency(path: Path, samples: int = 10) -> float:
+    """Median seconds from ``append_row`` returning to the new row in a scrape of the
+    ``metrics`` command, at its default settings."""
+    import socket
+    import urllib.request
+
+    from telemetry import HistoricalTelemetry
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "metrics", str(path), "--listen", f"127.0.0.1:{port}"],
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    def rows() -> int | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("backfill_rows_total{"):
+                return int(float(line.rsplit(" ", 1)[1]))
+        return None
+
+    store = HistoricalTelemetry(path)
+    try:
+        deadline = time.perf_counter() + 600
+        while rows() is None:  # the exporter has read the whole file
+            if time.perf_counter() > deadline:
+                raise RuntimeError("the exporter never answered")
+            time.sleep(0.1)
+        waits = []
+        for i in range(samples):
+            before = rows() or 0
+            day = (SAMPLES + timedelta(days=500 + i)).isoformat()
+            store.append_row({"chunk_date_utc": day, "status": "FAILED"})
+            t = time.perf_counter()
+            while (rows() or 0) <= before:
+                if time.perf_counter() - t > 60:
+                    raise RuntimeError("the row never showed in a scrape")
+                time.sleep(0.005)
+            waits.append(time.perf_counter() - t)
+        return statistics.median(waits)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def metrics_figures(small: Path, big: Path, rows: int) -> None:
+    """Print the scrape time (10k against ``rows`` rows) and append -> scrape latency."""
+    little, large = scrape_time(small), scrape_time(big)
+    print(
+        f"metrics scrape, median: 10k rows {little * 1000:.2f} ms, {rows:,} rows"
+        f" {large * 1000:.2f} ms ({large / little:.2f}x)"
+    )
+    print(f"append -> metric visible, median: {metric_latency(big) * 1000:.0f} ms")
+
+
 def main() -> None:
     from tests.bench.generate import generate
 
@@ -240,6 +320,7 @@ def main() -> None:
             f" {args.rows:,} rows {lat_big * 1000:.0f} ms ({lat_big / lat_small:.2f}x)"
         )
         print(f"burst ingest while following: {burst_ingest(small):,.0f} rows/s")
+        metrics_figures(small, big, args.rows)
         paint, load, append = monitor_latency(big)
         print(
             f"monitor on {args.rows:,} rows: first paint {paint:.2f} s, full load {load:.1f} s,"
