@@ -29,3 +29,12 @@ def test_readme_example_runs(
     if "resume_plan" in block:
         assert "datetime.date(2024, 1, 13), datetime.date(2024, 1, 13)" in printed
         assert printed.splitlines()[-1] == "5"
+
+
+def test_ci_runs_the_quick_start_test_command_verbatim() -> None:
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    quick_start = [b.strip() for b in blocks[:2]]
+    assert "backfill-monitor demo" in quick_start[0]
+    assert "python -m pytest" in quick_start[1]
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert quick_start[1] in ci
