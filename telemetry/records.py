@@ -22,6 +22,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from functools import cache
 from itertools import accumulate, chain, compress, islice, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple, TypeVar
@@ -112,6 +113,10 @@ class Malformed(NamedTuple):
     reason: str
     values: list[str] | None = None
 
+
+#: Lines of a quoted record past which the one-split path leaves it to the
+#: careful path (whose regular expressions frame it without Python per line).
+_LONG_RECORD = 64
 
 #: Cells per row in :attr:`Segment.fields`.
 STRIDE = _WIDTH - 1
@@ -396,25 +401,21 @@ class _Chunk:
         self.has_cr = b"\r" in buf
         self.suspect = b"\x00" in buf
 
-    def careful_lines(self) -> list[int]:
-        """The lines that need the careful path: those with a quote (or, with NUL bytes, all).
+    def next_careful(self, k: int) -> int:
+        """The first line from ``k`` on that needs the careful path (the number of lines if none).
 
-        Found by searching for quotes (``find`` is a memchr), not line by line.
+        That is a line with a quote (or, with NUL bytes, any line), found by
+        searching for the next quote (``find`` is a memchr), not line by
+        line, and only from where decoding has got to: the lines inside a
+        long quoted record are never visited one by one.
         """
         starts = self.starts
         n = len(starts) - 1
-        if self.suspect:
-            return list(range(n))
-        find = (self.text if self.ascii_only else self.buf).find
-        quote = self.quote
-        careful = []
-        end = starts[n]
-        pos = find(quote, starts[0], end)
-        while pos >= 0:
-            k = bisect_right(starts, pos) - 1
-            careful.append(k)
-            pos = find(quote, starts[k + 1], end)
-        return careful
+        if self.suspect or k >= n:
+            return min(k, n)
+        find = self.text.find if self.ascii_only else self.buf.find
+        pos = find(self.quote, starts[k], starts[n])
+        return n if pos < 0 else bisect_right(starts, pos) - 1
 
 
 class RecordDecoder:
@@ -475,19 +476,15 @@ class RecordDecoder:
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         chunk = _Chunk(buf, offset, base, self._line)
-        n = len(chunk.lines)
         # Lines that need the careful path: quoted fields (or, in a chunk with
         # NUL bytes, every line). When the header is SCHEMA itself the other
         # lines are decoded in bulk: for segments, all of them in one split
-        # if they are all well-formed, else run by run between careful lines
-        # (found up front only then).
+        # if they are all well-formed, else run by run between careful lines.
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
         one_split = self.segments and bulk and not chunk.suspect
         cut = self._one_split(chunk) if one_split else None
         if cut is None:
-            careful = chunk.careful_lines()
-            careful.append(n)
-            cut = self._run_by_run(chunk, careful, bulk)
+            cut = self._run_by_run(chunk, bulk)
         # Every complete line, unless a record runs to the end of buf unfinished.
         consumed = chunk.starts[cut]
         newlines = cut  # line ends in buf[:consumed]
@@ -502,19 +499,17 @@ class RecordDecoder:
             chunk.segments.append(chunk.builder.segment())
         return Batch(chunk.records, chunk.malformed, consumed, chunk.segments)
 
-    def _run_by_run(self, chunk: _Chunk, careful: list[int], bulk: bool) -> int:
+    def _run_by_run(self, chunk: _Chunk, bulk: bool) -> int:
         """Decode the careful lines one by one and the runs between them in bulk if ``bulk``.
 
-        ``careful`` ends with the number of lines. Returns the index of the
-        line where a record runs to the end of the buffer unfinished, else
-        the number of lines.
+        Returns the index of the line where a record runs to the end of the
+        buffer unfinished, else the number of lines.
         """
-        n = careful[-1]
+        n = len(chunk.lines)
         as_segments = self.segments
         k = 0
-        for q in careful:
-            if q < k:
-                continue  # inside a multi-line record already decoded
+        while True:
+            q = chunk.next_careful(k)
             if k < q and not (bulk and self._bulk_run(chunk, k, q)):
                 self._rows(chunk, k, q)
                 if as_segments:
@@ -646,6 +641,8 @@ class RecordDecoder:
             k += 1
             if not quotes & 1:
                 break
+            if k - q > _LONG_RECORD:
+                return -1  # a long record: the careful path frames it at C speed
             if k < n and lines[k].count(",") > _STATUS_COL and _may_start_row(lines[k]):
                 return -1  # the quote may be stray: the careful path judges
         else:
@@ -838,11 +835,8 @@ class RecordDecoder:
         chunk = _Chunk(buf, 0, 0, 1)
         lines, starts = chunk.lines, chunk.starts
         n = len(lines)
-        careful = chunk.careful_lines()
         k = 0
-        for q in careful:
-            if q < k:
-                continue  # inside a multi-line record already framed
+        while (q := chunk.next_careful(k)) < n:
             pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
                 result = RecordDecoder._slow(buf, pos, _WIDTH, _STATUS_COL)
@@ -863,30 +857,32 @@ class RecordDecoder:
         the record is malformed (then ``fields`` is empty and ``text`` None),
         or ``None`` when the record runs to the end of ``buf`` unfinished.
 
-        A stray quote loses at most the row it is in: wherever a line of the
-        record ends with a quote left open (an odd number of quotes so far: a
-        quoted field would run on) and the next line is, on its own, a
-        complete, well-formed row of the header's ``width`` (status at
-        ``status_at``), the quote cannot have been meant to open a multi-line
-        field (a traceback's lines never read as telemetry rows). The lines
-        up to there are reported as one malformed record and reading goes on
-        with that row. Each step looks at one more line only, so every reader
-        decides the same however much of the file it holds; until the next
-        line is complete the record is not (at the end of a file: torn).
-        ``width`` -1 (no header yet) turns it off.
+        A stray quote loses at most the row it is in: when the record's
+        first line leaves a quote open and a later line, reached while that
+        quoted field is still open (the bytes before it are complete fields
+        and an open quoted field), reads on its own as the start of a row of
+        the header's ``width`` (status at ``status_at``), the quote cannot
+        have been meant to open a multi-line field (a traceback's lines never
+        read as telemetry rows). The lines before that row are reported as
+        one malformed record and reading goes on with the row. The decision
+        depends only on the bytes up to the end of that line, so every reader
+        makes the same one however much of the file it holds; until that line
+        is complete the record is not (at the end of a file: torn). ``width``
+        -1 (no header yet) turns it off.
         """
-        if width > 0:
-            nl = buf.find(b"\n", pos)
-            quotes = buf.count(b'"', pos, nl)
-            while quotes & 1 and nl >= 0:
-                row_next = _row_on_line(buf, nl + 1, width, status_at)
+        nl = buf.find(b"\n", pos)
+        if width > 0 and nl >= 0 and buf.count(b'"', pos, nl) & 1:
+            # The line leaves a quote open. Lines that may start a row are found
+            # by a C-level search (a traceback's lines almost never qualify).
+            for candidate in _row_start(status_at).finditer(buf, nl + 1):
+                at = candidate.start()
+                if _PARTIAL.fullmatch(buf, pos, at) is None:
+                    break  # the quoted field closed (or the record broke) before it
+                row_next = _row_on_line(buf, at, width, status_at)
                 if row_next is None:
-                    return None  # the next line is not complete yet: cannot tell
+                    return None  # that line is not complete yet: cannot tell
                 if row_next:
-                    return nl + 1, [], _STRAY_QUOTE, None
-                start = nl + 1
-                nl = buf.find(b"\n", start)
-                quotes += buf.count(b'"', start, nl if nl >= 0 else len(buf))
+                    return at, [], _STRAY_QUOTE, None
         m = _RECORD.match(buf, pos)
         if m is None:
             if _PARTIAL.match(buf, pos) is not None:
@@ -911,6 +907,16 @@ class RecordDecoder:
 
 
 _STRAY_QUOTE = "unclosed quote (a torn or hand-edited row): its field would run over the next row"
+
+
+@cache
+def _row_start(status_at: int) -> re.Pattern[bytes]:
+    """Lines that may start a row: plain fields up to a valid (or empty) status.
+
+    The cheap part of :func:`_row_on_line`, as one pattern to search with.
+    """
+    statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
+    return re.compile(rb'(?<=\n)(?:[^",\r\n]*,){%d}(?:%s)?(?=,|\r?\n)' % (status_at, statuses))
 
 
 def _row_on_line(buf: bytes, pos: int, width: int, status_at: int) -> bool | None:
@@ -1068,7 +1074,7 @@ def read_batches(
     offset = start
     pending = b""
     while True:
-        chunk = fh.read(chunk_size)
+        chunk = fh.read(next_read(chunk_size, pending))
         buf = pending + chunk if pending else chunk
         final = not chunk
         batch = decoder.decode(buf, offset, final=final)
@@ -1077,3 +1083,14 @@ def read_batches(
         yield batch._replace(consumed=offset)
         if final:
             return
+
+
+def next_read(chunk_size: int, pending: bytes) -> int:
+    """How much to read next when ``pending`` bytes of an unfinished record are held.
+
+    At least as much as the record holds so far: the buffer it is decoded
+    in then doubles from one try to the next, so a record far longer than a
+    chunk (a 20 MB traceback) is scanned a bounded number of times in all,
+    not once per chunk (which is quadratic in its length).
+    """
+    return max(chunk_size, len(pending))

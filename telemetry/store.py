@@ -64,6 +64,7 @@ from .records import (
     TelemetryFormatError,
     close_off,
     cr_only_line_ends,
+    next_read,
     read_batches,
 )
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
@@ -402,7 +403,7 @@ def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) 
     pos = start
     leftover = b""
     while pos < size:
-        chunk = os.pread(fd, min(size - pos, CHUNK_SIZE), pos)
+        chunk = os.pread(fd, min(size - pos, next_read(CHUNK_SIZE, leftover)), pos)
         if not chunk:
             break
         pos += len(chunk)
@@ -504,7 +505,7 @@ def _copy_upgraded(src: BinaryIO, out: BinaryIO) -> None:
     decoder = RecordDecoder()
     offset = 0
     while True:
-        chunk = src.read(4 << 20)
+        chunk = src.read(next_read(4 << 20, pending))
         buf = pending + chunk
         batch = decoder.decode(buf, offset, final=not chunk)
         items: list[tuple[int, bytes | None]] = [

@@ -11,7 +11,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .records import CHUNK_SIZE, Malformed, Record, RecordDecoder, TelemetryFormatError
+from .records import (
+    CHUNK_SIZE,
+    Malformed,
+    Record,
+    RecordDecoder,
+    TelemetryFormatError,
+    next_read,
+)
 
 #: Reasons a tail starts over, as reported in :attr:`TailUpdate.reset`.
 RESET_TRUNCATED = "truncated"
@@ -85,7 +92,10 @@ class TelemetryTail:
         return len(self._pending)
 
     def read_new(self, max_bytes: int | None = None) -> TailUpdate:
-        """Return what was appended since the last call (at most ``max_bytes`` read).
+        """Return what was appended since the last call.
+
+        At most ``max_bytes`` are read, or as many as an unfinished record
+        held back holds so far, if more (so a long record costs linear time).
 
         Never raises for what the file holds: a file that is not telemetry
         gives an update with :attr:`TailUpdate.error` set (and its reset, if
@@ -143,9 +153,13 @@ class TelemetryTail:
 
     def _read(self, fd: int, size: int, max_bytes: int | None, update: TailUpdate) -> None:
         pos = self.offset + len(self._pending)
-        budget = size - pos if max_bytes is None else min(size - pos, max_bytes)
+        budget = size - pos
+        if max_bytes is not None:
+            # Never less than an unfinished record holds so far: a long one is
+            # then decoded a bounded number of times across calls too.
+            budget = min(budget, max(max_bytes, len(self._pending)))
         while budget > 0:
-            chunk = os.pread(fd, min(budget, CHUNK_SIZE), pos)
+            chunk = os.pread(fd, min(budget, next_read(CHUNK_SIZE, self._pending)), pos)
             if not chunk:
                 break
             pos += len(chunk)

@@ -337,3 +337,60 @@ def test_a_cold_load_leaves_what_it_built_in_the_oldest_generation() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def _tail_in_reads(path: Path, max_bytes: int) -> int:
+    from telemetry import TelemetryTail
+
+    tail, rows = TelemetryTail(path), 0
+    while True:
+        update = tail.read_new(max_bytes=max_bytes)
+        rows += len(update.records)
+        if tail.caught_up(update):
+            return rows
+
+
+def test_a_record_longer_than_many_chunks_is_decoded_a_bounded_number_of_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Framing stays linear: the bytes handed to the decoder, summed over every
+    try, stay within a small multiple of the file (one try per chunk would be
+    quadratic: about 40 times the file here)."""
+    from telemetry import BackfillState, TelemetryTail
+    from telemetry.store import _close_off_torn_tail
+
+    path = tmp_path / "t.csv"
+    message = 'Traceback line, "quoted"\n' * 100_000  # 2.6 MB, 40 chunks
+    store = HistoricalTelemetry(path)
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "FAILED", "error_message": message})
+    store.append_row({"chunk_date_utc": "2020-01-02", "status": "UPLOADED"})
+    size = path.stat().st_size
+    seen = [0]
+    real_decode = RecordDecoder.decode
+    real_frame = RecordDecoder.frame
+
+    def decode(self: RecordDecoder, buf: bytes, offset: int, *, final: bool = False):  # type: ignore[no-untyped-def]
+        seen[0] += len(buf)
+        return real_decode(self, buf, offset, final=final)
+
+    def frame(buf: bytes, *, cr_only: bool = False) -> int:
+        seen[0] += len(buf)
+        return real_frame(buf, cr_only=cr_only)
+
+    monkeypatch.setattr(RecordDecoder, "decode", decode)
+    monkeypatch.setattr(RecordDecoder, "frame", staticmethod(frame))
+    readers = {
+        "iter_rows": lambda: next(r.error_message for r in store.iter_rows()) == message,
+        "load_state": lambda: len(store.load_state()) == 2,
+        "from_path": lambda: BackfillState.from_path(path).rows == 2,
+        "tail": lambda: len(TelemetryTail(path).read_new().records) == 2,
+        "tail in small reads": lambda: _tail_in_reads(path, 64 << 10) == 2,
+    }
+    for name, read in readers.items():
+        seen[0] = 0
+        assert read(), name
+        assert seen[0] <= 4 * size, (name, seen[0] / size)
+    seen[0] = 0
+    with open(path, "rb") as fh:
+        assert _close_off_torn_tail(fh.fileno(), len(",".join(SCHEMA)) + 2, size) == b""
+    assert seen[0] <= 4 * size, ("writer", seen[0] / size)
