@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from datetime import datetime, timezone
 from functools import lru_cache
-from itertools import chain, compress, groupby, repeat, starmap
+from itertools import chain, compress, groupby, islice, repeat, starmap
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,24 +43,32 @@ def _writer_format(text: str) -> bool:
     return len(text) in (25, 32) and text.endswith("+00:00") and text[10] == "T"
 
 
+#: The latest-row rule's tie: a row started at the same moment as its day's
+#: latest replaces it, being later in the file (a PENDING row and its outcome
+#: share one ``started_at_utc``). Every path that picks a day's latest row,
+#: fast or not, calls :func:`replaces` or derives from this.
+TIE_GOES_TO_THE_LATER_ROW = True
+
+
 def replaces(started: str, current: str) -> bool:
     """True when a row started at ``started`` becomes the latest over ``current``.
 
-    The later instant wins; a tie goes to the new row (it is later in the file:
-    a PENDING row and its outcome share one ``started_at_utc``). When either
-    side does not parse as a timestamp both are compared as strings, exactly
-    as the original module does. On every file the original module writes
-    this is its ``started >= current`` rule.
+    The later instant wins; a tie goes to the new row (it is later in the
+    file: :data:`TIE_GOES_TO_THE_LATER_ROW`). When either side does not parse
+    as a timestamp both are compared as strings, exactly as the original
+    module does. On every file the original module writes this is its
+    ``started >= current`` rule.
     """
+    tie = TIE_GOES_TO_THE_LATER_ROW
     if started == current:
-        return True
+        return tie
     if len(started) == len(current) and _writer_format(started) and _writer_format(current):
         return started > current
     a = parse_instant(started)
     b = parse_instant(current)
     if a is None or b is None:
-        return started >= current
-    return a >= b
+        return started > current
+    return a > b or (tie and a == b)
 
 
 _WRITER_LENGTHS = frozenset({25, 32})
@@ -90,15 +98,21 @@ def writer_format(whens: list[str]) -> bool:
 
 
 def in_writer_order(high: str, whens: list[str]) -> bool:
-    """True when ``whens`` are writer-format timestamps, non-decreasing from ``high``.
+    """True when ``whens`` are writer-format timestamps, rising from ``high``.
 
     Then, by :func:`replaces`, each row replaces every earlier row of its day:
-    the latest row of a day is simply its last row. Checked without Python
+    the latest row of a day is simply its last row. Rising means
+    non-decreasing, as ties go to the later row (strictly increasing if
+    :data:`TIE_GOES_TO_THE_LATER_ROW` said otherwise). Checked without Python
     code per row.
     """
     # sorted() of a sorted list is n - 1 C-level comparisons; == then
     # compares the same objects.
-    return high <= whens[0] and writer_format(whens) and sorted(whens) == whens
+    if not (writer_format(whens) and sorted(whens) == whens):
+        return False
+    if TIE_GOES_TO_THE_LATER_ROW:
+        return high <= whens[0]
+    return high < whens[0] and all(map(operator.lt, whens, islice(whens, 1, None)))
 
 
 def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
@@ -136,7 +150,7 @@ def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
                     started = {day: _started_of(row) for day, row in keep.items()}
                 for day, when, row in zip(days, whens, keeps, strict=True):
                     current = started.get(day)
-                    if current is None or when == current or replaces(when, current):
+                    if current is None or replaces(when, current):
                         keep[day] = row
                         started[day] = when
         started.clear()

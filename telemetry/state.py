@@ -667,7 +667,7 @@ class BackfillState:
                         slot[_ATTEMPTS] += 1
                         attempts += 1
                 current = slot[_STARTED]
-                if when == current or replaces(when, current):
+                if replaces(when, current):
                     if day not in before:
                         before[day] = (slot[_KEEP], slot[_LATEST_STATUS], current)
                     slot[_KEEP] = keep
