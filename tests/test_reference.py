@@ -123,9 +123,21 @@ def _assert_state_is_the_reference(state: BackfillState, ref: reference.Fold, la
     assert state.throughput() == ref.throughput(), label
 
 
+def _tie_file() -> tuple[bytes, int]:
+    """Two rows of one day started at one instant written two ways: the later row wins."""
+    one = [""] * len(SCHEMA)
+    one[reference.COL["chunk_date_utc"]] = "2020-01-01"
+    two = list(one)
+    one[reference.COL["status"]], two[reference.COL["status"]] = "DOWNLOAD_PENDING", "FAILED"
+    one[reference.COL["started_at_utc"]] = "2026-01-01T01:00:00.000000+00:00"
+    two[reference.COL["started_at_utc"]] = "2026-01-01T01:00:00Z"
+    return HEADER + b"\r\n" + encode_row(one) + encode_row(two), 2
+
+
 @settings(max_examples=250, deadline=None)
 @given(files(), st.lists(st.integers(1, 400), min_size=1, max_size=8))
 @example((HEADER + b"\n" + b'x,"2020-01-02,,,FAILED' + b"," * 19 + b"\n", 0), [7])
+@example(_tie_file(), [5])
 def test_every_path_equals_the_reference(file: tuple[bytes, int], cuts: list[int]) -> None:
     data, good = file
     _, decoded = reference.decode(data)
