@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from telemetry import HistoricalTelemetry
+from telemetry import SCHEMA, HistoricalTelemetry
 from tui.cli import main
 
 
@@ -18,12 +18,12 @@ def test_check_reports_malformed_rows_with_line_numbers(tmp_path: Path) -> None:
     clean = runner.invoke(main, ["check", str(path)])
     assert clean.exit_code == 0 and "clean" in clean.output
     with open(path, "a") as fh:
-        fh.write("x,2020-01-02,,,BOGUS" + "," * 19 + "\r\n")
+        fh.write("x,2020-01-02,,,BOGUS" + "," * (len(SCHEMA) - 5) + "\r\n")
         fh.write("too,few\r\n")
     dirty = runner.invoke(main, ["check", str(path)])
     assert dirty.exit_code == 1
     assert f"{path}:3: unknown status 'BOGUS'" in dirty.output
-    assert f"{path}:4: expected 24 fields, found 2" in dirty.output
+    assert f"{path}:4: expected {len(SCHEMA)} fields, found 2" in dirty.output
 
 
 def test_check_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -57,8 +57,8 @@ def test_damaged_rows_are_skipped_and_reported_with_line_numbers(tmp_path: Path)
     assert reports == [
         (3, "invalid UTF-8"),
         (4, "NUL byte"),
-        (5, "expected 24 fields, found 3"),
-        (6, "expected 24 fields, found 25"),
+        (5, f"expected {len(SCHEMA)} fields, found 3"),
+        (6, f"expected {len(SCHEMA)} fields, found {len(SCHEMA) + 1}"),
         (7, "repeated header"),
         (8, "unknown status 'DONE'"),
         (9, "unparseable chunk_date_utc 'not-a-date'"),
@@ -115,25 +115,69 @@ def test_framing_alone_agrees_with_the_decoder(text: str) -> None:
     assert RecordDecoder.frame(buf) == decoder.decode(buf, 1000).consumed
 
 
-_GOOD = ",2020-01-0{d},,,{status},,,,1.5,,,,,,,,2026-01-01T00:00:0{t}.000000+00:00,,,,,,,"
+def _row_text(**cells: str) -> str:
+    """A row's CSV text with ``cells`` (already CSV-quoted if need be) in their columns.
+
+    Built from ``SCHEMA``, so the odd files below keep their meaning if columns
+    are appended.
+    """
+    values = [""] * len(SCHEMA)
+    for name, text in cells.items():
+        values[SCHEMA.index(name)] = text
+    return ",".join(values)
+
+
+_T9 = "2026-01-01T00:00:09.000000+00:00"
+_T8 = "2026-01-01T00:00:08.000000+00:00"
+_GOOD = _row_text(
+    chunk_date_utc="2020-01-0{d}",
+    status="{status}",
+    download_seconds="1.5",
+    started_at_utc="2026-01-01T00:00:0{t}.000000+00:00",
+)
 _ODD_LINES = [
     "",  # blank
-    ",2020-01-01,,,BOGUS,,,,,,,,,,,,2026-01-01T00:00:09.000000+00:00,,,,,,,",  # status
-    ",2020-13-01,,,FAILED,,,,,,,,,,,,2026-01-01T00:00:09.000000+00:00,,,,,,,",  # date
-    ",2020-01-01,,,FAILED,,,,,,,,,,,,2026-01-01T00:00:09.000000+00:00,,,,,,",  # 23 fields
-    ',2020-01-02,,,FAILED,,,,,,,,,,"Boom","a\nb,c",2026-01-01T00:00:08.000000+00:00,,,,,,,',
-    ',2020-01-05,,,FAILED,,,,,,,,,,"Boom","a\r\nb",2026-01-01T00:00:08.000000+00:00,,,,,,,',
-    ",2020-01-03,,,UPLOADED,,,,,,,,,,,,not a time,,,,,,,",  # out of order from here
+    _row_text(chunk_date_utc="2020-01-01", status="BOGUS", started_at_utc=_T9),  # status
+    _row_text(chunk_date_utc="2020-13-01", status="FAILED", started_at_utc=_T9),  # date
+    _row_text(chunk_date_utc="2020-01-01", status="FAILED", started_at_utc=_T9)[
+        :-1
+    ],  # a field short
+    _row_text(
+        chunk_date_utc="2020-01-02",
+        status="FAILED",
+        error_type='"Boom"',
+        error_message='"a\nb,c"',
+        started_at_utc=_T8,
+    ),
+    _row_text(
+        chunk_date_utc="2020-01-05",
+        status="FAILED",
+        error_type='"Boom"',
+        error_message='"a\r\nb"',
+        started_at_utc=_T8,
+    ),
+    _row_text(chunk_date_utc="2020-01-03", status="UPLOADED", started_at_utc="not a time"),
     ",".join(SCHEMA),  # a repeated header
-    ",2020-01-04,,,FAILED,,,,,,,,,,,x\ry,2026-01-01T00:00:09.000000+00:00,,,,,,,",  # stray CR
+    _row_text(
+        chunk_date_utc="2020-01-04", status="FAILED", error_message="x\ry", started_at_utc=_T9
+    ),
     # A stray CR between two quoted fields.
-    ',2020-01-04,,,FAILED,,,,,,,,,"x",x\ry,"a",2026-01-01T00:00:09.000000+00:00,,,,,,,',
+    _row_text(
+        chunk_date_utc="2020-01-04",
+        status="FAILED",
+        output_format='"x"',
+        error_type="x\ry",
+        error_message='"a"',
+        started_at_utc=_T9,
+    ),
 ]
 
 
 # A row whose error type and message are any text of quotes, commas and line
 # ends: well-formed quoting or not, line ends inside quotes or outside.
-_HOSTILE = ",{day},,,FAILED,,,,,,,,,,{cells},2026-01-01T00:00:09.000000+00:00,,,,,,,"
+_HOSTILE = _row_text(
+    chunk_date_utc="{day}", status="FAILED", error_type="{cells}", started_at_utc=_T9
+).replace("{cells},", "{cells}", 1)  # the cells take the error type and message
 _TOKENS = st.lists(st.sampled_from(["a", ",", '"', '""', "\r", "\n", "\r\n"]), max_size=6)
 _CELLS = st.tuples(_TOKENS, _TOKENS).map(lambda pair: ",".join(map("".join, pair)))
 _DAY_TEXTS = st.sampled_from(["2020-01-01", "2020-01-02", "2020-01-03", "20200103", "2020-13-01"])
@@ -170,6 +214,7 @@ def test_load_state_agrees_with_the_full_decoder_on_odd_files(lines: list[str], 
             for batch in read_batches(fh):
                 full.apply(batch.records, batch.malformed)
         cold = BackfillState.from_path(path)
+        assert full.rows >= len(filler)  # the file really decodes
         assert HistoricalTelemetry(path).load_state() == dict(full.latest) == dict(cold.latest)
         assert cold.malformed == full.malformed
         assert cold.status_counts == full.status_counts
