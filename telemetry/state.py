@@ -938,6 +938,15 @@ class BackfillState:
         return list(zip(positions[0::3], positions[1::3], positions[2::3], strict=True))
 
     @property
+    def in_time_order(self) -> bool:
+        """True while every row applied so far came in time order (one writer going on).
+
+        Such rows are folded a run of same-day rows at a time; after the first
+        row out of order, one by one. Both give the same state.
+        """
+        return self._in_order
+
+    @property
     def retries(self) -> int:
         """Attempts beyond the first, summed over all days."""
         return self.total_attempts - len(self._slots)

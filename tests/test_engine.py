@@ -18,8 +18,10 @@ from telemetry.latest import parse_instant
 from telemetry.records import read_batches
 from telemetry.state import DurationStats, _stamps, attempt_numbers
 from telemetry.store import encode_row
+from tests import reference
 from tests.bench.generate import generate
 from tests.seed_reference import seed_load_state
+from tests.test_reference import assert_state_is_the_reference
 
 
 def _feed_in_chunks(path: Path, data: bytes, cuts: list[int]) -> BackfillState:
@@ -294,29 +296,28 @@ def in_order_rows(draw: st.DrawFn) -> list[list[str]]:
 
 @settings(max_examples=60, deadline=None)
 @given(in_order_rows(), st.lists(st.integers(1, 8), max_size=6))
-def test_the_in_order_fold_equals_the_row_by_row_fold(
-    rows: list[list[str]], cuts: list[int]
-) -> None:
+def test_the_in_order_folds_equal_the_reference(rows: list[list[str]], cuts: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.csv"
-        path.write_bytes(b"".join(map(encode_row, [list(SCHEMA), *rows])))
-        fast, slow = BackfillState(), BackfillState()
-        slow._in_order = False  # force the row-by-row fold
+        data = b"".join(map(encode_row, [list(SCHEMA), *rows]))
+        path.write_bytes(data)
+        ref = reference.fold(reference.decode(data)[1].rows)
+        fast = BackfillState()
         tail = TelemetryTail(path)
         update = tail.read_new()
         records, start = update.records, 0
         for size in [*cuts, len(records)]:
             batch = records[start : start + size]
             start += size
-            assert fast.apply_changes(batch) == slow.apply_changes(batch)
+            fast.apply_changes(batch)
             assert fast.days == sorted(fast.latest)  # kept sorted batch by batch
-        assert fast._in_order
-        # The cold load (whole runs split at once, figures counted at the end)
-        # agrees too.
+        assert fast.in_time_order  # the run-at-a-time fold, batch by batch
+        # The cold load (whole runs split at once, figures counted at the end).
         cold = BackfillState.from_path(path)
-        assert cold._in_order
-        _assert_same_state(cold, slow, len(rows))
-        _assert_same_state(fast, slow, len(rows))
+        assert cold.in_time_order
+        assert_state_is_the_reference(fast, ref, "in-order batches")
+        assert_state_is_the_reference(cold, ref, "in-order cold load")
+        _assert_same_state(cold, fast, len(rows))
 
 
 def _assert_same_state(fast: BackfillState, slow: BackfillState, rows: int) -> None:
@@ -341,7 +342,6 @@ def _assert_same_state(fast: BackfillState, slow: BackfillState, rows: int) -> N
     assert fast.rows == slow.rows == rows
     assert fast.stalled(NOW) == slow.stalled(NOW)
     assert fast.throughput() == slow.throughput()
-    assert list(fast._finish_times) == list(slow._finish_times)
 
 
 def test_a_whole_file_applied_at_once_equals_the_cold_load(tmp_path: Path) -> None:
@@ -349,12 +349,12 @@ def test_a_whole_file_applied_at_once_equals_the_cold_load(tmp_path: Path) -> No
     path = generate(tmp_path / "t.csv", 3000, 7)
     with path.open("rb") as fh:
         records = [r for batch in read_batches(fh) for r in batch.records]
-    applied, rows = BackfillState(), BackfillState()
+    applied = BackfillState()
     applied.apply(records[:1500])
     applied.apply(records[1500:])
-    rows._in_order = False  # the row-by-row fold, day figures day by day
-    rows.apply(records)
     cold = BackfillState.from_path(path)
-    assert applied._in_order and len(applied.days) > 300
-    for state in (applied, cold):
-        _assert_same_state(state, rows, 3000)
+    assert applied.in_time_order and len(applied.days) > 300
+    ref = reference.fold(reference.decode(path.read_bytes())[1].rows)
+    assert_state_is_the_reference(applied, ref, "applied at once")
+    assert_state_is_the_reference(cold, ref, "cold load")
+    _assert_same_state(applied, cold, 3000)

@@ -117,7 +117,8 @@ _NOT_FIGURES = {
 }
 
 
-def _assert_state_is_the_reference(state: BackfillState, ref: reference.Fold, label: str) -> None:
+def assert_state_is_the_reference(state: BackfillState, ref: reference.Fold, label: str) -> None:
+    """Every figure of ``state`` is the reference's (and no figure goes unchecked)."""
     public = {name for name in vars(state) if not name.startswith("_")}
     unheld = public - _FIGURES - set(_NOT_FIGURES)
     assert not unheld, f"figures {sorted(unheld)} are not held to tests/reference.py: add them"
@@ -170,7 +171,7 @@ def test_every_path_equals_the_reference(file: tuple[bytes, int], cuts: list[int
         ]
         assert [(m.offset, m.line, m.reason) for m in store.malformed()] == decoded.malformed
         assert store.load_state() == {d: TelemetryRow(*v) for d, v in ref.latest.items()}
-        _assert_state_is_the_reference(BackfillState.from_path(path), ref, "cold load")
+        assert_state_is_the_reference(BackfillState.from_path(path), ref, "cold load")
         # A tail fed the file in pieces (the live fold, batch by batch).
         live_path = Path(tmp) / "live.csv"
         live_path.write_bytes(b"")
@@ -183,7 +184,7 @@ def test_every_path_equals_the_reference(file: tuple[bytes, int], cuts: list[int
             live.apply(update.records, update.malformed)
             if at == len(data):
                 break
-        _assert_state_is_the_reference(live, ref, "tail")
+        assert_state_is_the_reference(live, ref, "tail")
 
 
 def test_the_reference_reads_a_plain_file_as_the_writer_wrote_it(tmp_path: Path) -> None:
