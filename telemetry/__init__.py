@@ -17,6 +17,7 @@ from .records import (
     row_values,
 )
 from .schema import (
+    COLUMN,
     FINAL_STATUSES,
     LEGACY_SCHEMA,
     PENDING_STATUSES,
@@ -47,6 +48,7 @@ from .store import HistoricalTelemetry, diagnose, upgrade_header
 from .tail import TailUpdate, TelemetryTail
 
 __all__ = [
+    "COLUMN",
     "FINAL_STATUSES",
     "LEGACY_SCHEMA",
     "PENDING_STATUSES",

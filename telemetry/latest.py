@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .records import STRIDE, RecordDecoder, cold_load, read_batches, row_values
-from .schema import SCHEMA, TelemetryRow
+from .schema import COLUMN, SCHEMA, TelemetryRow
 
 if TYPE_CHECKING:
     from datetime import date
 
-STARTED_COL = SCHEMA.index("started_at_utc")
+STARTED_COL = COLUMN["started_at_utc"]
 
 
 @lru_cache(maxsize=8192)
@@ -165,7 +165,7 @@ def _started_of(keep: str | list[str]) -> str:
 
 # Columns whose values repeat across days: one string object per distinct value.
 _SHARED_COLUMNS = tuple(
-    SCHEMA.index(name)
+    COLUMN[name]
     for name in (
         "run_id",
         "status",

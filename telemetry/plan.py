@@ -19,6 +19,7 @@ from functools import cached_property
 from .latest import parse_instant
 from .schema import (
     FINAL_STATUSES,
+    PHASES,
     STATUS_DOWNLOAD_PENDING,
     STATUS_DOWNLOADED,
     STATUS_FAILED,
@@ -30,7 +31,6 @@ from .schema import (
 from .state import DEFAULT_STALE_AFTER, BackfillState, day_runs
 
 #: The phases, in the order a day goes through them.
-PHASES: tuple[str, ...] = ("download", "process", "upload")
 
 # Latest status -> the phase that comes next.
 _NEXT_PHASE: dict[str, str] = {

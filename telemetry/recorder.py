@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from .schema import (
+    PHASES,
     SCHEMA,
     STATUS_DOWNLOAD_PENDING,
     STATUS_DOWNLOADED,
@@ -40,8 +41,6 @@ from .schema import (
     utcnow_iso,
 )
 from .store import HistoricalTelemetry, storable_text
-
-PHASES: tuple[str, ...] = ("download", "process", "upload")
 
 #: phase -> (status written on entry, status written on success)
 PHASE_STATUSES: dict[str, tuple[str, str]] = {

@@ -27,7 +27,7 @@ from itertools import accumulate, chain, compress, islice, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
-from .schema import SCHEMA, VALID_STATUSES
+from .schema import COLUMN, SCHEMA, VALID_STATUSES
 
 BOM = b"\xef\xbb\xbf"
 
@@ -53,9 +53,8 @@ _RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*\r?\n")
 # is inside a quoted field.
 _PARTIAL = re.compile(rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z')
 
-_COL = {name: i for i, name in enumerate(SCHEMA)}
-_DATE_COL = _COL["chunk_date_utc"]
-_STATUS_COL = _COL["status"]
+_DATE_COL = COLUMN["chunk_date_utc"]
+_STATUS_COL = COLUMN["status"]
 _WIDTH = len(SCHEMA)
 # Each valid status text maps to one shared string object (and so does "":
 # the original writer accepts an empty status).
@@ -64,7 +63,7 @@ _CANONICAL_STATUS[""] = ""
 _STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
 _STATUS_BYTES = frozenset(s.encode() for s in _STATUS_TEXTS)
 _ONLY_WIDTH = {_WIDTH}
-_STARTED_COL = _COL["started_at_utc"]
+_STARTED_COL = COLUMN["started_at_utc"]
 # The cells after the status of a plain line that stands in for a quoted row
 # in a bulk split (its own cells replace them).
 _STAND_IN = "," * (_WIDTH - 1 - _STATUS_COL)

@@ -44,9 +44,16 @@ SCHEMA: tuple[str, ...] = (
     "s3_key",
 )
 
+#: Where each column is in a row's values (``SCHEMA`` order): the one map every
+#: reader and view uses.
+COLUMN: dict[str, int] = {name: i for i, name in enumerate(SCHEMA)}
+
 #: The header of files written before the processing and upload columns
 #: existed. Such files are upgraded in place by the writer.
-LEGACY_SCHEMA: tuple[str, ...] = SCHEMA[: SCHEMA.index("finished_at_utc") + 1]
+LEGACY_SCHEMA: tuple[str, ...] = SCHEMA[: COLUMN["finished_at_utc"] + 1]
+
+#: The phases of a day, in the order a day goes through them.
+PHASES: tuple[str, ...] = ("download", "process", "upload")
 
 # Status values of the download phase.
 STATUS_DOWNLOAD_PENDING = "DOWNLOAD_PENDING"

@@ -36,10 +36,11 @@ from .records import (
     runs_of,
 )
 from .schema import (
+    COLUMN,
     FINAL_STATUSES,
     PENDING_STATUSES,
     PHASE_OF_STATUS,
-    SCHEMA,
+    PHASES,
     STATUS_DOWNLOAD_PENDING,
     STATUS_DOWNLOADED,
     STATUS_FAILED,
@@ -49,20 +50,17 @@ from .schema import (
     TelemetryRow,
 )
 
-_C = {name: i for i, name in enumerate(SCHEMA)}
-_STATUS = _C["status"]
-_FINISHED = _C["finished_at_utc"]
-_ERROR_TYPE = _C["error_type"]
-_CSV_MB = _C["csv_size_mb"]
+_STATUS = COLUMN["status"]
+_FINISHED = COLUMN["finished_at_utc"]
+_ERROR_TYPE = COLUMN["error_type"]
+_CSV_MB = COLUMN["csv_size_mb"]
 _DAY = itemgetter(2)
 _VALUES = itemgetter(3)
 _TEXT = itemgetter(4)
 _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
-_CDF_MB = _C["cdf_size_mb"]
-_RECORDS = _C["records_downloaded"]
-
-PHASES: tuple[str, ...] = ("download", "process", "upload")
+_CDF_MB = COLUMN["cdf_size_mb"]
+_RECORDS = COLUMN["records_downloaded"]
 
 # A later run of rows opens a new attempt at the day only with one of these.
 _OPENS_ATTEMPT = frozenset(
@@ -73,11 +71,11 @@ _OPENS_ATTEMPT = frozenset(
 # reports it (a later row of the same day repeats earlier columns; counting
 # every row would count one download many times).
 _DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
-    STATUS_DOWNLOADED: ("download", _C["download_seconds"]),
-    STATUS_FAILED: ("download", _C["download_seconds"]),
-    STATUS_SKIPPED_NO_DATA: ("download", _C["download_seconds"]),
-    STATUS_PROCESSED: ("process", _C["process_seconds"]),
-    STATUS_UPLOADED: ("upload", _C["upload_seconds"]),
+    STATUS_DOWNLOADED: ("download", COLUMN["download_seconds"]),
+    STATUS_FAILED: ("download", COLUMN["download_seconds"]),
+    STATUS_SKIPPED_NO_DATA: ("download", COLUMN["download_seconds"]),
+    STATUS_PROCESSED: ("process", COLUMN["process_seconds"]),
+    STATUS_UPLOADED: ("upload", COLUMN["upload_seconds"]),
 }
 
 # What a row's status says, as flags: the phase whose duration the row
@@ -982,7 +980,7 @@ class BackfillState:
                     days=ordered,
                     runs=day_runs(ordered),
                     sample_day=sample,
-                    sample_message=_values(self._slots[sample][_KEEP])[_C["error_message"]],
+                    sample_message=_values(self._slots[sample][_KEEP])[COLUMN["error_message"]],
                 )
             )
         groups.sort(key=lambda g: (-g.count, g.error_type))

@@ -12,13 +12,12 @@ from pathlib import Path
 import click
 
 from telemetry import BackfillState, Record, TelemetryTail, cold_load
-from telemetry.schema import SCHEMA
+from telemetry.schema import COLUMN
 
 from .cli import BadInput, telemetry_file
 from .options import DURATION, POSITIVE_DURATION
 
 _FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
-_IDX = {name: SCHEMA.index(name) for name in ("status", *_FIELDS)}
 
 
 def _liveness_event(state: BackfillState, quiet: bool) -> dict[str, object]:
@@ -47,11 +46,11 @@ def _offset(record: Record) -> int:
 def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, object]:
     line: dict[str, object] = {
         "date": day.isoformat(),
-        "status": values[_IDX["status"]],
+        "status": values[COLUMN["status"]],
         "previous": previous,
     }
     for name in _FIELDS:
-        line[name] = values[_IDX[name]]
+        line[name] = values[COLUMN[name]]
     return line
 
 

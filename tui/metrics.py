@@ -24,13 +24,13 @@ from pathlib import Path
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from telemetry import PHASE_OF_STATUS, SCHEMA, VALID_STATUSES, BackfillState, TelemetryTail
+from telemetry import PHASE_OF_STATUS, VALID_STATUSES, BackfillState, TelemetryTail
+from telemetry.schema import COLUMN, PHASES
 
 from .follow import wakeups
 
-_SENSOR = SCHEMA.index("sensor_id")
-_DESCRIPTOR = SCHEMA.index("descriptor")
-_PHASES = ("download", "process", "upload")
+_SENSOR = COLUMN["sensor_id"]
+_DESCRIPTOR = COLUMN["descriptor"]
 LABELS = ("file", "sensor_id", "descriptor")
 
 Clock = Callable[[], datetime]
@@ -186,7 +186,7 @@ class BackfillCollector(Collector):
                 counts = state.status_counts
                 for status in sorted(VALID_STATUSES):
                     days.add_metric([*labels, status], counts.get(status, 0))
-                by_phase = dict.fromkeys(_PHASES, 0)
+                by_phase = dict.fromkeys(PHASES, 0)
                 for status, count in counts.items():
                     by_phase[PHASE_OF_STATUS.get(status, "download")] += count
                 for name, count in by_phase.items():

@@ -22,11 +22,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
 from textual.worker import get_current_worker
 
-from telemetry import SCHEMA, BackfillState, Record, attempt_numbers
+from telemetry import COLUMN, BackfillState, Record, attempt_numbers
 
 from .tables import fill_table
-
-_C = {name: i for i, name in enumerate(SCHEMA)}
 
 #: Column titles of the attempts table, in display order.
 _COLUMNS: tuple[str, ...] = (
@@ -64,7 +62,7 @@ def _short_instant(text: str) -> str:
 
 
 def _s3(values: Sequence[str]) -> str:
-    bucket, key = values[_C["s3_bucket"]], values[_C["s3_key"]]
+    bucket, key = values[COLUMN["s3_bucket"]], values[COLUMN["s3_key"]]
     if bucket and key:
         return f"s3://{bucket}/{key}"
     return bucket or key
@@ -77,26 +75,26 @@ def attempt_cells(record: Record, number: int, attempt: int) -> tuple[str | Text
     on its own from its offset does not know how many lines precede it.
     """
     v = record.values
-    status = v[_C["status"]]
+    status = v[COLUMN["status"]]
     # The monitor's colour for FAILED (Okabe-Ito vermillion), bold so it reads without colour.
     status_cell: str | Text = Text(status, style="bold #D55E00") if status == "FAILED" else status
     return (
         str(number),
         str(attempt),
         status_cell,
-        _short_instant(v[_C["started_at_utc"]]),
-        _short_instant(v[_C["finished_at_utc"]]),
-        v[_C["download_seconds"]],
-        v[_C["process_seconds"]],
-        v[_C["upload_seconds"]],
-        v[_C["records_downloaded"]],
-        v[_C["expected_records"]],
-        v[_C["availability_pct"]],
-        v[_C["csv_size_mb"]],
-        v[_C["cdf_size_mb"]],
-        v[_C["error_type"]],
-        v[_C["csv_path"]],
-        v[_C["cdf_path"]],
+        _short_instant(v[COLUMN["started_at_utc"]]),
+        _short_instant(v[COLUMN["finished_at_utc"]]),
+        v[COLUMN["download_seconds"]],
+        v[COLUMN["process_seconds"]],
+        v[COLUMN["upload_seconds"]],
+        v[COLUMN["records_downloaded"]],
+        v[COLUMN["expected_records"]],
+        v[COLUMN["availability_pct"]],
+        v[COLUMN["csv_size_mb"]],
+        v[COLUMN["cdf_size_mb"]],
+        v[COLUMN["error_type"]],
+        v[COLUMN["csv_path"]],
+        v[COLUMN["cdf_path"]],
         _s3(v),
         str(record.offset),
     )
@@ -244,7 +242,7 @@ class DayDetailScreen(Screen[None]):
     def selected_message(self) -> str:
         """The full ``error_message`` of the selected row (``""`` when it has none)."""
         record = self.selected
-        return "" if record is None else record.values[_C["error_message"]]
+        return "" if record is None else record.values[COLUMN["error_message"]]
 
     def _show_message(self) -> None:
         record = self.selected
@@ -254,13 +252,13 @@ class DayDetailScreen(Screen[None]):
             title.update("error message")
             area.load_text("")
             return
-        message = record.values[_C["error_message"]]
-        error_type = record.values[_C["error_type"]]
+        message = record.values[COLUMN["error_message"]]
+        error_type = record.values[COLUMN["error_type"]]
         lines = message.count("\n") + 1 if message else 0
         number = self.query_one("#attempts", DataTable).cursor_row + 1
         title.update(
             Text(
-                f"error message of row {number} ({record.values[_C['status']]}"
+                f"error message of row {number} ({record.values[COLUMN['status']]}"
                 f"{', ' + error_type if error_type else ''}): {lines} line{'s' * (lines != 1)}"
                 "   y copies it"
             )

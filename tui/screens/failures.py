@@ -12,12 +12,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from telemetry import SCHEMA, BackfillState, FailureGroup
+from telemetry import COLUMN, BackfillState, FailureGroup
 
 from .detail import LIVE_CHECK_SECONDS, DayDetailScreen
 from .tables import fill_table
 
-_MESSAGE = SCHEMA.index("error_message")
+_MESSAGE = COLUMN["error_message"]
 _GROUP_COLUMNS = ("error_type", "days", "first", "last", "runs", "sample message")
 _DAY_COLUMNS = ("day", "attempts", "last error")
 

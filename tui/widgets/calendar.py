@@ -26,9 +26,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from telemetry import (
+    COLUMN,
     FINAL_STATUSES,
     PENDING_STATUSES,
-    SCHEMA,
     STATUS_FAILED,
     STATUS_SKIPPED_NO_DATA,
     STATUS_SKIPPED_NO_INPUT,
@@ -36,8 +36,6 @@ from telemetry import (
 )
 
 from .summary import human_seconds
-
-_C = {name: i for i, name in enumerate(SCHEMA)}
 
 #: Glyph and colour per latest status: reads without colour too (Okabe-Ito,
 #: colour-blind safe). Skipped days are grey, never the failure colour.
@@ -140,11 +138,11 @@ def _number(text: str) -> float | None:
 
 def availability(values: list[str]) -> float | None:
     """Availability of a day in percent: ``availability_pct``, else records / expected."""
-    pct = _number(values[_C["availability_pct"]])
+    pct = _number(values[COLUMN["availability_pct"]])
     if pct is not None:
         return pct
-    got = _number(values[_C["records_downloaded"]])
-    expected = _number(values[_C["expected_records"]])
+    got = _number(values[COLUMN["records_downloaded"]])
+    expected = _number(values[COLUMN["expected_records"]])
     if got is None or not expected:
         return None
     return 100 * got / expected
@@ -569,7 +567,7 @@ class CalendarView(ScrollView, can_focus=True):
             if self.mode == "availability":
                 value = availability(values)
             elif self.mode == "duration":
-                value = _number(values[_C["download_seconds"]])
+                value = _number(values[COLUMN["download_seconds"]])
             else:
                 value = float(state.attempts(day))
         scale = self.scale

@@ -27,7 +27,7 @@ from textual.timer import Timer
 from textual.widgets import Input, ProgressBar, Static
 
 from telemetry import (
-    SCHEMA,
+    COLUMN,
     STATUS_FAILED,
     BackfillState,
     TailUpdate,
@@ -45,8 +45,6 @@ from .summary import (
     rate_markup,
     summary_markup,
 )
-
-_C = {name: i for i, name in enumerate(SCHEMA)}
 
 #: Bytes read per batch: a few thousand rows, applied in a few milliseconds.
 BATCH_BYTES = 1 << 20
@@ -268,7 +266,7 @@ class MonitorPane(Vertical):
         changed = self.state.apply(update.records, update.malformed)
         if update.records:
             values = update.records[-1].values
-            sensor, descriptor = values[_C["sensor_id"]], values[_C["descriptor"]]
+            sensor, descriptor = values[COLUMN["sensor_id"]], values[COLUMN["descriptor"]]
             self.source = " / ".join(p for p in (sensor, descriptor) if p)
         self._changed |= changed
         if self.loaded or time.monotonic() - self._drawn_at >= FIGURES_EVERY:

@@ -15,7 +15,7 @@ from datetime import date
 from textual.markup import escape
 
 from telemetry import (
-    SCHEMA,
+    COLUMN,
     STATUS_FAILED,
     STATUS_SKIPPED_NO_DATA,
     STATUS_SKIPPED_NO_INPUT,
@@ -26,9 +26,8 @@ from telemetry import (
 
 from ..spans import human_duration
 
-_C = {name: i for i, name in enumerate(SCHEMA)}
-_STARTED = _C["started_at_utc"]
-_FINISHED = _C["finished_at_utc"]
+_STARTED = COLUMN["started_at_utc"]
+_FINISHED = COLUMN["finished_at_utc"]
 
 
 def human_seconds(seconds: float) -> str:
@@ -177,14 +176,14 @@ def day_markup(state: BackfillState, day: date | None, stalled: bool = False) ->
     head = f"[b]{day:%Y-%m-%d %a}[/b]"
     if values is None:
         return f"{head}  missing: never attempted"
-    status = values[_C["status"]]
+    status = values[COLUMN["status"]]
     status_text = f"[b $text-error]{status}[/]" if status == STATUS_FAILED else f"[b]{status}[/b]"
     attempts = state.attempts(day)
     parts = [head, status_text, f"{attempts} attempt{'s' if attempts != 1 else ''}"]
     if stalled:
         parts.append("[b $text-warning]stalled[/]")
-    error = values[_C["error_type"]]
-    message = last_line(values[_C["error_message"]])
+    error = values[COLUMN["error_type"]]
+    message = last_line(values[COLUMN["error_message"]])
     if error or message:
         said = message.split(":", 1)[0]  # "requests.exceptions.HTTPError: 503 ..."
         text = message if error and error in said else f"{error}: {message}".strip(": ")
