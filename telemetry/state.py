@@ -53,14 +53,11 @@ from .schema import (
 _STATUS = COLUMN["status"]
 _FINISHED = COLUMN["finished_at_utc"]
 _ERROR_TYPE = COLUMN["error_type"]
-_CSV_MB = COLUMN["csv_size_mb"]
 _DAY = itemgetter(2)
 _VALUES = itemgetter(3)
 _TEXT = itemgetter(4)
 _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
-_CDF_MB = COLUMN["cdf_size_mb"]
-_RECORDS = COLUMN["records_downloaded"]
 
 # A later run of rows opens a new attempt at the day only with one of these.
 _OPENS_ATTEMPT = frozenset(
@@ -78,29 +75,42 @@ _DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
     STATUS_UPLOADED: ("upload", COLUMN["upload_seconds"]),
 }
 
+# Which outcome row reports which volume: figure -> (that status, its column,
+# whole numbers?). The one table both the row-by-row and the bulk measurement
+# read (a later row of the day repeats the columns: only this row counts).
+_VOLUMES: dict[str, tuple[str, int, bool]] = {
+    "csv_mb": (STATUS_DOWNLOADED, COLUMN["csv_size_mb"], False),
+    "records_downloaded": (STATUS_DOWNLOADED, COLUMN["records_downloaded"], True),
+    "cdf_mb": (STATUS_PROCESSED, COLUMN["cdf_size_mb"], False),
+}
+_VOLUMES_OF_STATUS: dict[str, list[tuple[str, int, bool]]] = {}
+for _figure, (_reporter, _column, _whole) in _VOLUMES.items():
+    _VOLUMES_OF_STATUS.setdefault(_reporter, []).append((_figure, _column, _whole))
+
 # What a row's status says, as flags: the phase whose duration the row
-# reports, whether its volumes count (DOWNLOADED: csv and records; PROCESSED:
-# cdf), whether it may open an attempt. Each status has a one-byte code; a
-# batch's statuses become one bytes object of codes (one dict lookup per
-# row) and each flag one C-level ``translate`` of it (a byte 1 or 0 per row).
-_FLAG_PHASE = {phase: k for k, phase in enumerate(("download", "process", "upload"))}
-_IS_DOWNLOADED, _IS_PROCESSED, _OPENS = 3, 4, 5
+# reports, which volume it reports (one flag per figure of _VOLUMES), whether
+# it may open an attempt. Each status has a one-byte code; a batch's statuses
+# become one bytes object of codes (one dict lookup per row) and each flag one
+# C-level ``translate`` of it (a byte 1 or 0 per row).
+_FLAG_PHASE = {phase: k for k, phase in enumerate(PHASES)}
+_FLAG_VOLUME = {figure: len(PHASES) + k for k, figure in enumerate(_VOLUMES)}
+_OPENS = len(PHASES) + len(_VOLUMES)
 _STATUS_FLAGS: dict[str, tuple[bool, ...]] = {
     status: (
         *(
             status in _DURATION_OF_STATUS and _DURATION_OF_STATUS[status][0] == phase
             for phase in _FLAG_PHASE
         ),
-        status == STATUS_DOWNLOADED,
-        status == STATUS_PROCESSED,
+        *(status == reporter for reporter, _, _ in _VOLUMES.values()),
         status in _OPENS_ATTEMPT,
     )
     for status in _CANONICAL_STATUS
 }
+_FLAGS = _OPENS + 1
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUS_FLAGS, 1)}  # 0: unknown
 _FLAG_TABLES = [
-    bytes(flags[k] for flags in [(False,) * 6, *_STATUS_FLAGS.values()]).ljust(256, b"\0")
-    for k in range(6)
+    bytes(flags[k] for flags in [(False,) * _FLAGS, *_STATUS_FLAGS.values()]).ljust(256, b"\0")
+    for k in range(_FLAGS)
 ]
 # Each phase's duration column.
 _PHASE_COLUMN = {phase: col for phase, col in _DURATION_OF_STATUS.values()}
@@ -151,6 +161,14 @@ def _add_floats(values: array[float], cells: list[str]) -> None:
     except ValueError:  # an empty or odd cell: undo and skip what does not parse
         del values[size:]
         values.extend(_floats(cells, finite_only=False))
+
+
+def _sum_whole(cells: list[str]) -> int:
+    """The sum of the cells that parse as finite numbers, each cut to a whole number."""
+    try:  # all of them, in one C-level pass (the usual case)
+        return sum(map(int, map(float, cells)))
+    except (ValueError, OverflowError):  # empty, odd or non-finite cells
+        return sum(map(int, _floats(cells)))
 
 
 def _sum_floats(cells: list[str]) -> float:
@@ -614,7 +632,8 @@ class BackfillState:
         get_slot = slots.get
         measure = self._measure.get
         last_moment = self._last_moment
-        csv_mb, cdf_mb, downloaded = self.csv_mb, self.cdf_mb, self.records_downloaded
+        volumes = {figure: getattr(self, figure) for figure in _VOLUMES}
+        volumes_of = _VOLUMES_OF_STATUS.get
         attempts = 0
         canonical = _CANONICAL_STATUS.get
         keeps, row_values_of = segment.keeps, segment.values
@@ -644,11 +663,9 @@ class BackfillState:
                             measured[0].append(float(cell))
                         except ValueError:
                             pass
-                    if status == STATUS_DOWNLOADED:
-                        csv_mb += _number(values[_CSV_MB]) or 0.0
-                        downloaded += int(_number(values[_RECORDS]) or 0)
-                    elif status == STATUS_PROCESSED:
-                        cdf_mb += _number(values[_CDF_MB]) or 0.0
+                for figure, col, whole in volumes_of(status, ()):
+                    number = _number(values[col]) or 0.0
+                    volumes[figure] += int(number) if whole else number
                 keep = keeps[k]
                 if slot is None:
                     runs = (segment.offsets[run], segment.lines[run], end - first)
@@ -676,7 +693,8 @@ class BackfillState:
         self._last_day = previous_day
         self._newest = newest
         self._last_moment = last_moment
-        self.csv_mb, self.cdf_mb, self.records_downloaded = csv_mb, cdf_mb, downloaded
+        for figure, total in volumes.items():
+            setattr(self, figure, total)
         self._total_attempts += attempts
 
     def _fold_in_order(
@@ -832,17 +850,12 @@ class BackfillState:
             if 1 in mask:
                 cells = list(segment.cells(_PHASE_COLUMN[phase], mask))
                 _add_floats(self.durations[phase].values, cells)
-        mask = flags[_IS_DOWNLOADED]
-        if 1 in mask:
-            self.csv_mb += _sum_floats(list(segment.cells(_CSV_MB, mask)))
-            cells = list(segment.cells(_RECORDS, mask))
-            try:
-                self.records_downloaded += sum(map(int, map(float, cells)))
-            except (ValueError, OverflowError):  # empty, odd or non-finite cells
-                self.records_downloaded += sum(map(int, _floats(cells)))
-        mask = flags[_IS_PROCESSED]
-        if 1 in mask:
-            self.cdf_mb += _sum_floats(list(segment.cells(_CDF_MB, mask)))
+        for figure, (_, col, whole) in _VOLUMES.items():
+            mask = flags[_FLAG_VOLUME[figure]]
+            if 1 in mask:
+                cells = list(segment.cells(col, mask))
+                total = _sum_whole(cells) if whole else _sum_floats(cells)
+                setattr(self, figure, getattr(self, figure) + total)
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
         keep, status, _started = old
