@@ -215,8 +215,16 @@ class DurationStats:
         return self._sorted
 
     @property
+    def recorded(self) -> int:
+        """How many values were recorded so far, non-finite ones too: cheap, no sorting.
+
+        A change of it tells that :meth:`percentile` may have moved.
+        """
+        return len(self.values)
+
+    @property
     def count(self) -> int:
-        """How many durations were recorded."""
+        """How many durations count (finite ones)."""
         return len(self._clean())
 
     @property
@@ -565,6 +573,10 @@ class BackfillState:
             records = list(records)
         if not records:
             return {}
+        with cold_load():  # a batch allocates many objects and no cycles
+            return self._apply_changes(records)
+
+    def _apply_changes(self, records: list[Record]) -> dict[date, str | None]:
         segment = _segment_of(records)
         whens = segment.whens
         self._note_gaps(segment)

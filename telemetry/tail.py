@@ -17,6 +17,7 @@ from .records import (
     Record,
     RecordDecoder,
     TelemetryFormatError,
+    cold_load,
     next_read,
 )
 
@@ -125,7 +126,8 @@ class TelemetryTail:
             self._seen = True
             self._identity = identity
             try:
-                self._read(fd, st.st_size, max_bytes, update)
+                with cold_load():  # decoding allocates many objects and no cycles
+                    self._read(fd, st.st_size, max_bytes, update)
             except TelemetryFormatError as exc:
                 # Nothing of such a file counts: read it from the start next time.
                 self._start()

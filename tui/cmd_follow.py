@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from telemetry import BackfillState, Record, TelemetryTail, cold_load
+from telemetry import BackfillState, Record, TelemetryTail
 from telemetry.schema import COLUMN
 
 from .cli import BadInput, telemetry_file
@@ -126,31 +126,29 @@ def follow(
 
     try:
         for _ in wakeups(file, stop, poll=poll, interval=interval.total_seconds()):
-            # A catch-up allocates many objects and no cycles: pause the GC.
-            with cold_load():
-                while True:
-                    # Small reads: the decoded rows of one read stay in the CPU cache.
-                    update = tail.read_new(max_bytes=1 << 20)
-                    if update.error is not None:
-                        raise BadInput(f"{file}: {update.error}")
-                    lines: list[dict[str, object]] = []
-                    if update.reset:
-                        state = BackfillState(stale_after=stale_after)
-                        initial_end = 0  # a new file: all of it is news
-                        lines.append({"event": "reset", "reason": update.reset})
-                    records = update.records
-                    if records and records[0].offset < initial_end:
-                        cut = bisect_left(records, initial_end, key=_offset)
-                        state.apply_changes(records[:cut], update.malformed)
-                        records = records[cut:]
-                    changed = state.apply_changes(records, [])
-                    for day in sorted(changed):
-                        values = state.latest_values(day)
-                        if values is not None:
-                            lines.append(_day_line(day, values, changed[day]))
-                    emit(lines)
-                    if tail.caught_up(update):
-                        break
+            while True:
+                # Small reads: the decoded rows of one read stay in the CPU cache.
+                update = tail.read_new(max_bytes=1 << 20)
+                if update.error is not None:
+                    raise BadInput(f"{file}: {update.error}")
+                lines: list[dict[str, object]] = []
+                if update.reset:
+                    state = BackfillState(stale_after=stale_after)
+                    initial_end = 0  # a new file: all of it is news
+                    lines.append({"event": "reset", "reason": update.reset})
+                records = update.records
+                if records and records[0].offset < initial_end:
+                    cut = bisect_left(records, initial_end, key=_offset)
+                    state.apply_changes(records[:cut], update.malformed)
+                    records = records[cut:]
+                changed = state.apply_changes(records, [])
+                for day in sorted(changed):
+                    values = state.latest_values(day)
+                    if values is not None:
+                        lines.append(_day_line(day, values, changed[day]))
+                emit(lines)
+                if tail.caught_up(update):
+                    break
             live = state.liveness()
             if live.quiet != quiet:
                 quiet = live.quiet

@@ -32,7 +32,6 @@ from telemetry import (
     BackfillState,
     TailUpdate,
     TelemetryTail,
-    cold_load,
     day_runs,
 )
 
@@ -219,20 +218,14 @@ class MonitorPane(Vertical):
                 return
 
     def _read_all(self, tail: TelemetryTail) -> bool:
-        """Hand everything new to the UI thread, batch by batch; False once the app is gone.
-
-        A catch-up (the whole file at start, after a reset or a burst) decodes
-        and applies many objects and no cycles: the GC stays paused until the
-        UI thread has applied the last batch (``call_from_thread`` waits).
-        """
+        """Hand everything new to the UI thread, batch by batch; False once the app is gone."""
         try:
-            with cold_load():
-                while not self._stop.is_set():
-                    update = tail.read_new(max_bytes=BATCH_BYTES)
-                    caught_up = update.error is not None or tail.caught_up(update)
-                    self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
-                    if caught_up:
-                        break
+            while not self._stop.is_set():
+                update = tail.read_new(max_bytes=BATCH_BYTES)
+                caught_up = update.error is not None or tail.caught_up(update)
+                self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
+                if caught_up:
+                    break
         except RuntimeError:  # the app closed between two batches
             return False
         return not self._stop.is_set()
@@ -514,9 +507,8 @@ class MonitorPane(Vertical):
         self.paused = not self.paused
         if not self.paused:
             waiting, self._waiting = self._waiting, []
-            with cold_load():  # rows held while paused: possibly a whole catch-up
-                for update in waiting:
-                    self.apply(update)
+            for update in waiting:
+                self.apply(update)
         self.refresh_figures()
 
     def action_failures(self) -> None:

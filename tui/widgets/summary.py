@@ -139,8 +139,7 @@ class DownloadPercentiles:
     def of(self, state: BackfillState) -> tuple[float | None, float | None]:
         """``(p50, p95)`` of ``state``'s downloads, or ``(None, None)`` without any."""
         stats = state.durations["download"]
-        raw = getattr(stats, "values", None)  # counting must not sort: no .count here
-        count = len(raw) if raw is not None else -2
+        count = stats.recorded
         now = time.monotonic()
         fresh = state is self._state and (count == self._count or now - self._at < self.every)
         if not fresh:
