@@ -400,12 +400,12 @@ def test_a_record_longer_than_many_chunks_is_decoded_a_bounded_number_of_times(
 ) -> None:
     """Framing stays linear: the bytes handed to the decoder, summed over every
     try, stay within a small multiple of the file (one try per chunk would be
-    quadratic: about 40 times the file here)."""
+    quadratic: about 8 times the file here)."""
     from telemetry import BackfillState, TelemetryTail
     from telemetry.store import _close_off_torn_tail
 
     path = tmp_path / "t.csv"
-    message = 'Traceback line, "quoted"\n' * 100_000  # 2.6 MB, 40 chunks
+    message = 'Traceback line, "quoted"\n' * 40_000  # 1 MB, 16 chunks
     store = HistoricalTelemetry(path)
     store.append_row({"chunk_date_utc": "2020-01-01", "status": "FAILED", "error_message": message})
     store.append_row({"chunk_date_utc": "2020-01-02", "status": "UPLOADED"})
