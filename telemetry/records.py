@@ -838,7 +838,7 @@ class RecordDecoder:
         while (q := chunk.next_careful(k)) < n:
             pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
-                result = RecordDecoder._slow(buf, pos, _WIDTH, _STATUS_COL)
+                result = RecordDecoder._slow(buf, pos, _WIDTH, _STATUS_COL, decode=False)
                 if result is None:
                     return pos
                 k = q + buf.count(b"\n", pos, result[0])
@@ -848,13 +848,15 @@ class RecordDecoder:
 
     @staticmethod
     def _slow(
-        buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL
+        buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL, decode: bool = True
     ) -> tuple[int, list[str], str | None, str | None] | None:
         """Frame one record at ``pos`` with full quote awareness.
 
         Returns ``(end, fields, reason, text)`` where ``reason`` is set when
         the record is malformed (then ``fields`` is empty and ``text`` None),
         or ``None`` when the record runs to the end of ``buf`` unfinished.
+        Without ``decode`` only ``end`` counts (framing alone: the fields of a
+        well-formed record are not split).
 
         A stray quote loses at most the row it is in: when the record's
         first line leaves a quote open and a later line, reached while that
@@ -873,8 +875,8 @@ class RecordDecoder:
         if width > 0 and nl >= 0 and buf.count(b'"', pos, nl) & 1:
             # The line leaves a quote open. Lines that may start a row are found
             # by a C-level search (a traceback's lines almost never qualify).
-            for candidate in _row_start(status_at).finditer(buf, nl + 1):
-                at = candidate.start()
+            for candidate in _row_start(status_at).finditer(buf, nl):
+                at = candidate.start() + 1
                 if _PARTIAL.fullmatch(buf, pos, at) is None:
                     break  # the quoted field closed (or the record broke) before it
                 row_next = _row_on_line(buf, at, width, status_at)
@@ -893,6 +895,8 @@ class RecordDecoder:
                 return end, [], "NUL byte", None
             return end, [], "stray quote or carriage return outside a quoted field", None
         end = m.end()
+        if not decode:
+            return end, [], None, None
         raw = buf[pos : end - 1]
         if raw.endswith(b"\r"):
             raw = raw[:-1]
@@ -915,7 +919,8 @@ def _row_start(status_at: int) -> re.Pattern[bytes]:
     The cheap part of :func:`_row_on_line`, as one pattern to search with.
     """
     statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
-    return re.compile(rb'(?<=\n)(?:[^",\r\n]*,){%d}(?:%s)?(?=,|\r?\n)' % (status_at, statuses))
+    # Anchored on the line end before it (a literal: the search skips ahead fast).
+    return re.compile(rb'\n(?:[^",\r\n]*,){%d}(?:%s)?(?=,|\r?\n)' % (status_at, statuses))
 
 
 def _row_on_line(buf: bytes, pos: int, width: int, status_at: int) -> bool | None:

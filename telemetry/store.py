@@ -58,7 +58,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .records import (
-    CHUNK_SIZE,
     Malformed,
     RecordDecoder,
     TelemetryFormatError,
@@ -82,6 +81,9 @@ _HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
 _verified_end: dict[tuple[int, int], tuple[int, bytes, bool]] = {}
 _verified_lock = threading.Lock()
 _FINGERPRINT = 64  # bytes before a verified end that must not have changed
+# The torn-tail check reads this much at a time: what other writers appended
+# since this process looked (a row of a few MB at most) is framed in one go.
+_FRAME_READ = 4 << 20
 
 
 def storable_text(text: str) -> str:
@@ -403,7 +405,7 @@ def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) 
     pos = start
     leftover = b""
     while pos < size:
-        chunk = os.pread(fd, min(size - pos, next_read(CHUNK_SIZE, leftover)), pos)
+        chunk = os.pread(fd, min(size - pos, next_read(_FRAME_READ, leftover)), pos)
         if not chunk:
             break
         pos += len(chunk)

@@ -300,6 +300,103 @@ def metrics_figures(small: Path, big: Path, rows: int) -> None:
     print(f"append -> metric visible, median: {metric_latency(big) * 1000:.0f} ms")
 
 
+_LONG_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+kind, path = sys.argv[1], Path(sys.argv[2])
+t = time.perf_counter()
+if kind == "read":
+    with open(path, "rb") as fh:
+        while fh.read(64 << 10):
+            pass
+elif kind == "iter_rows":
+    from telemetry import HistoricalTelemetry
+    list(HistoricalTelemetry(path).iter_rows())
+elif kind == "load_state":
+    from telemetry import HistoricalTelemetry
+    HistoricalTelemetry(path).load_state()
+else:  # a fresh process's first append: frames the whole file under the lock
+    from telemetry import HistoricalTelemetry
+    t = time.perf_counter()
+    HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-02", "status": "UPLOADED"})
+print(json.dumps({"seconds": time.perf_counter() - t}))
+"""
+
+
+def long_record(tmp: Path, megabytes: int = 20) -> None:
+    """One quoted traceback of ``megabytes``: each reader against a plain read of the file."""
+    import shutil
+
+    from telemetry.store import _HEADER_LINE, encode_row, row_values
+
+    path = tmp / "long.csv"
+    message = 'Traceback (most recent call last):\n  File "x.py", line 1\n' * (
+        megabytes * 1_000_000 // 52
+    )
+    row = {"chunk_date_utc": "2020-01-01", "status": "FAILED", "error_message": message}
+    path.write_bytes(_HEADER_LINE + encode_row(row_values(row)))
+
+    def run(kind: str, target: Path) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", _LONG_CHILD, kind, str(target)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        ).stdout
+        return float(json.loads(out)["seconds"])
+
+    plain = min(run("read", path) for _ in range(5))
+    print(f"one {megabytes} MB quoted record: plain read {plain * 1000:.1f} ms")
+    for kind in ("iter_rows", "load_state", "append"):
+        times = []
+        for _ in range(3):
+            target = tmp / f"long-{kind}.csv"
+            shutil.copy(path, target)
+            times.append(run(kind, target))
+        best = min(times)
+        print(f"  {kind:>10}: {best:.2f} s ({best / plain:,.0f}x the plain read)")
+
+
+_APPENDER = r"""
+import json, sys, time
+from pathlib import Path
+kind, path, rows = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+message = 'Traceback line, "quoted"\n' * 40_000  # 1 MB, multi-line and quoted
+row = {"chunk_date_utc": "2020-01-01", "status": "FAILED", "error_message": message}
+if kind == "seed":
+    from tests.seed_reference import seed_append_row as append
+    write = lambda: append(path, row)
+else:
+    from telemetry import HistoricalTelemetry
+    write = lambda: HistoricalTelemetry(path).append_row(row)
+waits = []
+for _ in range(rows):
+    t = time.perf_counter()
+    write()
+    waits.append(time.perf_counter() - t)
+print(json.dumps(waits))
+"""
+
+
+def concurrent_big_rows(tmp: Path, rows: int = 20) -> None:
+    """Two processes appending 1 MB rows: median seconds per row, this writer and the seed's."""
+    for kind in ("seed", "ours"):
+        path = tmp / f"big-{kind}.csv"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _APPENDER, kind, str(path), str(rows)],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=Path(__file__).resolve().parents[2],
+            )
+            for _ in range(2)
+        ]
+        waits = [w for p in procs for w in json.loads(p.communicate()[0])]
+        median = statistics.median(waits) * 1000
+        print(f"  two processes appending 1 MB rows, {kind}: median {median:.0f} ms per row")
+
+
 def main() -> None:
     from tests.bench.generate import generate
 
@@ -321,6 +418,8 @@ def main() -> None:
         )
         print(f"burst ingest while following: {burst_ingest(small):,.0f} rows/s")
         metrics_figures(small, big, args.rows)
+        long_record(Path(tmp))
+        concurrent_big_rows(Path(tmp))
         paint, load, append = monitor_latency(big)
         print(
             f"monitor on {args.rows:,} rows: first paint {paint:.2f} s, full load {load:.1f} s,"
