@@ -872,19 +872,23 @@ class RecordDecoder:
         -1 (no header yet) turns it off.
         """
         nl = buf.find(b"\n", pos)
+        m = _RECORD.match(buf, pos)
         if width > 0 and nl >= 0 and buf.count(b'"', pos, nl) & 1:
             # The line leaves a quote open. Lines that may start a row are found
             # by a C-level search (a traceback's lines almost never qualify).
-            for candidate in _row_start(status_at).finditer(buf, nl):
+            # Inside a well-formed record every line start is inside a quoted
+            # field, so only the record itself is searched; otherwise each
+            # candidate is checked to be still inside the open field.
+            limit = len(buf) if m is None else m.end()
+            for candidate in _row_start(status_at).finditer(buf, nl, limit):
                 at = candidate.start() + 1
-                if _PARTIAL.fullmatch(buf, pos, at) is None:
+                if m is None and _PARTIAL.fullmatch(buf, pos, at) is None:
                     break  # the quoted field closed (or the record broke) before it
                 row_next = _row_on_line(buf, at, width, status_at)
                 if row_next is None:
                     return None  # that line is not complete yet: cannot tell
                 if row_next:
                     return at, [], _STRAY_QUOTE, None
-        m = _RECORD.match(buf, pos)
         if m is None:
             if _PARTIAL.match(buf, pos) is not None:
                 return None  # more bytes may complete it (or, if final, it is torn)

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .records import (
+    CHUNK_SIZE,
     Malformed,
     RecordDecoder,
     TelemetryFormatError,
@@ -81,9 +82,10 @@ _HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
 _verified_end: dict[tuple[int, int], tuple[int, bytes, bool]] = {}
 _verified_lock = threading.Lock()
 _FINGERPRINT = 64  # bytes before a verified end that must not have changed
-# The torn-tail check reads this much at a time: what other writers appended
-# since this process looked (a row of a few MB at most) is framed in one go.
-_FRAME_READ = 4 << 20
+# The torn-tail check frames what other writers appended since this process
+# looked in one go when it is at most this much (a few big rows); more (a
+# process's first look at a big file) is read in cache-sized chunks.
+_FRAME_AT_ONCE = 4 << 20
 
 
 def storable_text(text: str) -> str:
@@ -405,7 +407,8 @@ def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) 
     pos = start
     leftover = b""
     while pos < size:
-        chunk = os.pread(fd, min(size - pos, next_read(_FRAME_READ, leftover)), pos)
+        step = size - start if size - start <= _FRAME_AT_ONCE else CHUNK_SIZE
+        chunk = os.pread(fd, min(size - pos, next_read(step, leftover)), pos)
         if not chunk:
             break
         pos += len(chunk)
