@@ -1041,15 +1041,19 @@ class BackfillState:
                 out.append(day)
         return sorted(out)
 
-    def throughput(self, window: timedelta = DEFAULT_WINDOW) -> float | None:
-        """Days reaching a final status per hour, over ``window`` ending at the last one.
+    def throughput(
+        self, window: timedelta = DEFAULT_WINDOW, now: datetime | None = None
+    ) -> float | None:
+        """Days reaching a final status per hour, over ``window``.
 
-        ``None`` until at least two days have finished.
+        The window ends at ``now`` when given (so the rate falls to zero when
+        nothing finishes: a stopped backfill reads as stopped), else at the
+        last finish. ``None`` until at least two days have finished.
         """
         times = self._finish_times
         if len(times) < 2:
             return None
-        end = times[-1]
+        end = times[-1] if now is None else max(times[-1], now.timestamp())
         start = end - window.total_seconds()
         first = bisect.bisect_right(times, start)
         span = min(window.total_seconds(), end - times[0])
@@ -1060,8 +1064,12 @@ class BackfillState:
             return None
         return count / (span / 3600)
 
-    def progress(self, window: timedelta = DEFAULT_WINDOW) -> Progress:
-        """Progress over the expected range (or first..last day seen) and the ETA."""
+    def progress(self, window: timedelta = DEFAULT_WINDOW, now: datetime | None = None) -> Progress:
+        """Progress over the expected range (or first..last day seen) and the ETA.
+
+        With ``now`` the rate is the recent one (:meth:`throughput`): no day
+        finished in the window means a rate of 0 and no ETA.
+        """
         start = self.expected_start
         end = self.expected_end
         days = self.days
@@ -1069,7 +1077,7 @@ class BackfillState:
             start = start or days[0]
             end = end or days[-1]
         if start is None or end is None or end < start:
-            return Progress(start, end, 0, 0, 0, 0, 0, self.throughput(window), None)
+            return Progress(start, end, 0, 0, 0, 0, 0, self.throughput(window, now), None)
         total = (end - start).days + 1
         done = failed = attempted = 0
         whole_range = not days or (start <= days[0] and days[-1] <= end)
@@ -1088,7 +1096,7 @@ class BackfillState:
                     done += 1
                 elif status == STATUS_FAILED:
                     failed += 1
-        rate = self.throughput(window)
+        rate = self.throughput(window, now)
         remaining = total - done
         eta = None
         if rate and remaining >= 0:

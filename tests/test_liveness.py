@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail
@@ -58,3 +58,26 @@ def test_a_followed_state_and_a_cold_load_agree_on_liveness(tmp_path: Path) -> N
     now = T0 + timedelta(hours=2)
     assert cold.gaps.median() == live.gaps.median() == timedelta(seconds=7)
     assert cold.liveness(now) == live.liveness(now)
+
+
+def test_the_recent_rate_falls_to_zero_when_nothing_finishes(tmp_path: Path) -> None:
+    from tui.widgets.summary import rate_markup
+
+    path = tmp_path / "t.csv"
+    _write(path, 61, timedelta(minutes=1))  # a day finished every minute for an hour
+    state = BackfillState.from_path(
+        path, expected_start=date(2020, 1, 1), expected_end=date(2020, 12, 31)
+    )
+    last = T0 + timedelta(minutes=60, seconds=30)
+    assert state.throughput(now=last) == 60.0
+    going = state.progress(now=last)
+    assert going.days_per_hour == 60.0 and going.eta is not None
+    assert "60.0 days/h" in rate_markup(state, last) and "ETA " in rate_markup(state, last)
+    stopped = last + timedelta(hours=2)
+    assert state.throughput(now=stopped) == 0.0
+    assert state.progress(now=stopped).eta is None
+    assert rate_markup(state, stopped).endswith("0.0 days/h  ETA —")
+    # Quiet, but rows finished within the hour: the rate stands, the ETA does not.
+    quiet = last + timedelta(minutes=30)
+    assert state.liveness(quiet).quiet and state.throughput(now=quiet) > 0
+    assert rate_markup(state, quiet).endswith("ETA —")

@@ -21,7 +21,7 @@ FAIL_ON = ("failed", "stalled", "malformed", "quiet")
 def summarize(state: BackfillState, now: datetime | None = None) -> dict[str, Any]:
     """The summary as plain JSON-ready data, at ``now`` (default: the clock)."""
     now = now or datetime.now(timezone.utc)
-    progress = state.progress()
+    progress = state.progress(now=now)
     stalled = state.stalled(now)
     download = state.durations["download"]
     live = state.liveness(now)

@@ -191,7 +191,7 @@ class BackfillCollector(Collector):
                     by_phase[PHASE_OF_STATUS.get(status, "download")] += count
                 for name, count in by_phase.items():
                     phase.add_metric([*labels, name], count)
-                progress = state.progress()
+                progress = state.progress(now=now)
                 expected.add_metric(labels, progress.total)
                 missing.add_metric(labels, progress.missing)
                 progress_ratio.add_metric(labels, progress.fraction)

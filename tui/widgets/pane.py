@@ -372,7 +372,7 @@ class MonitorPane(Vertical):
         self.query_one("#progress", ProgressBar).update(
             total=max(progress.total, 1), progress=progress.done
         )
-        self._put("#rate", rate_markup(state))
+        self._put("#rate", rate_markup(state, now))
         bad = len(state.malformed)
         self._put(
             "#malformed",

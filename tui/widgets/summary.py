@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import date
+from datetime import date, datetime
 
 from textual.markup import escape
 
@@ -148,17 +148,22 @@ class DownloadPercentiles:
         return self._values
 
 
-def rate_markup(state: BackfillState) -> str:
-    """``85.2% done  72 days/h  ETA 2 h 10 min`` beside the progress bar."""
-    progress = state.progress()
-    rate = f"{progress.days_per_hour:,.1f} days/h" if progress.days_per_hour else "- days/h"
+def rate_markup(state: BackfillState, now: datetime | None = None) -> str:
+    """``85.2% done  72 days/h  ETA 2 h 10 min`` beside the progress bar.
+
+    The rate is the last hour's up to ``now``: it falls to 0 when nothing
+    finishes, and the ETA reads ``—`` while the writer is quiet.
+    """
+    progress = state.progress(now=now)
+    rate = progress.days_per_hour
+    rate_text = "- days/h" if rate is None else f"{rate:,.1f} days/h"
     if progress.total and progress.done >= progress.total:
         eta = "complete"
-    elif progress.eta is not None:
+    elif progress.eta is not None and not state.liveness(now).quiet:
         eta = f"ETA {human_duration(progress.eta)}"
     else:
-        eta = "ETA -"
-    return f"{progress.fraction:.1%} done  {rate}  {eta}"
+        eta = "ETA —"
+    return f"{progress.fraction:.1%} done  {rate_text}  {eta}"
 
 
 def last_line(message: str) -> str:
