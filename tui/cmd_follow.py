@@ -15,7 +15,7 @@ from telemetry import BackfillState, Record, TelemetryTail
 from telemetry.schema import COLUMN
 
 from .cli import BadInput, telemetry_file
-from .options import DURATION, POSITIVE_DURATION
+from .options import POSITIVE_DURATION, stale_after_option
 
 _FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
 
@@ -71,14 +71,7 @@ def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, o
     metavar="SPAN",
     help="Fallback check (and liveness check) period (0.5s, 1s, 2m or seconds).",
 )
-@click.option(
-    "--stale-after",
-    type=DURATION,
-    default="15m",
-    show_default=True,
-    metavar="SPAN",
-    help="The writer is quiet after at least this long without a row.",
-)
+@stale_after_option("The writer is quiet after at least this long without a row.")
 def follow(
     file: Path,
     jsonl: bool,

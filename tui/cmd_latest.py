@@ -22,7 +22,7 @@ from telemetry import (
 from telemetry.plan import PHASES
 
 from .cli import BadInput, telemetry_file
-from .options import DAY, DURATION, check_range
+from .options import DAY, check_range, stale_after_option
 
 
 @click.command()
@@ -43,14 +43,9 @@ from .options import DAY, DURATION, check_range
     is_flag=True,
     help="Print the resume plan instead: which days need which phase next.",
 )
-@click.option(
-    "--stale-after",
-    type=DURATION,
-    default="15m",
-    show_default=True,
-    metavar="SPAN",
-    help="With --plan: a PENDING day older than this (90s, 15m, 2h, 1d or seconds) is "
-    "stalled (work), else in flight.",
+@stale_after_option(
+    "With --plan: a PENDING day older than this (90s, 15m, 2h, 1d or seconds) is "
+    "stalled (work), else in flight."
 )
 def latest(
     file: Path,

@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 
 from .cli import BadInput
-from .options import DAY, DURATION, POSITIVE_DURATION, check_range
+from .options import (
+    POSITIVE_DURATION,
+    check_range,
+    expected_range_options,
+    stale_after_option,
+)
 
 DEFAULT_LISTEN = "127.0.0.1:9464"
 
@@ -56,16 +61,8 @@ def _files(args: tuple[Path, ...]) -> list[Path]:
     help="Also write the metrics to this .prom file (atomically, at each change) for "
     "node_exporter's textfile collector.",
 )
-@click.option("--start", type=DAY, metavar="DATE", help="Expected first day (default: first seen).")
-@click.option("--end", type=DAY, metavar="DATE", help="Expected last day (default: last seen).")
-@click.option(
-    "--stale-after",
-    type=DURATION,
-    default="15m",
-    show_default=True,
-    metavar="SPAN",
-    help="A pending day older than this is stalled; the writer is quiet after at least this.",
-)
+@expected_range_options
+@stale_after_option()
 @click.option(
     "--interval",
     type=POSITIVE_DURATION,

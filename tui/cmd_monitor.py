@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .cli import BadInput
-from .options import DAY, DURATION, check_range
+from .options import DAY, check_range, stale_after_option
 
 
 def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
@@ -40,14 +40,7 @@ def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
 @click.option("--start", type=DAY, metavar="DATE", help="First day of the backfill (YYYY-MM-DD).")
 @click.option("--end", type=DAY, metavar="DATE", help="Last day of the backfill (YYYY-MM-DD).")
 @click.option("--poll", is_flag=True, help="Poll with stat (NFS, EFS, SMB mounts).")
-@click.option(
-    "--stale-after",
-    type=DURATION,
-    default="15m",
-    show_default=True,
-    metavar="SPAN",
-    help="A pending day older than this is stalled (90s, 15m, 2h, 1d or seconds).",
-)
+@stale_after_option("A pending day older than this is stalled (90s, 15m, 2h, 1d or seconds).")
 def watch(
     files: tuple[Path, ...],
     start: date | None,

@@ -12,7 +12,7 @@ import click
 from telemetry import BackfillState, TelemetryFormatError
 
 from .cli import BadInput, telemetry_file
-from .options import DAY, DURATION, check_range
+from .options import check_range, expected_range_options, stale_after_option
 from .spans import human_duration
 
 FAIL_ON = ("failed", "stalled", "malformed", "quiet")
@@ -78,16 +78,8 @@ def _last_row_line(data: dict[str, Any]) -> str:
     metavar="LIST",
     help="Exit 1 on any of: failed,stalled,malformed,quiet.",
 )
-@click.option("--start", type=DAY, metavar="DATE", help="Expected first day (default: first seen).")
-@click.option("--end", type=DAY, metavar="DATE", help="Expected last day (default: last seen).")
-@click.option(
-    "--stale-after",
-    type=DURATION,
-    default="15m",
-    show_default=True,
-    metavar="SPAN",
-    help="A pending day older than this is stalled; the writer is quiet after at least this.",
-)
+@expected_range_options
+@stale_after_option()
 def summary(
     file: Path,
     as_json: bool,

@@ -8,7 +8,9 @@ before its start is refused the same way everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any, TypeVar
 
 import click
 
@@ -79,6 +81,36 @@ class Day(click.ParamType):
 DURATION = Duration()
 POSITIVE_DURATION = Duration(positive=True)
 DAY = Day()
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: What ``--stale-after`` means to the commands that judge the writer too.
+STALE_AND_QUIET = (
+    "A pending day older than this is stalled; the writer is quiet after at least this."
+)
+
+
+def stale_after_option(help: str = STALE_AND_QUIET) -> Callable[[_F], _F]:
+    """The ``--stale-after SPAN`` option (default 15 minutes), as every command spells it."""
+    return click.option(
+        "--stale-after",
+        type=DURATION,
+        default="15m",
+        show_default=True,
+        metavar="SPAN",
+        help=help,
+    )
+
+
+def expected_range_options(command: _F) -> _F:
+    """The ``--start DATE`` and ``--end DATE`` options of the expected range of days."""
+    command = click.option(
+        "--end", type=DAY, metavar="DATE", help="Expected last day (default: last seen)."
+    )(command)
+    return click.option(
+        "--start", type=DAY, metavar="DATE", help="Expected first day (default: first seen)."
+    )(command)
 
 
 def check_range(first: date | None, last: date | None, first_name: str, last_name: str) -> None:
