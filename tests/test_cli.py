@@ -317,6 +317,6 @@ def test_demo_without_tui_writes_until_interrupted(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert err == f"writing {path} (Ctrl-C stops)\n"
+    assert err == f"writing {path} (Ctrl-C stops)\nThe demo's telemetry is in {path}\n"
     check = _run("check", str(path))
     assert check.exit_code == 0, check.output

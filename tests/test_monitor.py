@@ -246,7 +246,7 @@ async def test_paused_monitor_applies_rows_only_when_resumed(tmp_path: Path) -> 
         pane = app.pane
         assert await wait_until(pilot, lambda: bool(pane._waiting))
         assert app.state.rows == rows
-        assert "1 rows waiting" in text(app, "#head")
+        assert "1 row waiting" in text(app, "#head")
         await pilot.press("p")
         assert app.state.rows == rows + 1
         assert "LIVE" in text(app, "#head")
@@ -436,12 +436,17 @@ async def test_mouse_click_selects_a_day_and_a_second_click_opens_it(tmp_path: P
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         calendar = await started(pilot, app, rows)
-        await pilot.click(CalendarView, offset=(LABEL_WIDTH + 2 * 2, 0))
+        calendar.select_day(date(2020, 1, 1))  # January and February on screen
+        await pilot.pause()
+        lines = calendar_lines(calendar)
+        january = next(y for y, line in enumerate(lines) if line.startswith("2020-01"))
+        february = next(y for y, line in enumerate(lines) if line.startswith("2020-02"))
+        await pilot.click(CalendarView, offset=(LABEL_WIDTH + 2 * 2, january))
         assert calendar.cursor == date(2020, 1, 3)
-        await pilot.click(CalendarView, offset=(LABEL_WIDTH + 2 * 9, 1))
+        await pilot.click(CalendarView, offset=(LABEL_WIDTH + 2 * 9, february))
         assert calendar.cursor == date(2020, 2, 10)
         assert "2020-02-10" in text(app, "#day")
-        await pilot.click(CalendarView, offset=(LABEL_WIDTH + 2 * 9, 1))
+        await pilot.click(CalendarView, offset=(LABEL_WIDTH + 2 * 9, february))
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "DayDetailScreen")
 
 

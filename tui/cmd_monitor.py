@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 import time
@@ -99,35 +100,46 @@ def demo(speed: float, seed: int, no_tui: bool, out: Path | None) -> None:
       backfill-monitor demo --no-tui --out /tmp/demo.csv
     """
     from .cli import telemetry_file
-    from .simulate import DEMO_DAYS, DEMO_START, simulate
+    from .simulate import DEMO_DAYS, DEMO_END, DEMO_START, simulate
 
     if out is not None:
         telemetry_file(out, missing_ok=True)
     else:
         out = Path(tempfile.mkdtemp(prefix="backfill-demo-")) / "telemetry.csv"
     stop = threading.Event()
-    writer = threading.Thread(
-        target=simulate, args=(out, stop), kwargs={"speed": speed, "seed": seed}, daemon=True
-    )
+    app = None
+    if not no_tui:
+        from .monitor import MonitorApp
+
+        # Simulated attempts take milliseconds: call a day stalled after
+        # seconds, not the quarter of an hour a real backfill needs.
+        app = MonitorApp(
+            out, stale_after=timedelta(seconds=DEMO_STALE_AFTER_S), start=DEMO_START, end=DEMO_END
+        )
+
+    def backfill() -> None:
+        simulate(out, stop, speed=speed, seed=seed)
+        if app is not None and not stop.is_set():
+            with contextlib.suppress(RuntimeError):  # the app already closed
+                app.call_from_thread(
+                    app.notify,
+                    f"The simulated backfill has finished: {DEMO_DAYS:,} days, "
+                    f"{DEMO_START}..{DEMO_END}. q quits.",
+                    timeout=30,
+                )
+
+    writer = threading.Thread(target=backfill, daemon=True)
     writer.start()
     try:
-        if no_tui:
+        if app is None:
             click.echo(f"writing {out} (Ctrl-C stops)", err=True)
             while writer.is_alive():
                 time.sleep(0.2)
         else:
-            from .monitor import MonitorApp
-
-            # Simulated attempts take milliseconds: call a day stalled after
-            # seconds, not the quarter of an hour a real backfill needs.
-            MonitorApp(
-                out,
-                stale_after=timedelta(seconds=DEMO_STALE_AFTER_S),
-                start=DEMO_START,
-                end=DEMO_START + timedelta(days=DEMO_DAYS - 1),
-            ).run()
+            app.run()
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
         writer.join(5)
+    click.echo(f"The demo's telemetry is in {out}", err=True)

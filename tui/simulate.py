@@ -20,9 +20,10 @@ from telemetry import Attempt, HistoricalTelemetry, TelemetryRow, record_attempt
 MAX_ATTEMPTS = 3
 #: A run of days the simulated UDL never serves: they end FAILED.
 OUTAGE_DAYS = range(100, 104)
-#: The range the demo backfills: three years of days.
+#: The range the demo backfills: three years of days, 2019 to 2021 inclusive.
 DEMO_START = date(2019, 1, 1)
-DEMO_DAYS = 3 * 365
+DEMO_END = date(2021, 12, 31)
+DEMO_DAYS = (DEMO_END - DEMO_START).days + 1
 #: The day whose upload worker dies: its UPLOAD_PENDING row gets no outcome.
 STALL_DAY = 40
 

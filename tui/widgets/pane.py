@@ -106,7 +106,12 @@ class MonitorPane(Vertical):
     days (missing days are counted against it).
     """
 
+    # The footer shows these in this order and cuts what does not fit: the
+    # keys an operator needs first come first (all are in help and the palette).
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("f", "failures", "Failures"),
         Binding("g", "goto", "Go to"),
         Binding("n", "next_failed(1)", "Next fail"),
         Binding("N", "next_failed(-1)", "Prev fail", show=False),
@@ -114,9 +119,7 @@ class MonitorPane(Vertical):
         Binding("c", "cycle_mode", "Colour"),
         Binding("e", "export", "Export"),
         Binding("p", "pause", "Pause"),
-        Binding("f", "failures", "Failures"),
         Binding("m", "malformed", "Malformed", show=False),
-        Binding("question_mark", "help", "Help"),
         Binding("escape", "cancel_goto", "Cancel", show=False),
     ]
 
@@ -155,15 +158,21 @@ class MonitorPane(Vertical):
         self._banner_timer: Timer | None = None
         self._error: str | None = None  # why the file is not telemetry, while it is not
 
-    def _put(self, selector: str, markup: str, *, layout: bool = False) -> None:
+    def _put(
+        self, selector: str, markup: str, *, layout: bool = False, wraps: bool = False
+    ) -> None:
         """Update a Static only if its text changed; no layout pass unless asked.
 
         Most lines of the pane have a fixed size, and a layout pass per update
         would redraw the whole screen several times a second during a load.
+        A line that ``wraps`` on a narrow terminal gets one when its length
+        changes (it may need another line): rarely, as figures grow by digits.
         """
-        if self._shown.get(selector) == markup:
+        before = self._shown.get(selector)
+        if before == markup:
             return
         self._shown[selector] = markup
+        layout = layout or (wraps and len(markup) != len(before or ""))
         self.query_one(selector, Static).update(markup, layout=layout)
 
     def _new_state(self) -> BackfillState:
@@ -341,6 +350,7 @@ class MonitorPane(Vertical):
         """Redraw the header (always: the clock moves) and, if ``full``, the figures."""
         now = self.clock()
         live = self.state.liveness(now)
+        progress = self.state.progress(now=now)
         self._put(
             "#head",
             head_markup(
@@ -350,6 +360,7 @@ class MonitorPane(Vertical):
                 paused=self.paused,
                 waiting=sum(len(u.records) for u in self._waiting),
                 exists=self.exists,
+                complete=bool(progress.total) and progress.done >= progress.total,
             ),
         )
         if not full:
@@ -367,12 +378,13 @@ class MonitorPane(Vertical):
                 "waiting for rows…" if self.exists else f"waiting for {self.path} to appear…",
             )
         else:
-            self._put("#summary", summary_markup(state, len(stalled), self.percentiles.of(state)))
+            markup = summary_markup(state, len(stalled), self.percentiles.of(state))
+            self._put("#summary", markup, wraps=True)
         progress = state.progress()
         self.query_one("#progress", ProgressBar).update(
             total=max(progress.total, 1), progress=progress.done
         )
-        self._put("#rate", rate_markup(state, now))
+        self._put("#rate", rate_markup(state, now), wraps=True)
         bad = len(state.malformed)
         self._put(
             "#malformed",

@@ -30,6 +30,11 @@ _STARTED = COLUMN["started_at_utc"]
 _FINISHED = COLUMN["finished_at_utc"]
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,234 rows``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def human_seconds(seconds: float) -> str:
     """``13ms``, ``4.2s``, ``37s``, ``12m``: a download time in a few characters."""
     if seconds < 1:
@@ -67,13 +72,18 @@ def head_markup(
     paused: bool,
     waiting: int = 0,
     exists: bool = True,
+    complete: bool = False,
 ) -> str:
-    """The header line: file, sensor / descriptor, LIVE or PAUSED, last row age."""
+    """The header line: file, sensor / descriptor, LIVE or PAUSED, last row age.
+
+    A backfill whose every day is done says so; its writer's silence then is
+    no warning ("complete, writer stopped 3 h ago").
+    """
     parts = [f"[b]{escape(name)}[/b]"]
     if source:
         parts.append(escape(source))
     if paused:
-        extra = f" ({waiting:,} rows waiting)" if waiting else ""
+        extra = f" ({plural(waiting, 'row')} waiting)" if waiting else ""
         parts.append(f"[b $warning]❚❚ PAUSED{extra}[/]")
     else:
         parts.append("[b $success]● LIVE[/]")
@@ -81,6 +91,9 @@ def head_markup(
         parts.append("[$warning]waiting for the file to appear[/]")
     elif live.since is None:
         parts.append("no rows yet")
+    elif complete:
+        stopped = f", writer stopped {human_duration(live.since)} ago" if live.quiet else ""
+        parts.append(f"[b $success]✓ complete{stopped}[/]")
     elif live.quiet:
         parts.append(
             f"[b $text-error on $error-muted] ⚠ writer quiet: last row "

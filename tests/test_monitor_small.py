@@ -1,0 +1,55 @@
+"""The monitor on a small terminal and at the end of a backfill: what an
+operator needs first still shows at 80x24, and a finished backfill says so."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from textual.widgets import Footer
+
+from tests.monitor_wait import wait_for_rows
+from tests.test_monitor import T0, backfill, make_app, row, text, write_rows
+from tui.simulate import DEMO_DAYS, DEMO_END, DEMO_START
+
+
+def _footer_keys(app) -> str:  # type: ignore[no-untyped-def]
+    footer = app.query_one(Footer)
+    return " ".join(str(key.render()) for key in footer.children)
+
+
+async def test_at_80x24_the_figures_wrap_and_the_footer_keeps_the_first_keys(
+    tmp_path: Path,
+) -> None:
+    path, rows = backfill(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(pilot, app, rows)
+        await pilot.pause(0.3)
+        summary = app.pane.query_one("#summary")
+        assert "attempts" in text(app, "#summary") and summary.size.height >= 3
+        assert "ETA" in text(app, "#rate")
+        assert app.pane.query_one("#rate").size.height >= 2  # wrapped, not cut
+        shown = _footer_keys(app)
+        for key in ("Quit", "Help", "Failures", "Go to"):
+            assert key in shown, shown
+        # The footer draws what fits from the left: the first keys are what fit.
+        footer = app.query_one(Footer)
+        visible = [k for k in footer.children if k.region.right <= 80 and k.region.width]
+        assert {str(k.render()).split()[-1] for k in visible[:5]} >= {"Quit", "Help"}
+
+
+async def test_a_finished_backfill_says_complete_not_quiet(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    days = [date(2020, 1, 1) + timedelta(days=k) for k in range(10)]
+    write_rows(path, [row(day, "UPLOADED", k) for k, day in enumerate(days)])
+    app = make_app(path, start=days[0], end=days[-1], clock=lambda: T0 + timedelta(hours=3))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for_rows(pilot, app, 10)
+        head = text(app, "#head")
+        assert "✓ complete, writer stopped 2 h 50 min ago" in head and "quiet" not in head
+        assert "complete" in text(app, "#rate") and "0.0 days/h" in text(app, "#rate")
+
+
+def test_the_demo_covers_its_whole_range() -> None:
+    assert DEMO_START + timedelta(days=DEMO_DAYS - 1) == DEMO_END == date(2021, 12, 31)
