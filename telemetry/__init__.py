@@ -4,18 +4,12 @@ Standard library only: orchestrators embed this package. The public names
 of the original module are all importable from here.
 """
 
+from .fields import Malformed, Record, TelemetryFormatError, row_values
 from .latest import parse_instant, replaces
 from .liveness import Liveness, RowGaps
 from .plan import ResumePlan, resume_plan
 from .recorder import Attempt, record_attempt
-from .records import (
-    Malformed,
-    Record,
-    RecordDecoder,
-    TelemetryFormatError,
-    cold_load,
-    row_values,
-)
+from .records import RecordDecoder, cold_load
 from .schema import (
     COLUMN,
     FINAL_STATUSES,

@@ -14,8 +14,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import STRIDE, RecordDecoder, cold_load, read_batches, row_values
+from .fields import row_values
+from .records import RecordDecoder, cold_load, read_batches
 from .schema import COLUMN, SCHEMA, TelemetryRow
+from .segments import STRIDE
 
 if TYPE_CHECKING:
     from datetime import date

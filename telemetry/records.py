@@ -1,263 +1,68 @@
 """Turn the bytes of a telemetry file into rows: the one record decoder.
 
 Every reader in the project (``load_state``, ``iter_rows``, the cold load, the
-live tail, ``check``) goes through :class:`RecordDecoder`, so there is exactly
-one definition of what a record is and of what makes one malformed.
+live tail, ``check``, the writer's torn-tail check) goes through
+:class:`RecordDecoder`, so there is exactly one definition of what a record
+is and of what makes one malformed. The flow, one module a step:
 
-A *record* is one CSV row per RFC 4180: fields separated by commas, ended by
-``\\n`` or ``\\r\\n``, a field in double quotes may hold commas, quotes (as
-``""``) and line ends. Framing happens on bytes, so byte offsets are exact and
-a cut inside a multi-byte character or inside a quoted multi-line field is
-simply "not complete yet". Fields are decoded without the :mod:`csv` module:
-its process-wide field size limit (128 KiB) would reject long stack traces.
+* :mod:`telemetry.framing`: where a record ends (RFC 4180 on bytes), torn
+  tails, stray quotes, CR-only files;
+* :mod:`telemetry.fields`: a record's fields and the reasons it is no row;
+* this module: the decoder that runs them over a file, chunk by chunk, with
+  its bulk paths (whole runs of plain rows split at once, held equal to the
+  plain reference in ``tests/reference.py`` by a property test);
+* :mod:`telemetry.segments`: the rows as columns, for the cold loads' folds.
 """
 
 from __future__ import annotations
 
 import gc
 import operator
-import re
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from functools import cache
-from itertools import accumulate, chain, compress, islice, repeat
-from operator import itemgetter
-from typing import Any, BinaryIO, NamedTuple, TypeVar
+from itertools import accumulate, compress, repeat
+from typing import Any, BinaryIO, NamedTuple
 
-from .schema import COLUMN, SCHEMA, VALID_STATUSES
+from .fields import (
+    _BINARY,
+    _CANONICAL_STATUS,
+    _DATE_COL,
+    _NOT_TEXT,
+    _STATUS_COL,
+    _STATUS_TEXTS,
+    _WIDTH,
+    Malformed,
+    Record,
+    TelemetryFormatError,
+    _field_count_reason,
+    _quoted_fields,
+    header_mapping,
+    parse_day,
+)
+from .framing import (
+    _CR_AS_LF,
+    BOM,
+    CHUNK_SIZE,
+    _may_start_row,
+    cr_only_line_ends,
+    frame_record,
+    next_read,
+)
+from .schema import COLUMN
+from .segments import STRIDE, Segment, _SegmentBuilder, run_firsts, runs_of
 
-BOM = b"\xef\xbb\xbf"
-
-_K = TypeVar("_K")
-
-#: Bytes read per chunk by the cold readers. Small on purpose: the decoded
-#: lines of one chunk stay in the CPU cache (4 MiB chunks measured 2x slower).
-CHUNK_SIZE = 64 << 10
-
-#: The row the writer leaves behind when it closes off a torn record: any
-#: record carrying this suffix of empty fields has more fields than the
-#: header, so every reader reports it and none ever takes it for a row.
-TORN_MARK = "," * len(SCHEMA)
-
-_QUOTED = rb'"[^"]*(?:""[^"]*)*"'
-_PLAIN = rb'[^",\r\n]*'
-_FIELD = rb"(?:" + _QUOTED + rb"|" + _PLAIN + rb")"
-# One complete, well-formed record including its line end.
-_RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*\r?\n")
-# What a record looks like before its line end has been written (or read):
-# complete fields, then a partial one (an open quoted field may end on a quote
-# that is half of an escaped pair). Its quote count is odd exactly when the cut
-# is inside a quoted field.
-_PARTIAL = re.compile(rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z')
-
-_DATE_COL = COLUMN["chunk_date_utc"]
-_STATUS_COL = COLUMN["status"]
-_WIDTH = len(SCHEMA)
-# Each valid status text maps to one shared string object (and so does "":
-# the original writer accepts an empty status).
-_CANONICAL_STATUS: dict[str, str] = {s: s for s in VALID_STATUSES}
-_CANONICAL_STATUS[""] = ""
-_STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
-_STATUS_BYTES = frozenset(s.encode() for s in _STATUS_TEXTS)
 _ONLY_WIDTH = {_WIDTH}
 _STARTED_COL = COLUMN["started_at_utc"]
 # The cells after the status of a plain line that stands in for a quoted row
 # in a bulk split (its own cells replace them).
 _STAND_IN = "," * (_WIDTH - 1 - _STATUS_COL)
 
-
-class TelemetryFormatError(ValueError):
-    """The file is not a telemetry CSV (its header names no telemetry columns, or it is binary)."""
-
-
-# A first line with NUL bytes or bytes that are not UTF-8: not a CSV at all.
-_BINARY = frozenset({"NUL byte", "invalid UTF-8"})
-_NOT_TEXT = "binary data, not a telemetry file"
-
-
-class Record(NamedTuple):
-    """One well-formed row, as read from the file.
-
-    ``values`` holds one string per ``SCHEMA`` column, in ``SCHEMA`` order,
-    whatever the file's own column order is; ``day`` is the parsed
-    ``chunk_date_utc``; ``offset`` the byte offset of the row's first byte;
-    ``line`` its 1-based physical line number. ``text`` is the record as
-    written, without its ``\\n`` (a ``\\r`` before it may remain), when the
-    file's columns are ``SCHEMA``; ``None`` for files with other columns.
-    :func:`row_values` turns ``text`` back into ``values``.
-    """
-
-    offset: int
-    line: int
-    day: date
-    values: list[str]
-    text: str | None = None
-
-
-class Malformed(NamedTuple):
-    """A record the state skips, with where it is and why.
-
-    ``values`` (in ``SCHEMA`` order) is set only for a well-formed row
-    whose ``chunk_date_utc`` does not parse: the original module's
-    ``iter_rows`` yields such rows (its writer never checked dates), so
-    :meth:`~telemetry.HistoricalTelemetry.iter_rows` does too, while
-    ``load_state`` and the state skip them, as the original does.
-    """
-
-    offset: int
-    line: int
-    reason: str
-    values: list[str] | None = None
-
-
 #: Lines of a quoted record past which the one-split path leaves it to the
 #: careful path (whose regular expressions frame it without Python per line).
 _LONG_RECORD = 64
-
-#: Cells per row in :attr:`Segment.fields`.
-STRIDE = _WIDTH - 1
-
-
-class Segment(NamedTuple):
-    """Consecutive rows of a file as columns (a ``segments`` decoder's output).
-
-    Rows come in *runs* of adjacent rows of one day: run ``r`` holds rows
-    ``ends[r - 1]`` (0 for the first) up to ``ends[r]``, its day is
-    ``days[r]``, its first row starts at byte ``offsets[r]`` on line
-    ``lines[r]``. Two adjacent runs may share a day (a day's rows split by a
-    chunk boundary, or written as different texts of one date).
-
-    ``keeps`` holds each row's :attr:`Record.text` (its values when the
-    file's columns are not ``SCHEMA``). ``fields`` holds the cells of every
-    row, ``STRIDE`` per row: :meth:`column` reads one column of every row
-    from it without Python code per row. Rows decoded one by one (quoted
-    fields, other columns) also have their values in ``careful``, by index;
-    the other rows' text split on commas gives their values. ``offsets``
-    and ``lines`` are empty from a decoder made with ``positions=False``. A
-    segment made of records already decoded has their values in ``rows``
-    instead of ``fields`` and ``careful``.
-    """
-
-    ends: list[int]
-    days: list[date]
-    keeps: list[Any]
-    fields: list[str]
-    careful: dict[int, list[str]]
-    offsets: list[int]
-    lines: list[int]
-    rows: list[list[str]] | None = None
-
-    def column(self, col: int) -> list[str]:
-        """Column ``col`` (``1 <= col < STRIDE``, in ``SCHEMA`` order) of every row."""
-        if not 1 <= col < STRIDE:
-            raise IndexError(f"column {col} is not kept in segment fields")
-        if self.rows is not None:
-            return list(map(itemgetter(col), self.rows))
-        return self.fields[col::STRIDE]
-
-    def cells(self, col: int, mask: Iterable[object]) -> Iterator[str]:
-        """Column ``col`` of the rows where ``mask`` is true (any truthy value, such as byte 1)."""
-        if self.rows is not None:
-            return map(itemgetter(col), compress(self.rows, mask))
-        return compress(self.column(col), mask)
-
-    @property
-    def whens(self) -> list[str]:
-        """``started_at_utc`` of every row."""
-        return self.column(_STARTED_COL)
-
-    @property
-    def statuses(self) -> list[str]:
-        """``status`` of every row (valid statuses; equal, not always shared, strings)."""
-        return self.column(_STATUS_COL)
-
-    @property
-    def firsts(self) -> list[int]:
-        """The index of each run's first row."""
-        return run_firsts(self.ends)
-
-    def row_days(self) -> list[date]:
-        """The day of every row."""
-        counts = map(operator.sub, self.ends, self.firsts)
-        return list(chain.from_iterable(map(repeat, self.days, counts)))
-
-    def values(self, k: int) -> list[str]:
-        """Row ``k``'s values, in ``SCHEMA`` order."""
-        if self.rows is not None:
-            return self.rows[k]
-        values = self.careful.get(k)
-        return row_values(self.keeps[k]) if values is None else values
-
-
-def runs_of(keys: list[_K]) -> tuple[list[int], list[_K]]:
-    """Split rows whose days (or day texts) are ``keys`` into maximal runs of equal ones.
-
-    Returns where each run ends (as :attr:`Segment.ends`) and its key, with
-    no Python code per row.
-    """
-    n = len(keys)
-    ends = list(compress(range(1, n), map(operator.ne, islice(keys, 1, None), keys)))
-    run_keys = list(map(keys.__getitem__, [0, *ends])) if n else []
-    ends.append(n)
-    return ends, run_keys
-
-
-def run_firsts(ends: list[int]) -> list[int]:
-    """The index of each run's first row, from where each run ends."""
-    return [0, *islice(ends, len(ends) - 1)]
-
-
-class _SegmentBuilder:
-    """The runs and columns of one chunk's rows, collected piece by piece.
-
-    What a ``segments`` decoder builds a chunk's :class:`Segment` from.
-    """
-
-    def __init__(self) -> None:
-        self.ends: list[int] = []
-        self.days: list[date] = []
-        self.keeps: list[Any] = []
-        self.fields: list[str] = []
-        self.careful: dict[int, list[str]] = {}
-        self.offsets: list[int] = []
-        self.lines: list[int] = []
-
-    def add_runs(self, ends: list[int], days: list[date]) -> None:
-        """Add runs ending at ``ends`` (counted from the first row not added yet)."""
-        base = len(self.keeps)
-        self.ends += map(operator.add, ends, repeat(base)) if base else ends
-        self.days += days
-
-    def add_records(self, records: list[Record], positions: bool) -> None:
-        """Add rows decoded one by one (their values are kept in ``careful``)."""
-        if not records:
-            return
-        ends, days = runs_of([r.day for r in records])
-        if positions:
-            firsts = run_firsts(ends)
-            self.offsets += [records[k].offset for k in firsts]
-            self.lines += [records[k].line for k in firsts]
-        self.add_runs(ends, days)
-        first = len(self.keeps)
-        for k, r in enumerate(records, first):
-            self.careful[k] = r.values
-            self.fields += r.values[:STRIDE]
-        self.keeps += [r.values if r.text is None else r.text for r in records]
-        records.clear()
-
-    def segment(self) -> Segment:
-        return Segment(
-            self.ends,
-            self.days,
-            self.keeps,
-            self.fields,
-            self.careful,
-            self.offsets,
-            self.lines,
-        )
 
 
 class Batch(NamedTuple):
@@ -273,95 +78,6 @@ class Batch(NamedTuple):
     #: Only from a decoder made with ``segments=True``: the rows, in file
     #: order, instead of ``records``.
     segments: Sequence[Segment] = ()
-
-
-def parse_day(text: str) -> date | None:
-    """Parse ``chunk_date_utc`` the way the original module does, or ``None``."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def split_fields(text: str) -> list[str]:
-    """Split one well-formed record (without its line end) into fields.
-
-    Raises :class:`ValueError` for a text that is not one (as the decoders
-    never give).
-    """
-    if '"' not in text:
-        return text.split(",")
-    fields = _quoted_fields(text.split('"'))
-    if fields is None:
-        raise ValueError(f"not a well-formed record: {text[:60]!r}")
-    return fields
-
-
-def _quoted_fields(parts: list[str]) -> list[str] | None:
-    """The fields of a record (without its line end) from its text split on quotes.
-
-    Works on the pieces between quotes, not on characters: outside quotes a
-    piece is commas and plain fields; an empty piece between two quoted
-    pieces is an escaped quote (``""``). Returns ``None`` when the record is
-    not well-formed as the ``_RECORD`` pattern says: a quote opens a field
-    only first or right after a comma, closes it only before a comma or the
-    end, and no CR stands outside quotes.
-    """
-    m = len(parts)
-    head = parts[0]
-    if not m & 1 or (head and not head.endswith(",")) or "\r" in head:
-        return None
-    fields = head.split(",")
-    if not any(parts[2 : m - 1 : 2]):
-        # One quoted field (the usual case): the pieces outside quotes
-        # between its first and last are all empty, each an escaped quote.
-        fields[-1] = '"'.join(parts[1 : m - 1 : 2])
-        after = parts[-1]  # outside quotes: "" at the end, else ",..."
-        if after:
-            if after[0] != "," or "\r" in after:
-                return None
-            fields += after.split(",")[1:]
-        return fields
-    i = 1
-    while i < m:
-        piece = parts[i]  # inside quotes (fields[-1] is the field's empty start)
-        i += 1
-        while i < m - 1 and not parts[i]:  # an escaped quote
-            piece += '"' + parts[i + 1]
-            i += 2
-        fields[-1] = piece
-        after = parts[i]  # outside quotes: "" at the end, else ",..."
-        i += 1
-        if after:
-            if after[0] != "," or "\r" in after or (i < m and after[-1] != ","):
-                return None
-            fields += after.split(",")[1:]
-    return fields
-
-
-def row_values(text: str) -> list[str]:
-    """The values of a record from its :attr:`Record.text`."""
-    if text.endswith("\r"):
-        text = text[:-1]
-    return split_fields(text)
-
-
-def header_mapping(header: list[str]) -> list[int] | None:
-    """Return, per SCHEMA column, its index in ``header`` (-1 if absent).
-
-    ``None`` means the header is ``SCHEMA`` itself (the fast path).
-    Raises :class:`TelemetryFormatError` when ``header`` is not a telemetry
-    header: it must name ``chunk_date_utc`` and ``status``.
-    """
-    if tuple(header) == SCHEMA:
-        return None
-    missing = [c for c in ("chunk_date_utc", "status") if c not in header]
-    if missing:
-        shown = ",".join(header)[:80]
-        raise TelemetryFormatError(
-            f"not a telemetry file: header {shown!r} lacks column(s) {', '.join(missing)}"
-        )
-    return [header.index(c) if c in header else -1 for c in SCHEMA]
 
 
 class _Chunk:
@@ -747,7 +463,7 @@ class RecordDecoder:
             pos = starts[k]
             if quote in raw or (suspect and nul in raw) or (has_cr and cr in raw[:-1]):
                 # The careful path: quoted fields, stray bytes.
-                result = self._slow(buf, pos, width, self._status_at)
+                result = frame_record(buf, pos, width, self._status_at)
                 if result is None:  # runs to the end of buf unfinished
                     k = -1
                     break
@@ -838,189 +554,13 @@ class RecordDecoder:
         while (q := chunk.next_careful(k)) < n:
             pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
-                result = RecordDecoder._slow(buf, pos, _WIDTH, _STATUS_COL, decode=False)
+                result = frame_record(buf, pos, _WIDTH, _STATUS_COL, decode=False)
                 if result is None:
                     return pos
                 k = q + buf.count(b"\n", pos, result[0])
             else:
                 k = q + 1
         return starts[n]
-
-    @staticmethod
-    def _slow(
-        buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL, decode: bool = True
-    ) -> tuple[int, list[str], str | None, str | None] | None:
-        """Frame one record at ``pos`` with full quote awareness.
-
-        Returns ``(end, fields, reason, text)`` where ``reason`` is set when
-        the record is malformed (then ``fields`` is empty and ``text`` None),
-        or ``None`` when the record runs to the end of ``buf`` unfinished.
-        Without ``decode`` only ``end`` counts (framing alone: the fields of a
-        well-formed record are not split).
-
-        A stray quote loses at most the row it is in: when the record's
-        first line leaves a quote open and a later line, reached while that
-        quoted field is still open (the bytes before it are complete fields
-        and an open quoted field), reads on its own as the start of a row of
-        the header's ``width`` (status at ``status_at``), the quote cannot
-        have been meant to open a multi-line field (a traceback's lines never
-        read as telemetry rows). The lines before that row are reported as
-        one malformed record and reading goes on with the row. The decision
-        depends only on the bytes up to the end of that line, so every reader
-        makes the same one however much of the file it holds; until that line
-        is complete the record is not (at the end of a file: torn). ``width``
-        -1 (no header yet) turns it off.
-        """
-        nl = buf.find(b"\n", pos)
-        m = _RECORD.match(buf, pos)
-        if width > 0 and nl >= 0 and buf.count(b'"', pos, nl) & 1:
-            # The line leaves a quote open. Lines that may start a row are found
-            # by a C-level search (a traceback's lines almost never qualify).
-            # Inside a well-formed record every line start is inside a quoted
-            # field, so only the record itself is searched; otherwise each
-            # candidate is checked to be still inside the open field.
-            limit = len(buf) if m is None else m.end()
-            for candidate in _row_start(status_at).finditer(buf, nl, limit):
-                at = candidate.start() + 1
-                if m is None and _PARTIAL.fullmatch(buf, pos, at) is None:
-                    break  # the quoted field closed (or the record broke) before it
-                row_next = _row_on_line(buf, at, width, status_at)
-                if row_next is None:
-                    return None  # that line is not complete yet: cannot tell
-                if row_next:
-                    return at, [], _STRAY_QUOTE, None
-        if m is None:
-            if _PARTIAL.match(buf, pos) is not None:
-                return None  # more bytes may complete it (or, if final, it is torn)
-            end = buf.find(b"\n", pos) + 1
-            if not end:
-                return None
-            if b"\x00" in buf[pos:end]:
-                return end, [], "NUL byte", None
-            return end, [], "stray quote or carriage return outside a quoted field", None
-        end = m.end()
-        if not decode:
-            return end, [], None, None
-        raw = buf[pos : end - 1]
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        if b"\x00" in raw:
-            return end, [], "NUL byte", None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return end, [], "invalid UTF-8", None
-        return end, split_fields(text), None, text
-
-
-_STRAY_QUOTE = "unclosed quote (a torn or hand-edited row): its field would run over the next row"
-
-
-@cache
-def _row_start(status_at: int) -> re.Pattern[bytes]:
-    """Lines that may start a row: plain fields up to a valid (or empty) status.
-
-    The cheap part of :func:`_row_on_line`, as one pattern to search with.
-    """
-    statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
-    # Anchored on the line end before it (a literal: the search skips ahead fast).
-    return re.compile(rb'\n(?:[^",\r\n]*,){%d}(?:%s)?(?=,|\r?\n)' % (status_at, statuses))
-
-
-def _row_on_line(buf: bytes, pos: int, width: int, status_at: int) -> bool | None:
-    """Whether the line at ``pos`` reads, alone, as the start of a row of ``width`` fields.
-
-    That is a whole well-formed row, or the first line of one whose last
-    field is quoted and goes on past the line (a row with a traceback):
-    complete fields before it, no more than ``width``, a valid status among
-    them. The fields up to the status must be plain (no quotes), as every
-    writer writes them. ``None`` when the line has no line end in ``buf``
-    yet: not known.
-    """
-    end = buf.find(b"\n", pos)
-    if end < 0:
-        return None
-    # Cheap first: the fields up to the status are plain, the status valid.
-    cells = buf[pos:end].split(b",", status_at + 1)
-    if (
-        len(cells) <= status_at + 1
-        or cells[status_at] not in _STATUS_BYTES
-        or b'"' in buf[pos : end - len(cells[-1])]
-    ):
-        return False
-    if _RECORD.fullmatch(buf, pos, end + 1) is not None:
-        raw = buf[pos:end]
-        whole = True
-    elif _PARTIAL.fullmatch(buf, pos, end + 1) is not None:
-        raw = buf[pos : end + 1] + b'"'  # the open field closed, to count the fields
-        whole = False
-    else:
-        return False
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
-    if b"\x00" in raw:
-        return False
-    try:
-        fields = split_fields(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return False
-    return len(fields) == width if whole else status_at < len(fields) - 1 <= width - 1
-
-
-def _may_start_row(line: str) -> bool:
-    """Whether ``line`` could start a row of ``SCHEMA`` (the cheap test of :func:`_row_on_line`)."""
-    cells = line.split(",", _STATUS_COL + 1)
-    return (
-        len(cells) > _STATUS_COL + 1
-        and cells[_STATUS_COL] in _STATUS_TEXTS
-        and '"' not in line[: len(line) - len(cells[-1])]
-    )
-
-
-#: Every CR read as a line end (a file saved with CR-only line ends).
-_CR_AS_LF = bytes.maketrans(b"\r", b"\n")
-
-
-def cr_only_line_ends(buf: bytes, base: int = 0) -> bool:
-    """True when the first line end in ``buf`` (from ``base``) is a bare CR.
-
-    Such a file (saved by an old editor) ends every line so; the original
-    module's reader reads it, and so does every reader here: each CR is read
-    as a line end, byte for byte, so offsets stay exact. A CR at the very
-    end of ``buf`` is not told yet.
-    """
-    cr = buf.find(b"\r", base)
-    if cr < 0 or cr + 1 >= len(buf):
-        return False
-    lf = buf.find(b"\n", base, cr)
-    return lf < 0 and buf[cr + 1] != 0x0A
-
-
-def close_off(torn: bytes) -> bytes:
-    """Return the bytes that end the torn record ``torn`` so nothing can join it.
-
-    ``torn`` is everything after the last complete record. The result closes
-    an open quoted field if the cut was inside one, then adds ``TORN_MARK`` and
-    a line end, so the torn record is one malformed record for every reader. A
-    record cut only before its final ``\\n`` is completed instead.
-    """
-    if not torn:
-        return b""
-    if _PARTIAL.match(torn) is not None:
-        if torn.count(b'"') % 2:
-            return b'"' + _CLOSE_OFF
-        if torn.endswith(b"\r"):
-            return b"\n"
-    return _CLOSE_OFF
-
-
-_CLOSE_OFF = (TORN_MARK + "\r\n").encode()
-
-
-def _field_count_reason(fields: list[str], header: list[str]) -> str:
-    if len(fields) > len(header) and all(not f for f in fields[-_WIDTH:]):
-        return "torn record (closed off by a later write)"
-    return f"expected {len(header)} fields, found {len(fields)}"
 
 
 _pause_lock = threading.Lock()
@@ -1091,14 +631,3 @@ def read_batches(
         yield batch._replace(consumed=offset)
         if final:
             return
-
-
-def next_read(chunk_size: int, pending: bytes) -> int:
-    """How much to read next when ``pending`` bytes of an unfinished record are held.
-
-    At least as much as the record holds so far: the buffer it is decoded
-    in then doubles from one try to the next, so a record far longer than a
-    chunk (a 20 MB traceback) is scanned a bounded number of times in all,
-    not once per chunk (which is quadratic in its length).
-    """
-    return max(chunk_size, len(pending))

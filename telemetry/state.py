@@ -21,20 +21,10 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .fields import _CANONICAL_STATUS, Malformed, Record, row_values
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
 from .liveness import Liveness, RowGaps, liveness
-from .records import (
-    _CANONICAL_STATUS,
-    Malformed,
-    Record,
-    RecordDecoder,
-    Segment,
-    cold_load,
-    read_batches,
-    row_values,
-    run_firsts,
-    runs_of,
-)
+from .records import RecordDecoder, cold_load, read_batches
 from .schema import (
     COLUMN,
     FINAL_STATUSES,
@@ -49,6 +39,7 @@ from .schema import (
     STATUS_UPLOADED,
     TelemetryRow,
 )
+from .segments import Segment, run_firsts, runs_of
 
 _STATUS = COLUMN["status"]
 _FINISHED = COLUMN["finished_at_utc"]

@@ -57,16 +57,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .records import (
-    CHUNK_SIZE,
-    Malformed,
-    RecordDecoder,
-    TelemetryFormatError,
-    close_off,
-    cr_only_line_ends,
-    next_read,
-    read_batches,
-)
+from .fields import Malformed, TelemetryFormatError
+from .framing import CHUNK_SIZE, close_off, cr_only_line_ends, next_read
+from .records import RecordDecoder, read_batches
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 
 _HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()

@@ -11,15 +11,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .records import (
-    CHUNK_SIZE,
-    Malformed,
-    Record,
-    RecordDecoder,
-    TelemetryFormatError,
-    cold_load,
-    next_read,
-)
+from .fields import Malformed, Record, TelemetryFormatError
+from .framing import CHUNK_SIZE, next_read
+from .records import RecordDecoder, cold_load
 
 #: Reasons a tail starts over, as reported in :attr:`TailUpdate.reset`.
 RESET_TRUNCATED = "truncated"

@@ -21,8 +21,9 @@ from telemetry import (
     diagnose,
     utcnow_iso,
 )
+from telemetry.fields import split_fields
 from telemetry.latest import _writer_format, writer_format
-from telemetry.records import RecordDecoder, read_batches, split_fields
+from telemetry.records import RecordDecoder, read_batches
 
 HEADER = ",".join(SCHEMA)
 

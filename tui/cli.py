@@ -67,7 +67,7 @@ def telemetry_file(path: Path, *, missing_ok: bool = False) -> Path:
 
 def _check_header(path: Path, head: bytes) -> None:
     from telemetry import SCHEMA, RecordDecoder, TelemetryFormatError
-    from telemetry.records import cr_only_line_ends
+    from telemetry.framing import cr_only_line_ends
 
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     if cr_only_line_ends(body):

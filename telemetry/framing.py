@@ -1,0 +1,221 @@
+"""Framing records on bytes: where a record ends, torn tails, stray quotes, CR-only files.
+
+A *record* is one CSV row per RFC 4180: fields separated by commas, ended by
+``\\n`` or ``\\r\\n``; a field in double quotes may hold commas, quotes (as
+``""``) and line ends. Framing happens on bytes, so byte offsets are exact and
+a cut inside a multi-byte character or inside a quoted multi-line field is
+simply "not complete yet". Two rules go beyond RFC 4180, both documented in
+the README: a stray quote loses at most its own row, and a file whose lines
+end in a bare CR is read with each CR as a line end.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from .fields import _STATUS_BYTES, _STATUS_COL, _STATUS_TEXTS, split_fields
+from .schema import SCHEMA, VALID_STATUSES
+
+BOM = b"\xef\xbb\xbf"
+
+#: Bytes read per chunk by the cold readers. Small on purpose: the decoded
+#: lines of one chunk stay in the CPU cache (4 MiB chunks measured 2x slower).
+CHUNK_SIZE = 64 << 10
+
+#: The row the writer leaves behind when it closes off a torn record: any
+#: record carrying this suffix of empty fields has more fields than the
+#: header, so every reader reports it and none ever takes it for a row.
+TORN_MARK = "," * len(SCHEMA)
+
+_QUOTED = rb'"[^"]*(?:""[^"]*)*"'
+_PLAIN = rb'[^",\r\n]*'
+_FIELD = rb"(?:" + _QUOTED + rb"|" + _PLAIN + rb")"
+# One complete, well-formed record including its line end.
+_RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*\r?\n")
+# What a record looks like before its line end has been written (or read):
+# complete fields, then a partial one (an open quoted field may end on a quote
+# that is half of an escaped pair). Its quote count is odd exactly when the cut
+# is inside a quoted field.
+_PARTIAL = re.compile(rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z')
+
+
+def frame_record(
+    buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL, decode: bool = True
+) -> tuple[int, list[str], str | None, str | None] | None:
+    """Frame one record at ``pos`` with full quote awareness.
+
+    Returns ``(end, fields, reason, text)`` where ``reason`` is set when
+    the record is malformed (then ``fields`` is empty and ``text`` None),
+    or ``None`` when the record runs to the end of ``buf`` unfinished.
+    Without ``decode`` only ``end`` counts (framing alone: the fields of a
+    well-formed record are not split).
+
+    A stray quote loses at most the row it is in: when the record's
+    first line leaves a quote open and a later line, reached while that
+    quoted field is still open (the bytes before it are complete fields
+    and an open quoted field), reads on its own as the start of a row of
+    the header's ``width`` (status at ``status_at``), the quote cannot
+    have been meant to open a multi-line field (a traceback's lines never
+    read as telemetry rows). The lines before that row are reported as
+    one malformed record and reading goes on with the row. The decision
+    depends only on the bytes up to the end of that line, so every reader
+    makes the same one however much of the file it holds; until that line
+    is complete the record is not (at the end of a file: torn). ``width``
+    -1 (no header yet) turns it off.
+    """
+    nl = buf.find(b"\n", pos)
+    m = _RECORD.match(buf, pos)
+    if width > 0 and nl >= 0 and buf.count(b'"', pos, nl) & 1:
+        # The line leaves a quote open. Lines that may start a row are found
+        # by a C-level search (a traceback's lines almost never qualify).
+        # Inside a well-formed record every line start is inside a quoted
+        # field, so only the record itself is searched; otherwise each
+        # candidate is checked to be still inside the open field.
+        limit = len(buf) if m is None else m.end()
+        for candidate in _row_start(status_at).finditer(buf, nl, limit):
+            at = candidate.start() + 1
+            if m is None and _PARTIAL.fullmatch(buf, pos, at) is None:
+                break  # the quoted field closed (or the record broke) before it
+            row_next = _row_on_line(buf, at, width, status_at)
+            if row_next is None:
+                return None  # that line is not complete yet: cannot tell
+            if row_next:
+                return at, [], _STRAY_QUOTE, None
+    if m is None:
+        if _PARTIAL.match(buf, pos) is not None:
+            return None  # more bytes may complete it (or, if final, it is torn)
+        end = buf.find(b"\n", pos) + 1
+        if not end:
+            return None
+        if b"\x00" in buf[pos:end]:
+            return end, [], "NUL byte", None
+        return end, [], "stray quote or carriage return outside a quoted field", None
+    end = m.end()
+    if not decode:
+        return end, [], None, None
+    raw = buf[pos : end - 1]
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if b"\x00" in raw:
+        return end, [], "NUL byte", None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return end, [], "invalid UTF-8", None
+    return end, split_fields(text), None, text
+
+
+_STRAY_QUOTE = "unclosed quote (a torn or hand-edited row): its field would run over the next row"
+
+
+@cache
+def _row_start(status_at: int) -> re.Pattern[bytes]:
+    """Lines that may start a row: plain fields up to a valid (or empty) status.
+
+    The cheap part of :func:`_row_on_line`, as one pattern to search with.
+    """
+    statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
+    # Anchored on the line end before it (a literal: the search skips ahead fast).
+    return re.compile(rb'\n(?:[^",\r\n]*,){%d}(?:%s)?(?=,|\r?\n)' % (status_at, statuses))
+
+
+def _row_on_line(buf: bytes, pos: int, width: int, status_at: int) -> bool | None:
+    """Whether the line at ``pos`` reads, alone, as the start of a row of ``width`` fields.
+
+    That is a whole well-formed row, or the first line of one whose last
+    field is quoted and goes on past the line (a row with a traceback):
+    complete fields before it, no more than ``width``, a valid status among
+    them. The fields up to the status must be plain (no quotes), as every
+    writer writes them. ``None`` when the line has no line end in ``buf``
+    yet: not known.
+    """
+    end = buf.find(b"\n", pos)
+    if end < 0:
+        return None
+    # Cheap first: the fields up to the status are plain, the status valid.
+    cells = buf[pos:end].split(b",", status_at + 1)
+    if (
+        len(cells) <= status_at + 1
+        or cells[status_at] not in _STATUS_BYTES
+        or b'"' in buf[pos : end - len(cells[-1])]
+    ):
+        return False
+    if _RECORD.fullmatch(buf, pos, end + 1) is not None:
+        raw = buf[pos:end]
+        whole = True
+    elif _PARTIAL.fullmatch(buf, pos, end + 1) is not None:
+        raw = buf[pos : end + 1] + b'"'  # the open field closed, to count the fields
+        whole = False
+    else:
+        return False
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if b"\x00" in raw:
+        return False
+    try:
+        fields = split_fields(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+    return len(fields) == width if whole else status_at < len(fields) - 1 <= width - 1
+
+
+def _may_start_row(line: str) -> bool:
+    """Whether ``line`` could start a row of ``SCHEMA`` (the cheap test of :func:`_row_on_line`)."""
+    cells = line.split(",", _STATUS_COL + 1)
+    return (
+        len(cells) > _STATUS_COL + 1
+        and cells[_STATUS_COL] in _STATUS_TEXTS
+        and '"' not in line[: len(line) - len(cells[-1])]
+    )
+
+
+#: Every CR read as a line end (a file saved with CR-only line ends).
+_CR_AS_LF = bytes.maketrans(b"\r", b"\n")
+
+
+def cr_only_line_ends(buf: bytes, base: int = 0) -> bool:
+    """True when the first line end in ``buf`` (from ``base``) is a bare CR.
+
+    Such a file (saved by an old editor) ends every line so; the original
+    module's reader reads it, and so does every reader here: each CR is read
+    as a line end, byte for byte, so offsets stay exact. A CR at the very
+    end of ``buf`` is not told yet.
+    """
+    cr = buf.find(b"\r", base)
+    if cr < 0 or cr + 1 >= len(buf):
+        return False
+    lf = buf.find(b"\n", base, cr)
+    return lf < 0 and buf[cr + 1] != 0x0A
+
+
+def close_off(torn: bytes) -> bytes:
+    """Return the bytes that end the torn record ``torn`` so nothing can join it.
+
+    ``torn`` is everything after the last complete record. The result closes
+    an open quoted field if the cut was inside one, then adds ``TORN_MARK`` and
+    a line end, so the torn record is one malformed record for every reader. A
+    record cut only before its final ``\\n`` is completed instead.
+    """
+    if not torn:
+        return b""
+    if _PARTIAL.match(torn) is not None:
+        if torn.count(b'"') % 2:
+            return b'"' + _CLOSE_OFF
+        if torn.endswith(b"\r"):
+            return b"\n"
+    return _CLOSE_OFF
+
+
+_CLOSE_OFF = (TORN_MARK + "\r\n").encode()
+
+
+def next_read(chunk_size: int, pending: bytes) -> int:
+    """How much to read next when ``pending`` bytes of an unfinished record are held.
+
+    At least as much as the record holds so far: the buffer it is decoded
+    in then doubles from one try to the next, so a record far longer than a
+    chunk (a 20 MB traceback) is scanned a bounded number of times in all,
+    not once per chunk (which is quadratic in its length).
+    """
+    return max(chunk_size, len(pending))
