@@ -5,6 +5,7 @@ of the original module are all importable from here.
 """
 
 from .fields import Malformed, Record, TelemetryFormatError, row_values
+from .figures import DurationStats, FailureGroup, Progress, attempt_numbers, day_runs
 from .latest import parse_instant, replaces
 from .liveness import Liveness, RowGaps
 from .plan import ResumePlan, resume_plan
@@ -30,14 +31,7 @@ from .schema import (
     TelemetryRow,
     utcnow_iso,
 )
-from .state import (
-    BackfillState,
-    DurationStats,
-    FailureGroup,
-    Progress,
-    attempt_numbers,
-    day_runs,
-)
+from .state import BackfillState
 from .store import HistoricalTelemetry, diagnose, upgrade_header
 from .tail import TailUpdate, TelemetryTail
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 
+from .figures import DEFAULT_STALE_AFTER, day_runs
 from .latest import parse_instant
 from .schema import (
     FINAL_STATUSES,
@@ -28,7 +29,7 @@ from .schema import (
     STATUS_UPLOAD_PENDING,
     TelemetryRow,
 )
-from .state import DEFAULT_STALE_AFTER, BackfillState, day_runs
+from .state import BackfillState
 
 #: The phases, in the order a day goes through them.
 

@@ -4,17 +4,20 @@
 day, by the same rule as :meth:`HistoricalTelemetry.load_state`) and the
 figures derived from it: counts, failures, durations, throughput, stalls.
 Applying rows costs only the rows applied.
+
+This module is the fold. What a row says about its day (which status opens
+an attempt, reports a duration or a volume) lives in :mod:`telemetry.rules`;
+the figures' own types (:class:`DurationStats`, :class:`Progress`...) in
+:mod:`telemetry.figures`; the latest-row rule in :mod:`telemetry.latest`.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 import operator
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
 from itertools import compress, islice, repeat
 from operator import attrgetter, itemgetter
@@ -22,21 +25,39 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .fields import _CANONICAL_STATUS, Malformed, Record, row_values
+from .figures import (
+    DEFAULT_STALE_AFTER,
+    DEFAULT_WINDOW,
+    DurationStats,
+    FailureGroup,
+    Progress,
+    _add_floats,
+    _number,
+    _sum_floats,
+    _sum_whole,
+    day_runs,
+)
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
 from .liveness import Liveness, RowGaps, liveness
 from .records import RecordDecoder, cold_load, read_batches
+from .rules import (
+    _DURATION_OF_STATUS,
+    _FLAG_PHASE,
+    _FLAG_VOLUME,
+    _OPENS,
+    _OPENS_ATTEMPT,
+    _PHASE_COLUMN,
+    _VOLUMES,
+    _VOLUMES_OF_STATUS,
+    _status_flags,
+)
 from .schema import (
     COLUMN,
     FINAL_STATUSES,
     PENDING_STATUSES,
     PHASE_OF_STATUS,
     PHASES,
-    STATUS_DOWNLOAD_PENDING,
-    STATUS_DOWNLOADED,
     STATUS_FAILED,
-    STATUS_PROCESSED,
-    STATUS_SKIPPED_NO_DATA,
-    STATUS_UPLOADED,
     TelemetryRow,
 )
 from .segments import Segment, run_firsts, runs_of
@@ -49,287 +70,6 @@ _VALUES = itemgetter(3)
 _TEXT = itemgetter(4)
 _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
-
-# A later run of rows opens a new attempt at the day only with one of these.
-_OPENS_ATTEMPT = frozenset(
-    {STATUS_DOWNLOAD_PENDING, STATUS_DOWNLOADED, STATUS_SKIPPED_NO_DATA, STATUS_FAILED}
-)
-
-# Which column holds the duration of which phase, and which outcome row
-# reports it (a later row of the same day repeats earlier columns; counting
-# every row would count one download many times).
-_DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
-    STATUS_DOWNLOADED: ("download", COLUMN["download_seconds"]),
-    STATUS_FAILED: ("download", COLUMN["download_seconds"]),
-    STATUS_SKIPPED_NO_DATA: ("download", COLUMN["download_seconds"]),
-    STATUS_PROCESSED: ("process", COLUMN["process_seconds"]),
-    STATUS_UPLOADED: ("upload", COLUMN["upload_seconds"]),
-}
-
-# Which outcome row reports which volume: figure -> (that status, its column,
-# whole numbers?). The one table both the row-by-row and the bulk measurement
-# read (a later row of the day repeats the columns: only this row counts).
-_VOLUMES: dict[str, tuple[str, int, bool]] = {
-    "csv_mb": (STATUS_DOWNLOADED, COLUMN["csv_size_mb"], False),
-    "records_downloaded": (STATUS_DOWNLOADED, COLUMN["records_downloaded"], True),
-    "cdf_mb": (STATUS_PROCESSED, COLUMN["cdf_size_mb"], False),
-}
-_VOLUMES_OF_STATUS: dict[str, list[tuple[str, int, bool]]] = {}
-for _figure, (_reporter, _column, _whole) in _VOLUMES.items():
-    _VOLUMES_OF_STATUS.setdefault(_reporter, []).append((_figure, _column, _whole))
-
-# What a row's status says, as flags: the phase whose duration the row
-# reports, which volume it reports (one flag per figure of _VOLUMES), whether
-# it may open an attempt. Each status has a one-byte code; a batch's statuses
-# become one bytes object of codes (one dict lookup per row) and each flag one
-# C-level ``translate`` of it (a byte 1 or 0 per row).
-_FLAG_PHASE = {phase: k for k, phase in enumerate(PHASES)}
-_FLAG_VOLUME = {figure: len(PHASES) + k for k, figure in enumerate(_VOLUMES)}
-_OPENS = len(PHASES) + len(_VOLUMES)
-_STATUS_FLAGS: dict[str, tuple[bool, ...]] = {
-    status: (
-        *(
-            status in _DURATION_OF_STATUS and _DURATION_OF_STATUS[status][0] == phase
-            for phase in _FLAG_PHASE
-        ),
-        *(status == reporter for reporter, _, _ in _VOLUMES.values()),
-        status in _OPENS_ATTEMPT,
-    )
-    for status in _CANONICAL_STATUS
-}
-_FLAGS = _OPENS + 1
-_STATUS_CODE = {status: code for code, status in enumerate(_STATUS_FLAGS, 1)}  # 0: unknown
-_FLAG_TABLES = [
-    bytes(flags[k] for flags in [(False,) * _FLAGS, *_STATUS_FLAGS.values()]).ljust(256, b"\0")
-    for k in range(_FLAGS)
-]
-# Each phase's duration column.
-_PHASE_COLUMN = {phase: col for phase, col in _DURATION_OF_STATUS.values()}
-
-
-def _status_flags(statuses: list[str]) -> list[bytes]:
-    """Per flag of :data:`_STATUS_FLAGS`, one byte per row: 1 where the row's status has it."""
-    codes = bytes(map(_STATUS_CODE.get, statuses, repeat(0)))
-    return [codes.translate(table) for table in _FLAG_TABLES]
-
-
-DEFAULT_STALE_AFTER = timedelta(minutes=15)
-DEFAULT_WINDOW = timedelta(hours=1)
-
-
-def _number(text: str) -> float | None:
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _floats(cells: Iterable[str], *, finite_only: bool = True) -> list[float]:
-    """The cells that parse as numbers (as :func:`_number`), in one C-level pass if all do."""
-    texts = list(filter(None, cells))  # empty cells are common (a failed download)
-    try:
-        numbers = list(map(float, texts))
-    except ValueError:  # an odd cell: parse one by one, skipping what does not parse
-        numbers = []
-        for text in texts:
-            try:  # noqa: SIM105 - a call per cell is what this fallback avoids elsewhere
-                numbers.append(float(text))
-            except ValueError:
-                pass
-    if finite_only and not math.isfinite(sum(numbers)):  # an inf or nan among them
-        return list(filter(math.isfinite, numbers))
-    return numbers
-
-
-def _add_floats(values: array[float], cells: list[str]) -> None:
-    """Append the cells that parse as numbers to ``values`` (non-finite ones too)."""
-    size = len(values)
-    try:  # all of them, in one C-level pass (the usual case)
-        values.extend(map(float, cells))
-    except ValueError:  # an empty or odd cell: undo and skip what does not parse
-        del values[size:]
-        values.extend(_floats(cells, finite_only=False))
-
-
-def _sum_whole(cells: list[str]) -> int:
-    """The sum of the cells that parse as finite numbers, each cut to a whole number."""
-    try:  # all of them, in one C-level pass (the usual case)
-        return sum(map(int, map(float, cells)))
-    except (ValueError, OverflowError):  # empty, odd or non-finite cells
-        return sum(map(int, _floats(cells)))
-
-
-def _sum_floats(cells: list[str]) -> float:
-    """The sum of the cells that parse as finite numbers."""
-    try:  # all of them, in one C-level pass (the usual case)
-        total = sum(map(float, cells))
-    except ValueError:
-        total = math.nan
-    return total if math.isfinite(total) else sum(_floats(cells))
-
-
-class DurationStats:
-    """Durations of one phase in seconds: count, total, min, max, percentiles.
-
-    Values are kept in a compact ``array`` (8 bytes each) and sorted once per
-    query after new values arrived, so percentiles are exact. Empty and
-    unparseable cells are not recorded; negative values count as zero and
-    non-finite ones are ignored.
-    """
-
-    def __init__(self) -> None:
-        self.values: array[float] = array("d")
-        self._sorted: list[float] = []
-        self._sorted_len = -1
-
-    def add(self, seconds: float) -> None:
-        """Record one duration in seconds."""
-        self.values.append(seconds)
-
-    def _clean(self) -> list[float]:
-        values = self.values
-        done = self._sorted_len
-        if done != len(values):
-            fresh = sorted(filter(math.isfinite, values[max(done, 0) :]))
-            negative = bisect.bisect_left(fresh, 0.0)
-            fresh[:negative] = [0.0] * negative  # negatives count as zero
-            if len(fresh) > 100:  # merge two sorted runs (C-level, linear)
-                self._sorted += fresh
-                self._sorted.sort()
-            else:  # a few new values (live updates): insert them in place
-                for v in fresh:
-                    bisect.insort(self._sorted, v)
-            self._sorted_len = len(values)
-        return self._sorted
-
-    @property
-    def recorded(self) -> int:
-        """How many values were recorded so far, non-finite ones too: cheap, no sorting.
-
-        A change of it tells that :meth:`percentile` may have moved.
-        """
-        return len(self.values)
-
-    @property
-    def count(self) -> int:
-        """How many durations count (finite ones)."""
-        return len(self._clean())
-
-    @property
-    def total(self) -> float:
-        """Sum of the durations."""
-        return math.fsum(self._clean())
-
-    @property
-    def min(self) -> float:
-        """Shortest duration (``inf`` with no data)."""
-        values = self._clean()
-        return values[0] if values else math.inf
-
-    @property
-    def max(self) -> float:
-        """Longest duration (``-inf`` with no data)."""
-        values = self._clean()
-        return values[-1] if values else -math.inf
-
-    @property
-    def mean(self) -> float | None:
-        """Mean duration, or ``None`` with no data."""
-        values = self._clean()
-        return math.fsum(values) / len(values) if values else None
-
-    def percentile(self, q: float) -> float | None:
-        """The ``q``-th percentile (0..100, nearest rank), or ``None`` with no data."""
-        values = self._clean()
-        if not values:
-            return None
-        rank = math.ceil(q / 100 * len(values))
-        return values[min(max(rank, 1), len(values)) - 1]
-
-
-@dataclass(frozen=True)
-class FailureGroup:
-    """Days whose latest status is FAILED, sharing one ``error_type``."""
-
-    error_type: str
-    days: list[date]
-    runs: list[tuple[date, date]]
-    sample_day: date
-    sample_message: str
-
-    @property
-    def count(self) -> int:
-        return len(self.days)
-
-    @property
-    def first(self) -> date:
-        return self.days[0]
-
-    @property
-    def last(self) -> date:
-        return self.days[-1]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a backfill stands against its expected range of days.
-
-    ``missing`` days were never attempted (not failed); ``done`` days reached
-    a final status (uploaded, or skipped for lack of data or input);
-    ``in_flight`` days are anywhere in between.
-    """
-
-    start: date | None
-    end: date | None
-    total: int
-    done: int
-    failed: int
-    in_flight: int
-    missing: int
-    days_per_hour: float | None
-    eta: timedelta | None
-
-    @property
-    def fraction(self) -> float:
-        """Share of the range that is done, 0..1."""
-        return self.done / self.total if self.total else 0.0
-
-
-def attempt_numbers(rows: Iterable[Sequence[str]]) -> list[int]:
-    """Number each of one day's rows (values in ``SCHEMA`` order, file order) by attempt.
-
-    The rule :meth:`BackfillState.attempts` counts by: a run of rows sharing
-    one ``started_at_utc`` is one attempt when it is the day's first, or opens
-    with a download-phase row (``DOWNLOAD_PENDING``, ``DOWNLOADED``,
-    ``SKIPPED_NO_DATA``, ``FAILED``); other runs (a process or upload phase
-    recorded with its own ``started_at_utc``) belong to the attempt before.
-    """
-    numbers: list[int] = []
-    last: str | None = None
-    n = 0
-    for values in rows:
-        started = values[STARTED_COL]
-        if started != last:
-            if n == 0 or values[_STATUS] in _OPENS_ATTEMPT:
-                n += 1
-            last = started
-        numbers.append(n)
-    return numbers
-
-
-def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Collapse days into ``(first, last)`` runs of consecutive days, sorted."""
-    runs: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if runs and (day - runs[-1][1]).days == 1:
-            runs[-1] = (runs[-1][0], day)
-        else:
-            runs.append((day, day))
-    return runs
-
 
 # A day's slot in BackfillState._slots (one list per day keeps memory low):
 _KEEP = 0  # the latest row: its Record.text, or its values for non-SCHEMA files

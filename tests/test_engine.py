@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import SCHEMA, VALID_STATUSES, BackfillState, HistoricalTelemetry, TelemetryTail
+from telemetry.figures import DurationStats, attempt_numbers
 from telemetry.latest import parse_instant
 from telemetry.records import read_batches
-from telemetry.state import DurationStats, _stamps, attempt_numbers
+from telemetry.state import _stamps
 from telemetry.store import encode_row
 from tests import reference
 from tests.bench.generate import generate
