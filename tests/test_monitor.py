@@ -301,11 +301,17 @@ async def test_arrows_hjkl_and_page_keys_move_the_selected_day(tmp_path: Path) -
     async with app.run_test(size=SIZE) as pilot:
         calendar = await started(pilot, app, rows)
         assert calendar.cursor == LAST  # the cursor starts on the newest day
-        steps = [("h", -1), ("up", -7), ("k", -7), ("j", 7), ("down", 7), ("l", 1)]
-        expected = LAST
-        for key, delta in steps:
+        # Left and right move a day; up and down a month line, the same day of month.
+        steps = [
+            ("h", date(2020, 3, 4)),
+            ("up", date(2020, 2, 4)),
+            ("k", date(2020, 1, 4)),
+            ("j", date(2020, 2, 4)),
+            ("down", date(2020, 3, 4)),
+            ("l", LAST),
+        ]
+        for key, expected in steps:
             await pilot.press(key)
-            expected = min(expected + timedelta(days=delta), LAST)
             assert calendar.cursor == expected, key
         await pilot.press("right")
         assert calendar.cursor == LAST  # clamped to the range
@@ -314,15 +320,21 @@ async def test_arrows_hjkl_and_page_keys_move_the_selected_day(tmp_path: Path) -
         cursor_line = month_line(calendar, "2020-03")
         assert cursor_line[8 + 2 * 3] == "■"
         await pilot.press("right")
-        await pilot.press("pageup")
-        assert calendar.cursor == date(2020, 2, 5)
-        await pilot.press("pageup")
-        assert calendar.cursor == date(2020, 1, 5)
-        await pilot.press("pageup")
+        await pilot.press("up")
+        await pilot.press("up")
+        await pilot.press("up")
         assert calendar.cursor == FIRST  # clamped to the first day seen
-        await pilot.press("pagedown")
+        await pilot.press("down")
         assert calendar.cursor == date(2020, 2, 1)
         assert "2020-02-01" in text(app, "#day")
+        await pilot.press("end")
+        assert calendar.cursor == LAST
+        await pilot.press("pageup")  # a screenful of months: back to the start
+        assert calendar.cursor == FIRST
+        await pilot.press("pagedown")
+        assert calendar.cursor == LAST
+        await pilot.press("home")
+        assert calendar.cursor == FIRST
 
 
 async def test_g_jumps_to_a_typed_date_and_refuses_bad_ones(tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ from ..widgets.calendar import STATUS_LEGEND
 
 #: (keys, what they do) of the main screen, in the order the help lists them.
 MONITOR_KEYS: tuple[tuple[str, str], ...] = (
-    ("← ↓ ↑ → / h j k l", "move the selected day"),
-    ("PgUp / PgDn", "previous / next month"),
+    ("← → / h l", "previous / next day"),
+    ("↑ ↓ / k j", "previous / next month, same day of month"),
+    ("PgUp / PgDn", "a screenful of months up / down"),
+    ("Home / End", "first / last day of the calendar"),
     ("g", "go to a date (YYYY-MM-DD, then Enter)"),
     ("n / N", "next / previous failed day"),
     ("s", "filter by status"),

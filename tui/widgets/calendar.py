@@ -204,10 +204,11 @@ class CalendarView(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left,h", "move(-1)", "Day", show=False),
         Binding("right,l", "move(1)", "Day", show=False),
-        Binding("up,k", "move(-7)", "Week", show=False),
-        Binding("down,j", "move(7)", "Week", show=False),
-        Binding("pageup", "month(-1)", "Month", show=False),
-        Binding("pagedown", "month(1)", "Month", show=False),
+        # A line is a month: up and down move one line, the same day of month.
+        Binding("up,k", "month(-1)", "Month", show=False),
+        Binding("down,j", "month(1)", "Month", show=False),
+        Binding("pageup", "page(-1)", "Page", show=False),
+        Binding("pagedown", "page(1)", "Page", show=False),
         Binding("home", "edge(-1)", "First day", show=False),
         Binding("end", "edge(1)", "Last day", show=False),
         Binding("enter", "select", "Detail"),
@@ -490,6 +491,10 @@ class CalendarView(ScrollView, can_focus=True):
         ordinal = month_ordinal(self.cursor) + months
         day = min(self.cursor.day, month_length(ordinal))
         self._set_cursor(month_start(ordinal) + timedelta(days=day - 1), user=True)
+
+    def action_page(self, direction: int) -> None:
+        """Move the cursor a screenful of month lines up (-1) or down (1)."""
+        self.action_month(direction * max(1, self.size.height - 1))
 
     def action_edge(self, direction: int) -> None:
         """Move the cursor to the first (-1) or last (1) day of the range."""
