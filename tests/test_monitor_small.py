@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from textual.widgets import Footer
+from textual.widgets import Footer, TabbedContent
 
-from tests.monitor_wait import wait_for_rows
+from tests.monitor_wait import wait_for_rows, wait_until
 from tests.test_monitor import T0, backfill, make_app, row, text, write_rows
+from tui.monitor import MonitorApp
 from tui.simulate import DEMO_DAYS, DEMO_END, DEMO_START
 
 
@@ -53,3 +54,40 @@ async def test_a_finished_backfill_says_complete_not_quiet(tmp_path: Path) -> No
 
 def test_the_demo_covers_its_whole_range() -> None:
     assert DEMO_START + timedelta(days=DEMO_DAYS - 1) == DEMO_END == date(2021, 12, 31)
+
+
+async def test_tabs_switch_by_key_and_their_labels_carry_badges(tmp_path: Path) -> None:
+    first = tmp_path / "a.csv"
+    write_rows(first, [row(date(2020, 1, 1), "UPLOADED", 1)])
+    second = tmp_path / "b.csv"
+    write_rows(
+        second,
+        [row(date(2020, 1, k), "FAILED", k, error_type="Timeout") for k in (1, 2)]
+        + [row(date(2020, 1, 3), "DOWNLOAD_PENDING", -60)],
+    )
+    app = MonitorApp([first, second], clock=lambda: T0 + timedelta(minutes=3))
+    async with app.run_test(size=(120, 30)) as pilot:
+        tabs = app.query_one(TabbedContent)
+        await wait_until(pilot, lambda: all(p.state.rows for p in app.panes))
+        await wait_until(pilot, lambda: "✗2" in str(tabs.get_tab("tab-1").label))
+        assert str(tabs.get_tab("tab-1").label) == "b.csv ✗2 !1"
+        assert str(tabs.get_tab("tab-0").label) == "a.csv"
+        await pilot.press("right_square_bracket")
+        assert tabs.active == "tab-1"
+        await pilot.press("right_square_bracket")  # round the end
+        assert tabs.active == "tab-0"
+        await pilot.press("2")
+        assert tabs.active == "tab-1"
+        await pilot.press("left_square_bracket")
+        assert tabs.active == "tab-0"
+        await pilot.press("9")  # no ninth file: nothing happens
+        assert tabs.active == "tab-0"
+
+
+async def test_ctrl_c_quits_like_q(tmp_path: Path) -> None:
+    path, rows = backfill(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_rows(pilot, app, rows)
+        await pilot.press("ctrl+c")
+        assert await wait_until(pilot, lambda: not app.is_running)

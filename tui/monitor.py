@@ -37,6 +37,10 @@ class MonitorApp(App[None]):
     CSS_PATH = "monitor.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
+        Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
+        *(Binding(str(n), f"tab_number({n})", f"Tab {n}", show=False) for n in range(1, 10)),
     ]
 
     def __init__(
@@ -103,6 +107,26 @@ class MonitorApp(App[None]):
         for pane in event.pane.query(MonitorPane):
             if not pane.calendar.has_focus:
                 pane.calendar.focus()
+
+    def action_tab(self, step: int) -> None:
+        """Show the previous (-1) or next (1) file's tab, round the end."""
+        if len(self.paths) > 1:
+            tabs = self.query_one(TabbedContent)
+            index = int((tabs.active or "tab-0").removeprefix("tab-"))
+            tabs.active = f"tab-{(index + step) % len(self.paths)}"
+
+    def action_tab_number(self, number: int) -> None:
+        """Show the ``number``-th file's tab (1 is the first), if there is one."""
+        if len(self.paths) > 1 and number <= len(self.paths):
+            self.query_one(TabbedContent).active = f"tab-{number - 1}"
+
+    def on_monitor_pane_badge_changed(self, event: MonitorPane.BadgeChanged) -> None:
+        """A file's failed and stalled counts or liveness changed: show them on its tab."""
+        if len(self.paths) > 1:
+            pane = event.pane
+            index = self.panes.index(pane)
+            label = f"{pane.path.name} {event.badge}".rstrip()
+            self.query_one(TabbedContent).get_tab(f"tab-{index}").label = label
 
     @property
     def pane(self) -> MonitorPane:

@@ -29,8 +29,9 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
     ("f", "failures grouped by error_type"),
     ("m", "malformed rows"),
     ("p", "pause / resume following the file"),
+    ("[ ] / 1-9", "previous / next tab, the N-th tab (several files)"),
     ("?", "this help"),
-    ("q", "quit"),
+    ("q / Ctrl-C", "quit"),
 )
 
 #: Keys of the secondary screens.

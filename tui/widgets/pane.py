@@ -23,6 +23,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, ProgressBar, Static
 
@@ -70,6 +71,16 @@ def ruler() -> str:
         at = (day - 1) * 2
         cells[at : at + len(text)] = list(text)
     return " " * LABEL_WIDTH + "".join(cells).rstrip()
+
+
+def tab_badge(failed: int, stalled: int, quiet: bool) -> str:
+    """What a file's tab label adds to its name: ``✗3 !1 ⏸`` (failed, stalled, quiet)."""
+    parts = [f"✗{failed:,}"] if failed else []
+    if stalled:
+        parts.append(f"!{stalled:,}")
+    if quiet:
+        parts.append("⏸")
+    return " ".join(parts)
 
 
 def export_path(path: Path) -> Path:
@@ -123,6 +134,14 @@ class MonitorPane(Vertical):
         Binding("escape", "cancel_goto", "Cancel", show=False),
     ]
 
+    class BadgeChanged(Message):
+        """The pane's badge (failed and stalled days, a quiet writer) changed."""
+
+        def __init__(self, pane: MonitorPane, badge: str) -> None:
+            super().__init__()
+            self.pane = pane
+            self.badge = badge
+
     def __init__(
         self,
         path: Path,
@@ -156,6 +175,7 @@ class MonitorPane(Vertical):
         self.percentiles = DownloadPercentiles()
         self._figures_at = 0.0
         self._banner_timer: Timer | None = None
+        self._badge = ""
         self._error: str | None = None  # why the file is not telemetry, while it is not
 
     def _put(
@@ -393,6 +413,10 @@ class MonitorPane(Vertical):
         )
         self.calendar.rescale()
         self.refresh_day()
+        badge = tab_badge(state.status_counts[STATUS_FAILED], len(stalled), live.quiet)
+        if badge != self._badge:
+            self._badge = badge
+            self.post_message(self.BadgeChanged(self, badge))
 
     def refresh_legend(self) -> None:
         """Redraw the legend line for the calendar's colour mode and filter."""
