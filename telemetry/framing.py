@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from .fields import _STATUS_BYTES, _STATUS_COL, _STATUS_TEXTS, split_fields
+from .fields import _DATE_COL, _STATUS_BYTES, _STATUS_COL, parse_day, split_fields
 from .schema import SCHEMA, VALID_STATUSES
 
 BOM = b"\xef\xbb\xbf"
@@ -41,7 +41,12 @@ _PARTIAL = re.compile(rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^
 
 
 def frame_record(
-    buf: bytes, pos: int, width: int = -1, status_at: int = _STATUS_COL, decode: bool = True
+    buf: bytes,
+    pos: int,
+    width: int = -1,
+    status_at: int = _STATUS_COL,
+    decode: bool = True,
+    date_at: int = _DATE_COL,
 ) -> tuple[int, list[str], str | None, str | None] | None:
     """Frame one record at ``pos`` with full quote awareness.
 
@@ -55,7 +60,8 @@ def frame_record(
     first line leaves a quote open and a later line, reached while that
     quoted field is still open (the bytes before it are complete fields
     and an open quoted field), reads on its own as the start of a row of
-    the header's ``width`` (status at ``status_at``), the quote cannot
+    the header's ``width`` (status at ``status_at``, the day at
+    ``date_at``), the quote cannot
     have been meant to open a multi-line field (a traceback's lines never
     read as telemetry rows). The lines before that row are reported as
     one malformed record and reading goes on with the row. The decision
@@ -77,7 +83,7 @@ def frame_record(
             at = candidate.start() + 1
             if m is None and _PARTIAL.fullmatch(buf, pos, at) is None:
                 break  # the quoted field closed (or the record broke) before it
-            row_next = _row_on_line(buf, at, width, status_at)
+            row_next = _row_on_line(buf, at, width, status_at, date_at)
             if row_next is None:
                 return None  # that line is not complete yet: cannot tell
             if row_next:
@@ -111,24 +117,28 @@ _STRAY_QUOTE = "unclosed quote (a torn or hand-edited row): its field would run 
 
 @cache
 def _row_start(status_at: int) -> re.Pattern[bytes]:
-    """Lines that may start a row: plain fields up to a valid (or empty) status.
+    """Lines that may start a row: plain fields up to a valid status (not an empty one).
 
     The cheap part of :func:`_row_on_line`, as one pattern to search with.
     """
     statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
     # Anchored on the line end before it (a literal: the search skips ahead fast).
-    return re.compile(rb'\n(?:[^",\r\n]*,){%d}(?:%s)?(?=,|\r?\n)' % (status_at, statuses))
+    return re.compile(rb'\n(?:[^",\r\n]*,){%d}(?:%s)(?=,|\r?\n)' % (status_at, statuses))
 
 
-def _row_on_line(buf: bytes, pos: int, width: int, status_at: int) -> bool | None:
+def _row_on_line(
+    buf: bytes, pos: int, width: int, status_at: int, date_at: int = _DATE_COL
+) -> bool | None:
     """Whether the line at ``pos`` reads, alone, as the start of a row of ``width`` fields.
 
     That is a whole well-formed row, or the first line of one whose last
     field is quoted and goes on past the line (a row with a traceback):
-    complete fields before it, no more than ``width``, a valid status among
-    them. The fields up to the status must be plain (no quotes), as every
-    writer writes them. ``None`` when the line has no line end in ``buf``
-    yet: not known.
+    complete fields before it, no more than ``width``, a valid status (not
+    an empty one) among them, and a day that parses if it comes before the
+    status. The fields up to the status must be plain (no quotes), as every
+    writer writes them. So a line of an error message such as ``,,,,,x``
+    never passes for a row. ``None`` when the line has no line end in
+    ``buf`` yet: not known.
     """
     end = buf.find(b"\n", pos)
     if end < 0:
@@ -138,8 +148,11 @@ def _row_on_line(buf: bytes, pos: int, width: int, status_at: int) -> bool | Non
     if (
         len(cells) <= status_at + 1
         or cells[status_at] not in _STATUS_BYTES
+        or not cells[status_at]
         or b'"' in buf[pos : end - len(cells[-1])]
     ):
+        return False
+    if date_at < status_at and parse_day(cells[date_at].decode("latin-1")) is None:
         return False
     if _RECORD.fullmatch(buf, pos, end + 1) is not None:
         raw = buf[pos:end]
@@ -165,7 +178,7 @@ def _may_start_row(line: str) -> bool:
     cells = line.split(",", _STATUS_COL + 1)
     return (
         len(cells) > _STATUS_COL + 1
-        and cells[_STATUS_COL] in _STATUS_TEXTS
+        and cells[_STATUS_COL] in VALID_STATUSES
         and '"' not in line[: len(line) - len(cells[-1])]
     )
 

@@ -463,7 +463,7 @@ class RecordDecoder:
             pos = starts[k]
             if quote in raw or (suspect and nul in raw) or (has_cr and cr in raw[:-1]):
                 # The careful path: quoted fields, stray bytes.
-                result = frame_record(buf, pos, width, self._status_at)
+                result = frame_record(buf, pos, width, self._status_at, date_at=self._date_at)
                 if result is None:  # runs to the end of buf unfinished
                     k = -1
                     break
@@ -533,6 +533,11 @@ class RecordDecoder:
     def _status_at(self) -> int:
         """Where the file's own header has ``status``."""
         return _STATUS_COL if self._mapping is None else self._mapping[_STATUS_COL]
+
+    @property
+    def _date_at(self) -> int:
+        """Where the file's own header has ``chunk_date_utc``."""
+        return _DATE_COL if self._mapping is None else self._mapping[_DATE_COL]
 
     @staticmethod
     def frame(buf: bytes, *, cr_only: bool = False) -> int:

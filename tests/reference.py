@@ -88,7 +88,7 @@ def fields_of(text: str) -> list[str]:
     return next(csv.reader(io.StringIO(text, newline=""), strict=True))
 
 
-def may_start_row(buf: bytes, at: int, width: int, status_at: int) -> bool | None:
+def may_start_row(buf: bytes, at: int, width: int, status_at: int, date_at: int) -> bool | None:
     """Whether the line at ``at`` alone starts a row (see the README's stray-quote rule)."""
     end = buf.find(b"\n", at)
     if end < 0:
@@ -97,8 +97,13 @@ def may_start_row(buf: bytes, at: int, width: int, status_at: int) -> bool | Non
     cells = line.rstrip(b"\r\n").split(b",")
     if len(cells) <= status_at + 1 or any(b'"' in cell for cell in cells[: status_at + 1]):
         return False
-    if cells[status_at].decode("latin-1") not in STATUS_TEXTS:
-        return False
+    if cells[status_at].decode("latin-1") not in VALID_STATUSES:
+        return False  # an empty status does not make a row start
+    if date_at < status_at:
+        try:
+            date.fromisoformat(cells[date_at].decode("latin-1"))
+        except ValueError:
+            return False
     kind, _ = scan(line, 0)
     if kind == BAD or b"\x00" in line:
         return False
@@ -133,6 +138,7 @@ def decode(data: bytes) -> tuple[list[str] | None, Decoded]:
         line_no = data.count(b"\n", 0, pos) + 1
         nl = data.find(b"\n", pos)
         status_at = header.index("status") if header else -1
+        date_at = header.index("chunk_date_utc") if header else -1
         end = -1
         reason = ""
         if header and nl >= 0 and data.count(b'"', pos, nl) % 2:
@@ -141,7 +147,7 @@ def decode(data: bytes) -> tuple[list[str] | None, Decoded]:
                 kind, _ = scan(data[:at], pos)
                 if kind != PREFIX:
                     break
-                starts_row = may_start_row(data, at, len(header), status_at)
+                starts_row = may_start_row(data, at, len(header), status_at, date_at)
                 if starts_row is None:  # the file's last line, unfinished: so is the record
                     end, reason = len(data), "torn final record (no line end)"
                     break

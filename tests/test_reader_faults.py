@@ -89,6 +89,8 @@ def test_one_hand_edited_quote_loses_only_its_own_row(tmp_path: Path) -> None:
 def test_legitimate_multi_line_tracebacks_still_read_whole(tmp_path: Path) -> None:
     traceback = 'Traceback (most recent call last):\n  File "x.py", line 3, in f\nValueError: a, b'
     rows = [_row(i, traceback + "\n" * (i % 3) if i % 2 else "") for i in range(40)]
+    # Message lines that look like CSV: empty fields, commas, a day, but no status.
+    rows += [_row(40, "bad row:\n,,,,,x\nx,2020-01-02,,,,"), _row(41, "\n,,,,,")]
     path = tmp_path / "t.csv"
     path.write_bytes(_file(rows)[0])
     assert [r.error_message for r in HistoricalTelemetry(path).iter_rows()] == [
@@ -106,6 +108,7 @@ _TEXT = st.text(alphabet=st.sampled_from('ab ,"\n\r\x85é'), max_size=12)
     where=st.integers(0, 10**6),
 )
 @example(messages=["", "", ""], where=10**5)
+@example(messages=["\n,,,,,", ""], where=78)  # a message line that must not pass for a row
 @example(messages=['a\n"', "", "b"], where=7)
 def test_any_single_quote_inserted_loses_at_most_the_row_it_lands_in(
     messages: list[str], where: int

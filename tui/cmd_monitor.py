@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from .cli import BadInput
+from .config import MonitorConfig, config_path, load_config
 from .options import DAY, check_range, stale_after_option
 
 
@@ -36,35 +37,74 @@ def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
     return unique
 
 
-@click.command()
+@click.command(epilog=f"Config file: {config_path()}")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--start", type=DAY, metavar="DATE", help="First day of the backfill (YYYY-MM-DD).")
 @click.option("--end", type=DAY, metavar="DATE", help="Last day of the backfill (YYYY-MM-DD).")
 @click.option("--poll", is_flag=True, help="Poll with stat (NFS, EFS, SMB mounts).")
-@stale_after_option("A pending day older than this is stalled (90s, 15m, 2h, 1d or seconds).")
+@stale_after_option(
+    "A pending day older than this is stalled (90s, 15m, 2h, 1d or seconds; default: the "
+    "config file's, else 15m).",
+    default=None,
+)
+@click.option(
+    "--bell/--no-bell",
+    default=None,
+    help="Ring the terminal bell with each alert (default: the config file's, else on).",
+)
 def watch(
     files: tuple[Path, ...],
     start: date | None,
     end: date | None,
     poll: bool,
-    stale_after: timedelta,
+    stale_after: timedelta | None,
+    bell: bool | None,
 ) -> None:
     """Open the live monitor on FILES (telemetry files or directories of them).
 
     Several files, or a directory of ``*.csv`` telemetry files, open as one
-    tab each. A file that does not exist yet is waited for.
+    tab each. A file that does not exist yet is waited for. A day that
+    stalls and a writer that goes quiet raise an alert (a toast and the
+    bell); days turning FAILED do too when the config file asks for it.
+
+    Defaults (theme, stale_after, colour_mode, bell, alert_on) come from the
+    config file named at the end of this help, an INI file:
+
+    \b
+      [monitor]
+      theme = textual-light
+      stale_after = 30m
+      colour_mode = availability
+      bell = no
+      alert_on = stalled, quiet, failed
 
     \b
     Examples:
       backfill-monitor watch telemetry.csv
       backfill-monitor watch /data/telemetry/ --start 2020-01-01 --end 2024-12-31
-      backfill-monitor watch a.csv b.csv --poll --stale-after 30m
+      backfill-monitor watch a.csv b.csv --poll --stale-after 30m --no-bell
     """
     check_range(start, end, "--start", "--end")
     paths = telemetry_files(files)
     from .monitor import MonitorApp
 
-    MonitorApp(paths, poll=poll, stale_after=stale_after, start=start, end=end).run()
+    config = _config()
+    MonitorApp(
+        paths,
+        poll=poll,
+        stale_after=stale_after or config.stale_after or timedelta(minutes=15),
+        start=start,
+        end=end,
+        config=config,
+        bell=config.bell if bell is None else bell,
+    ).run()
+
+
+def _config() -> MonitorConfig:
+    try:
+        return load_config()
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 DEMO_STALE_AFTER_S = 30
@@ -114,7 +154,11 @@ def demo(speed: float, seed: int, no_tui: bool, out: Path | None) -> None:
         # Simulated attempts take milliseconds: call a day stalled after
         # seconds, not the quarter of an hour a real backfill needs.
         app = MonitorApp(
-            out, stale_after=timedelta(seconds=DEMO_STALE_AFTER_S), start=DEMO_START, end=DEMO_END
+            out,
+            stale_after=timedelta(seconds=DEMO_STALE_AFTER_S),
+            start=DEMO_START,
+            end=DEMO_END,
+            config=_config(),
         )
 
     def backfill() -> None:

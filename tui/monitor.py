@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from telemetry import BackfillState
 
+from .config import MonitorConfig
 from .widgets.pane import Clock, MonitorPane, utc_now
 
 
@@ -52,8 +53,12 @@ class MonitorApp(App[None]):
         start: date | None = None,
         end: date | None = None,
         clock: Clock = utc_now,
+        config: MonitorConfig | None = None,
+        bell: bool | None = None,
     ) -> None:
         super().__init__()
+        self.config = config or MonitorConfig()
+        self.bell_on_alert = self.config.bell if bell is None else bell
         self.paths = [paths] if isinstance(paths, Path) else list(paths)
         self.poll = poll
         self.stale_after = stale_after
@@ -69,6 +74,9 @@ class MonitorApp(App[None]):
             start=self.start,
             end=self.end,
             clock=self.clock,
+            alert_on=self.config.alert_on,
+            bell=self.bell_on_alert,
+            colour_mode=self.config.colour_mode,
             id=f"pane-{index}",
         )
 
@@ -85,6 +93,12 @@ class MonitorApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files"
+        theme = self.config.theme
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.notify(f"config: no theme {theme!r}; kept {self.theme}", severity="warning")
         if not self.is_headless:
             self._exit_on_signals()
 

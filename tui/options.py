@@ -91,13 +91,18 @@ STALE_AND_QUIET = (
 )
 
 
-def stale_after_option(help: str = STALE_AND_QUIET) -> Callable[[_F], _F]:
-    """The ``--stale-after SPAN`` option (default 15 minutes), as every command spells it."""
+def stale_after_option(
+    help: str = STALE_AND_QUIET, default: str | None = "15m"
+) -> Callable[[_F], _F]:
+    """The ``--stale-after SPAN`` option (default 15 minutes), as every command spells it.
+
+    ``default=None`` leaves the default to the caller (the monitor's config file).
+    """
     return click.option(
         "--stale-after",
         type=DURATION,
-        default="15m",
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         metavar="SPAN",
         help=help,
     )

@@ -24,6 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Input, ProgressBar, Static
 
@@ -71,6 +72,14 @@ def ruler() -> str:
         at = (day - 1) * 2
         cells[at : at + len(text)] = list(text)
     return " " * LABEL_WIDTH + "".join(cells).rstrip()
+
+
+def _days(days: list[date]) -> str:
+    """``2020-01-05`` or ``3 days (2020-01-05, 2020-01-06, ...)``."""
+    if len(days) == 1:
+        return str(days[0])
+    shown = ", ".join(map(str, days[:3])) + (", ..." if len(days) > 3 else "")
+    return f"{len(days):,} days ({shown})"
 
 
 def tab_badge(failed: int, stalled: int, quiet: bool) -> str:
@@ -151,10 +160,20 @@ class MonitorPane(Vertical):
         start: date | None = None,
         end: date | None = None,
         clock: Clock = utc_now,
+        alert_on: frozenset[str] = frozenset({"stalled", "quiet"}),
+        bell: bool = True,
+        colour_mode: str = "status",
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.path = path
+        #: Events that raise an alert (a toast, and the bell if ``bell``):
+        #: "failed" (a day turns FAILED), "stalled" (a day stalls), "quiet".
+        self.alert_on = alert_on
+        self.bell = bell
+        self.colour_mode = colour_mode
+        self._stalled_seen: set[date] = set()
+        self._was_quiet = False
         self.poll = poll
         self.stale_after = stale_after
         self.start = start
@@ -227,6 +246,8 @@ class MonitorPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#goto", Input).display = False
         self.query_one("#banner", Static).display = False
+        if self.colour_mode != "status":
+            self.calendar.set_mode(self.colour_mode)
         self.refresh_legend()
         self.refresh_figures()
         self.follow()
@@ -285,7 +306,16 @@ class MonitorPane(Vertical):
 
     def apply(self, update: TailUpdate) -> None:
         """Fold one batch into the state and redraw the month lines it changed."""
-        changed = self.state.apply(update.records, update.malformed)
+        changes = self.state.apply_changes(update.records, update.malformed)
+        changed = set(changes)
+        if self.loaded and "failed" in self.alert_on:
+            failed = sorted(
+                day
+                for day, before in changes.items()
+                if before != STATUS_FAILED and self.state.status_of(day) == STATUS_FAILED
+            )
+            if failed:
+                self.alert(f"{_days(failed)} turned FAILED", severity="error")
         if update.records:
             values = update.records[-1].values
             sensor, descriptor = values[COLUMN["sensor_id"]], values[COLUMN["descriptor"]]
@@ -334,6 +364,29 @@ class MonitorPane(Vertical):
         loading.display = True
         self.query_one("#load", ProgressBar).update(total=max(size, 1), progress=offset)
         self._put("#loading-label", f"loading {offset / max(size, 1):.0%} of {size / 1e6:,.1f} MB")
+
+    def alert(self, text: str, *, severity: SeverityLevel = "warning") -> None:
+        """An alert: a toast, and the terminal bell if the bell is on."""
+        self.notify(f"{self.path.name}: {text}", severity=severity, timeout=10)
+        if self.bell:
+            self.app.bell()
+
+    def _alert_on_time(self, stalled: list[date], quiet: bool) -> None:
+        """Alert once per day that stalls and once each time the writer goes quiet.
+
+        Only once the file has been read through: what the first load finds
+        is the state of things, not news.
+        """
+        new = [day for day in stalled if day not in self._stalled_seen]
+        self._stalled_seen.update(new)
+        went_quiet = quiet and not self._was_quiet
+        self._was_quiet = quiet
+        if not self.loaded:
+            return
+        if new and "stalled" in self.alert_on:
+            self.alert(f"{_days(new)} stalled")
+        if went_quiet and "quiet" in self.alert_on:
+            self.alert("the writer went quiet", severity="error")
 
     def show_banner(self, text: str, *, sticky: bool = False) -> None:
         """Show ``text`` above the summary, in place of any banner before it.
@@ -389,6 +442,7 @@ class MonitorPane(Vertical):
         if stalled != self._stalled:
             self._stalled = stalled
             self.calendar.set_stalled(stalled)
+        self._alert_on_time(stalled, live.quiet)
         self._figures_due = False
         self._figures_at = time.monotonic()
         state = self.state

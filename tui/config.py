@@ -1,0 +1,83 @@
+"""The monitor's defaults, from a config file in the user's config directory.
+
+``~/.config/backfill-monitor/config.ini`` on Linux (the XDG config home, as
+``platformdirs`` finds it on each system)::
+
+    [monitor]
+    theme = textual-light
+    stale_after = 30m
+    colour_mode = availability
+    bell = no
+    alert_on = stalled, quiet, failed
+
+Every key is optional; command-line options win over the file.
+"""
+
+from __future__ import annotations
+
+import configparser
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from .options import parse_duration
+
+#: Events that can alert (a toast, and the bell unless it is off).
+ALERT_EVENTS = ("failed", "stalled", "quiet")
+#: The calendar's colour modes (``tui.widgets.calendar.MODES``, without importing Textual).
+COLOUR_MODES = ("status", "availability", "duration", "attempts")
+
+
+def config_path() -> Path:
+    """Where the config file is looked for."""
+    from platformdirs import user_config_path
+
+    return user_config_path("backfill-monitor") / "config.ini"
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """The monitor's defaults. ``alert_on`` holds events of :data:`ALERT_EVENTS`."""
+
+    theme: str | None = None
+    stale_after: timedelta | None = None
+    colour_mode: str = "status"
+    bell: bool = True
+    alert_on: frozenset[str] = field(default_factory=lambda: frozenset({"stalled", "quiet"}))
+
+
+def load_config(path: Path | None = None) -> MonitorConfig:
+    """Read the config file (a missing one gives the defaults).
+
+    Raises ``ValueError`` with a message naming the file and the key for
+    anything it cannot use.
+    """
+    path = config_path() if path is None else path
+    parser = configparser.ConfigParser()
+    try:
+        if not parser.read(path, encoding="utf-8"):
+            return MonitorConfig()
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a config file: {exc}".splitlines()[0]) from None
+    if not parser.has_section("monitor"):
+        return MonitorConfig()
+    section = parser["monitor"]
+    unknown = set(section) - {"theme", "stale_after", "colour_mode", "bell", "alert_on"}
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in [monitor]")
+    try:
+        stale = section.get("stale_after")
+        stale_after = parse_duration(stale) if stale else None
+        bell = section.getboolean("bell", fallback=True)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    mode = section.get("colour_mode", "status").strip()
+    if mode not in COLOUR_MODES:
+        raise ValueError(f"{path}: colour_mode {mode!r} is not one of {', '.join(COLOUR_MODES)}")
+    listed = section.get("alert_on", "stalled,quiet").split(",")
+    events = frozenset(e.strip() for e in listed if e.strip())
+    if not events <= set(ALERT_EVENTS):
+        bad = ", ".join(sorted(events - set(ALERT_EVENTS)))
+        raise ValueError(f"{path}: alert_on: {bad} is not one of {', '.join(ALERT_EVENTS)}")
+    theme = section.get("theme") or None
+    return MonitorConfig(theme, stale_after, mode, bell, events)
