@@ -37,7 +37,15 @@ def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
     return unique
 
 
-@click.command(epilog=f"Config file: {config_path()}")
+class _NamesItsConfig(click.Command):
+    """A command whose help ends with the path of the config file it reads."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.epilog = f"Config file: {config_path()}"
+        super().format_epilog(ctx, formatter)
+
+
+@click.command(cls=_NamesItsConfig)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--start", type=DAY, metavar="DATE", help="First day of the backfill (YYYY-MM-DD).")
 @click.option("--end", type=DAY, metavar="DATE", help="Last day of the backfill (YYYY-MM-DD).")
@@ -110,7 +118,7 @@ def _config() -> MonitorConfig:
 DEMO_STALE_AFTER_S = 30
 
 
-@click.command()
+@click.command(cls=_NamesItsConfig)
 @click.option(
     "--speed",
     default=1.0,
