@@ -184,7 +184,7 @@ def _may_start_row(line: str) -> bool:
 
 
 #: Every CR read as a line end (a file saved with CR-only line ends).
-_CR_AS_LF = bytes.maketrans(b"\r", b"\n")
+CR_AS_LF = bytes.maketrans(b"\r", b"\n")
 
 
 def cr_only_line_ends(buf: bytes, base: int = 0) -> bool:

@@ -43,9 +43,9 @@ from .fields import (
     parse_day,
 )
 from .framing import (
-    _CR_AS_LF,
     BOM,
     CHUNK_SIZE,
+    CR_AS_LF,
     _may_start_row,
     cr_only_line_ends,
     frame_record,
@@ -187,7 +187,7 @@ class RecordDecoder:
         if self.header is None and not self.cr_only:
             self.cr_only = cr_only_line_ends(buf, base)
         if self.cr_only:
-            buf = buf.translate(_CR_AS_LF)  # same length: offsets stay exact
+            buf = buf.translate(CR_AS_LF)  # same length: offsets stay exact
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         chunk = _Chunk(buf, offset, base, self._line)
@@ -551,7 +551,7 @@ class RecordDecoder:
         end in a bare CR (:attr:`cr_only`).
         """
         if cr_only:
-            buf = buf.translate(_CR_AS_LF)
+            buf = buf.translate(CR_AS_LF)
         chunk = _Chunk(buf, 0, 0, 1)
         lines, starts = chunk.lines, chunk.starts
         n = len(lines)

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .fields import Malformed, TelemetryFormatError
-from .framing import CHUNK_SIZE, close_off, cr_only_line_ends, next_read
+from .framing import CHUNK_SIZE, CR_AS_LF, close_off, cr_only_line_ends, next_read
 from .records import RecordDecoder, read_batches
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 
@@ -367,7 +367,7 @@ def _read_header(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
     base = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     cr_only = cr_only_line_ends(head, base)
     if cr_only:
-        head = head.translate(bytes.maketrans(b"\r", b"\n"))
+        head = head.translate(CR_AS_LF)
     nl = head.find(b"\n")
     if nl < 0:
         bare = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
@@ -408,7 +408,7 @@ def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) 
         buf = leftover + chunk
         leftover = buf[RecordDecoder.frame(buf, cr_only=cr_only) :]
     if cr_only:
-        leftover = leftover.translate(bytes.maketrans(b"\r", b"\n"))
+        leftover = leftover.translate(CR_AS_LF)
     return close_off(leftover)
 
 
