@@ -343,6 +343,8 @@ class MonitorPane(Vertical):
     def reset(self, reason: str) -> None:
         """The file is not the one read so far: start over from an empty state, with a banner."""
         self._changed.clear()
+        self._stalled_seen.clear()
+        self._was_quiet = False
         self.state = self._new_state()
         self.source = ""
         self.loaded = False
