@@ -8,10 +8,12 @@ from pathlib import Path
 
 from textual.widgets import Footer, TabbedContent
 
+from telemetry import HistoricalTelemetry
 from tests.monitor_wait import wait_for_rows, wait_until
 from tests.test_monitor import T0, backfill, make_app, row, text, write_rows
 from tui.monitor import MonitorApp
 from tui.simulate import DEMO_DAYS, DEMO_END, DEMO_START
+from tui.widgets.feed import FEED_ROWS
 
 
 def _footer_keys(app) -> str:  # type: ignore[no-untyped-def]
@@ -91,3 +93,34 @@ async def test_ctrl_c_quits_like_q(tmp_path: Path) -> None:
         await wait_for_rows(pilot, app, rows)
         await pilot.press("ctrl+c")
         assert await wait_until(pilot, lambda: not app.is_running)
+
+
+async def test_the_live_feed_follows_the_file_on_wide_screens_and_opens_a_day(
+    tmp_path: Path,
+) -> None:
+    path, rows = backfill(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for_rows(pilot, app, rows)
+        feed = app.pane.feed
+        assert feed.display and feed.option_count == min(rows, FEED_ROWS)
+        newest = date(2020, 3, 10)
+        HistoricalTelemetry(path).append_row(
+            row(newest, "FAILED", 500, error_type="HTTPError", download_seconds="4.0")
+        )
+        assert await wait_until(
+            pilot, lambda: "2020-03-10" in str(feed.get_option_at_index(0).prompt)
+        )
+        first = str(feed.get_option_at_index(0).prompt)
+        assert (
+            "download" in first and "FAILED" in first and "4.0s" in first and "HTTPError" in first
+        )
+        feed.focus()
+        feed.highlighted = 0
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "DayDetailScreen")
+        assert app.screen.day == newest  # type: ignore[attr-defined]
+    narrow = make_app(path)
+    async with narrow.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(pilot, narrow, rows + 1)
+        assert not narrow.pane.feed.display  # the calendar keeps the width

@@ -39,6 +39,7 @@ from telemetry import (
 
 from ..follow import wakeups
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
+from .feed import LiveFeed
 from .summary import (
     DownloadPercentiles,
     day_markup,
@@ -51,6 +52,8 @@ from .summary import (
 BATCH_BYTES = 1 << 20
 #: Seconds between redraws of the figures while rows arrive.
 FIGURES_EVERY = 0.25
+#: From this many columns the live feed stands beside the calendar.
+WIDE = 140
 #: Seconds a reset banner stays up.
 BANNER_SECONDS = 30.0
 
@@ -234,7 +237,9 @@ class MonitorPane(Vertical):
             yield Static(id="malformed")
         yield Static(id="legend")
         yield Static(ruler(), id="ruler")
-        yield CalendarView(self.state, id="calendar")
+        with Horizontal(id="body"):
+            yield CalendarView(self.state, id="calendar")
+            yield LiveFeed(id="feed")
         yield Static(id="day")
         yield Input(placeholder="go to YYYY-MM-DD, Enter", id="goto")
 
@@ -242,6 +247,19 @@ class MonitorPane(Vertical):
     def calendar(self) -> CalendarView:
         """The calendar widget of this pane."""
         return self.query_one(CalendarView)
+
+    @property
+    def feed(self) -> LiveFeed:
+        """The live feed of this pane (shown from :data:`WIDE` columns)."""
+        return self.query_one(LiveFeed)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The live feed takes the right of the calendar on wide terminals only."""
+        self.feed.display = event.size.width >= WIDE
+
+    def on_live_feed_day_chosen(self, event: LiveFeed.DayChosen) -> None:
+        """A line of the live feed was chosen: open its day."""
+        self.open_day(event.day)
 
     def on_mount(self) -> None:
         self.query_one("#goto", Input).display = False
@@ -308,6 +326,7 @@ class MonitorPane(Vertical):
         """Fold one batch into the state and redraw the month lines it changed."""
         changes = self.state.apply_changes(update.records, update.malformed)
         changed = set(changes)
+        self.feed.add(update.records, redraw=self.loaded)
         if self.loaded and "failed" in self.alert_on:
             failed = sorted(
                 day
@@ -345,6 +364,7 @@ class MonitorPane(Vertical):
         self._changed.clear()
         self._stalled_seen.clear()
         self._was_quiet = False
+        self.feed.clear_feed()
         self.state = self._new_state()
         self.source = ""
         self.loaded = False
@@ -359,6 +379,7 @@ class MonitorPane(Vertical):
                 self.loaded = True
                 loading.display = False
                 self.calendar.growing = False
+                self.feed.redraw()
             return
         self.calendar.growing = True
         if time.monotonic() - self._drawn_at < FIGURES_EVERY and loading.display:
