@@ -2,7 +2,8 @@
 
 python -m screenshots.make
 
-Writes main.svg (the main screen on a failed day), colour-mode.svg
+Writes main.svg (the main screen on a failed day), wide.svg (the same at
+200 columns, the live feed beside the calendar), colour-mode.svg
 (availability %), detail.svg (every attempt of that day) and failures.svg
 (failed days by error type). The clock is frozen a few seconds after the
 newest row, so the header reads the same on every run.
@@ -22,6 +23,7 @@ from tui.monitor import MonitorApp
 HERE = Path(__file__).resolve().parent
 ROWS = 6_000
 SIZE = (120, 40)
+WIDE = (200, 50)
 
 
 async def main() -> None:
@@ -58,6 +60,16 @@ async def main() -> None:
             await wait_until(pilot, lambda: type(app.screen).__name__ == "FailuresScreen")
             await pilot.pause(0.5)
             app.save_screenshot(str(HERE / "failures.svg"))
+
+        app = MonitorApp(path, clock=clock)
+        async with app.run_test(size=WIDE) as pilot:
+            await wait_for_rows(pilot, app, ROWS)
+            app.sub_title = path.name
+            await pilot.press("N", "N")
+            await pilot.pause(0.3)
+            app.refresh_view()
+            await pilot.pause(0.2)
+            app.save_screenshot(str(HERE / "wide.svg"))
 
 
 if __name__ == "__main__":

@@ -74,10 +74,16 @@ def test_help_snapshot(snap_compare: SnapCompare) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=_settled())
 
 
+@pytest.mark.parametrize(
+    "size", [SIZE, (80, 24), (200, 60)], ids=["120x36", "80x24", "200x60-feed"]
+)
 def test_main_screen_snapshot(
-    snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    snap_compare: SnapCompare,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    size: tuple[int, int],
 ) -> None:
-    """The monitor's main screen on the same file, with a frozen clock."""
+    """The monitor's main screen on the same file, with a frozen clock, small to wide."""
     write_backfill(tmp_path / "telemetry.csv")
     # A relative path: the header names the file, and tmp_path differs per run.
     monkeypatch.chdir(tmp_path)
@@ -93,4 +99,4 @@ def test_main_screen_snapshot(
         app.refresh_view()
         await pilot.pause(0.2)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+    assert snap_compare(app, terminal_size=size, run_before=loaded)
