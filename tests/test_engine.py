@@ -295,7 +295,7 @@ def in_order_rows(draw: st.DrawFn) -> list[list[str]]:
     return rows
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(in_order_rows(), st.lists(st.integers(1, 8), max_size=6))
 def test_the_in_order_folds_equal_the_reference(rows: list[list[str]], cuts: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

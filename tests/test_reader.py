@@ -199,7 +199,7 @@ _LINES = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_LINES, st.booleans())
 def test_load_state_agrees_with_the_full_decoder_on_odd_files(lines: list[str], crlf: bool) -> None:
     """The cold loads' decoding (whole runs split at once) agrees with the full decoder."""
