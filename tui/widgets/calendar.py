@@ -246,6 +246,8 @@ class CalendarView(ScrollView, can_focus=True):
         self._follow_frontier = True  # the cursor tracks the newest day until moved
         self.mode = "status"
         self.status_filter = "all"
+        #: Days a search found (``None``: no search); the others are dimmed.
+        self.search: frozenset[date] | None = None
         self._scale: Scale | None = None
         self.stalled: frozenset[date] = frozenset()
         self.set_state(state)
@@ -447,9 +449,16 @@ class CalendarView(ScrollView, can_focus=True):
             self.redraw()
 
     def matches(self, day: date, name: str | None = None) -> bool:
-        """True if ``day`` passes status filter ``name`` (default: the current one)."""
+        """True if ``day`` is a search hit (when searching) and passes status filter ``name``."""
+        if self.search is not None and day not in self.search:
+            return False
         statuses = FILTERS[name or self.status_filter]
         return statuses is None or self.state.status_of(day) in statuses
+
+    def set_search(self, days: frozenset[date] | None) -> None:
+        """Dim the days not in ``days`` (``None`` ends the search) and repaint."""
+        self.search = days
+        self.redraw()
 
     # -- the cursor --------------------------------------------------------------
 
@@ -595,7 +604,7 @@ class CalendarView(ScrollView, can_focus=True):
         )
         cursor_style = self.get_component_rich_style("calendar--cursor")
         segments = [Segment(f"{first:%Y-%m} ", label_style)]
-        filtering = self.status_filter != "all"
+        filtering = self.status_filter != "all" or self.search is not None
         pad = " " * (CELL_WIDTH - 1)
         # Neighbouring days mostly look alike: one segment per run of equal
         # styles keeps the strip short (cheaper to crop, style and paint).

@@ -85,6 +85,15 @@ def _days(days: list[date]) -> str:
     return f"{len(days):,} days ({shown})"
 
 
+def search_matches(needle: str, day: date, values: list[str]) -> bool:
+    """Whether a day's latest row holds ``needle`` (lower case) in its day, status,
+    error type, error message or run id (case-insensitive)."""
+    return needle in day.isoformat() or any(
+        needle in values[COLUMN[name]].lower()
+        for name in ("status", "error_type", "error_message", "run_id")
+    )
+
+
 def tab_badge(failed: int, stalled: int, quiet: bool) -> str:
     """What a file's tab label adds to its name: ``✗3 !1 ⏸`` (failed, stalled, quiet)."""
     parts = [f"✗{failed:,}"] if failed else []
@@ -136,8 +145,9 @@ class MonitorPane(Vertical):
         Binding("question_mark", "help", "Help"),
         Binding("f", "failures", "Failures"),
         Binding("g", "goto", "Go to"),
-        Binding("n", "next_failed(1)", "Next fail"),
-        Binding("N", "next_failed(-1)", "Prev fail", show=False),
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_failed(1)", "Next"),
+        Binding("N", "next_failed(-1)", "Previous", show=False),
         Binding("s", "cycle_filter", "Filter"),
         Binding("c", "cycle_mode", "Colour"),
         Binding("e", "export", "Export"),
@@ -176,6 +186,9 @@ class MonitorPane(Vertical):
         self.bell = bell
         self.colour_mode = colour_mode
         self._stalled_seen: set[date] = set()
+        self.query_text = ""  # the search, while there is one
+        self._search_id = 0
+        self._hits: set[date] = set()
         self._was_quiet = False
         self.poll = poll
         self.stale_after = stale_after
@@ -242,6 +255,10 @@ class MonitorPane(Vertical):
             yield LiveFeed(id="feed")
         yield Static(id="day")
         yield Input(placeholder="go to YYYY-MM-DD, Enter", id="goto")
+        yield Input(
+            placeholder="search error messages, types, run ids, statuses, days; Enter",
+            id="search",
+        )
 
     @property
     def calendar(self) -> CalendarView:
@@ -263,6 +280,7 @@ class MonitorPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#goto", Input).display = False
+        self.query_one("#search", Input).display = False
         self.query_one("#banner", Static).display = False
         if self.colour_mode != "status":
             self.calendar.set_mode(self.colour_mode)
@@ -326,6 +344,8 @@ class MonitorPane(Vertical):
         """Fold one batch into the state and redraw the month lines it changed."""
         changes = self.state.apply_changes(update.records, update.malformed)
         changed = set(changes)
+        if self.calendar.search is not None and changed:
+            self._search_live(changed)
         self.feed.add(update.records, redraw=self.loaded)
         if self.loaded and "failed" in self.alert_on:
             failed = sorted(
@@ -542,11 +562,93 @@ class MonitorPane(Vertical):
         goto.focus()
 
     def action_cancel_goto(self) -> None:
-        """Close the date input without jumping."""
-        goto = self.query_one("#goto", Input)
-        if goto.display:
-            goto.display = False
-            self.calendar.focus()
+        """Esc: close the date or search input, else end the search."""
+        for selector in ("#goto", "#search"):
+            box = self.query_one(selector, Input)
+            if box.display:
+                box.display = False
+                self.calendar.focus()
+                return
+        if self.calendar.search is not None:
+            self.end_search()
+
+    # -- search ----------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Ask for a text to search the days' latest rows for."""
+        box = self.query_one("#search", Input)
+        box.value = self.query_text
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#search")
+    def start_search(self, event: Input.Submitted) -> None:
+        """Search for the text typed: hits stream in; n / N step through them."""
+        event.input.display = False
+        self.calendar.focus()
+        text = event.value.strip()
+        if not text:
+            self.end_search()
+            return
+        self.query_text = text
+        self._search_id += 1
+        self._hits = set()
+        self.calendar.set_search(frozenset())
+        self.search_days(text.lower(), self._search_id, list(self.state.days))
+
+    @work(thread=True, exclusive=True, group="search")
+    def search_days(self, needle: str, search_id: int, days: list[date]) -> None:
+        """Look at each day's latest row in a thread; hand hits to the UI in batches."""
+        hits: list[date] = []
+        state = self.state
+        for k, day in enumerate(days, 1):
+            values = state.latest_values(day)
+            if values is not None and search_matches(needle, day, values):
+                hits.append(day)
+            if k % 5000 == 0 or k == len(days):
+                try:
+                    self.app.call_from_thread(self._add_hits, search_id, hits, k == len(days))
+                except RuntimeError:  # the app closed
+                    return
+                hits = []
+        if not days:
+            self.app.call_from_thread(self._add_hits, search_id, [], True)
+
+    def _add_hits(self, search_id: int, hits: list[date], done: bool) -> None:
+        if search_id != self._search_id:
+            return  # an older search, since replaced
+        # The worker read a moment ago: rows applied since may have changed a day.
+        needle = self.query_text.lower()
+        for day in hits:
+            values = self.state.latest_values(day)
+            if values is not None and search_matches(needle, day, values):
+                self._hits.add(day)
+        self.calendar.set_search(frozenset(self._hits))
+        if done:
+            found = len(self._hits)
+            self.notify(
+                f"{found:,} day{'s' if found != 1 else ''} match {self.query_text!r}: "
+                "n / N step through them, Esc ends the search",
+                timeout=4,
+            )
+
+    def _search_live(self, days: set[date]) -> None:
+        """Rows that came in while searching: their days join or leave the hits."""
+        needle = self.query_text.lower()
+        for day in days:
+            values = self.state.latest_values(day)
+            if values is not None and search_matches(needle, day, values):
+                self._hits.add(day)
+            else:
+                self._hits.discard(day)
+        self.calendar.set_search(frozenset(self._hits))
+
+    def end_search(self) -> None:
+        """End the search: every day shows again, n / N step through failed days."""
+        self._search_id += 1
+        self._hits = set()
+        self.query_text = ""
+        self.calendar.set_search(None)
 
     @on(Input.Submitted, "#goto")
     def jump(self, event: Input.Submitted) -> None:
@@ -566,10 +668,15 @@ class MonitorPane(Vertical):
             self.notify(f"{day} is outside the calendar ({first}..{last})", severity="warning")
 
     def action_next_failed(self, direction: int) -> None:
-        """Select the next (1) or previous (-1) failed day, or day matching the filter."""
+        """Select the next (1) or previous (-1) day that is shown: a search hit, a day
+        of the status filter, or else a failed day."""
         calendar = self.calendar
-        if calendar.status_filter == "all":
-            state = self.state
+        state = self.state
+        wanted: Callable[[date], bool]
+        if calendar.search is not None:
+            wanted = calendar.matches
+            what = f"day matching {self.query_text!r}"
+        elif calendar.status_filter == "all":
 
             def wanted(day: date) -> bool:
                 return state.status_of(day) == STATUS_FAILED
