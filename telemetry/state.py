@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
-from itertools import compress, islice, repeat
+from itertools import compress, islice, pairwise, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -794,6 +794,20 @@ class BackfillState:
         if span <= 0:
             return None
         return count / (span / 3600)
+
+    def finished_per_hour(self, hours: int = 48, now: datetime | None = None) -> list[int]:
+        """Days reaching a final status in each of the last ``hours`` hours, oldest first.
+
+        The last hour ends at ``now`` (default: the last finish). Each count
+        is one bisection of the sorted finish times: cheap on any file.
+        """
+        times = self._finish_times
+        if not times:
+            return [0] * hours
+        end = times[-1] if now is None else now.timestamp()
+        edges = [end - 3600 * k for k in range(hours, -1, -1)]
+        cuts = [bisect.bisect_right(times, edge) for edge in edges]
+        return [b - a for a, b in pairwise(cuts)]
 
     def progress(self, window: timedelta = DEFAULT_WINDOW, now: datetime | None = None) -> Progress:
         """Progress over the expected range (or first..last day seen) and the ETA.

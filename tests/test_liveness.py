@@ -81,3 +81,18 @@ def test_the_recent_rate_falls_to_zero_when_nothing_finishes(tmp_path: Path) -> 
     quiet = last + timedelta(minutes=30)
     assert state.liveness(quiet).quiet and state.throughput(now=quiet) > 0
     assert rate_markup(state, quiet).endswith("ETA —")
+
+
+def test_days_finished_per_hour_counts_each_finish_in_its_hour(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    _write(path, 28, timedelta(minutes=7))  # 28 days, a finish every 7 minutes
+    state = BackfillState.from_path(path)
+    now = T0 + timedelta(hours=4)
+    hourly = state.finished_per_hour(6, now)
+    finishes = [T0 + timedelta(minutes=7) * i + timedelta(minutes=3.5) for i in range(28)]
+    expected = [
+        sum(now - timedelta(hours=h + 1) < f <= now - timedelta(hours=h) for f in finishes)
+        for h in range(5, -1, -1)
+    ]
+    assert hourly == expected and sum(hourly) == 28
+    assert BackfillState().finished_per_hour(3) == [0, 0, 0]

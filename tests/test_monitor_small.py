@@ -103,7 +103,8 @@ async def test_the_live_feed_follows_the_file_on_wide_screens_and_opens_a_day(
     async with app.run_test(size=(200, 50)) as pilot:
         await wait_for_rows(pilot, app, rows)
         feed = app.pane.feed
-        assert feed.display and feed.option_count == min(rows, FEED_ROWS)
+        side = app.pane.query_one("#side")
+        assert side.display and feed.option_count == min(rows, FEED_ROWS)
         newest = date(2020, 3, 10)
         HistoricalTelemetry(path).append_row(
             row(newest, "FAILED", 500, error_type="HTTPError", download_seconds="4.0")
@@ -123,4 +124,22 @@ async def test_the_live_feed_follows_the_file_on_wide_screens_and_opens_a_day(
     narrow = make_app(path)
     async with narrow.run_test(size=(120, 36)) as pilot:
         await wait_for_rows(pilot, narrow, rows + 1)
-        assert not narrow.pane.feed.display  # the calendar keeps the width
+        assert not narrow.pane.query_one("#side").display  # the calendar keeps the width
+
+
+async def test_the_trend_shows_days_finished_per_hour(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    # Ten days finished in the last hour before the clock, two in the hour before.
+    rows = [row(date(2020, 1, k), "UPLOADED", 60 + k * 5) for k in range(1, 11)]
+    rows += [row(date(2020, 2, k), "UPLOADED", k * 20) for k in (1, 2)]
+    write_rows(path, rows)
+    now = T0 + timedelta(minutes=120)
+    app = make_app(path, clock=lambda: now)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for_rows(pilot, app, 12)
+        app.refresh_view()
+        await pilot.pause()
+        trend = app.pane.query_one("#trend")
+        hourly = app.state.finished_per_hour(48, now)
+        assert list(trend.data) == hourly and hourly[-2:] == [2, 10]
+        assert "now 10, peak 10" in text(app, "#trend-label")

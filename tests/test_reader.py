@@ -106,7 +106,7 @@ def test_none_is_written_as_empty_and_timestamps_carry_microseconds(tmp_path: Pa
         assert len(stamp) == 32 and stamp[19] == "." and stamp.endswith("+00:00")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(alphabet='ab,"\n\r\x00é', max_size=300))
 def test_framing_alone_agrees_with_the_decoder(text: str) -> None:
     """The writer's torn-tail check frames without decoding; it must cut where readers do."""
@@ -231,7 +231,7 @@ def test_load_state_agrees_with_the_full_decoder_on_odd_files(lines: list[str], 
             assert cold.row_count(day) == sum(r.day == day for r in records)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(_LINES, st.booleans(), st.integers(1, 600))
 def test_segments_hold_the_same_rows_at_any_chunk_size(
     lines: list[str], crlf: bool, size: int
@@ -241,7 +241,7 @@ def test_segments_hold_the_same_rows_at_any_chunk_size(
     _assert_segments_agree((end.join([",".join(SCHEMA), *lines]) + end).encode(), size)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.tuples(_CELLS, _DAY_TEXTS), min_size=1, max_size=4),
     st.booleans(),

@@ -65,7 +65,7 @@ class LiveFeed(OptionList):
     """The newest attempts of a file, newest first; posts :class:`DayChosen` on Enter."""
 
     DEFAULT_CSS = """
-    LiveFeed { width: 72; height: 1fr; border-left: vkey $foreground 20%; }
+    LiveFeed { height: 1fr; border-left: vkey $foreground 20%; }
     """
 
     class DayChosen(Message):

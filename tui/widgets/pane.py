@@ -26,7 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
-from textual.widgets import Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Sparkline, Static
 
 from telemetry import (
     COLUMN,
@@ -54,6 +54,8 @@ BATCH_BYTES = 1 << 20
 FIGURES_EVERY = 0.25
 #: From this many columns the live feed stands beside the calendar.
 WIDE = 140
+#: Hours of the trend sparkline under the feed.
+TREND_HOURS = 48
 #: Seconds a reset banner stays up.
 BANNER_SECONDS = 30.0
 
@@ -252,7 +254,10 @@ class MonitorPane(Vertical):
         yield Static(ruler(), id="ruler")
         with Horizontal(id="body"):
             yield CalendarView(self.state, id="calendar")
-            yield LiveFeed(id="feed")
+            with Vertical(id="side"):
+                yield LiveFeed(id="feed")
+                yield Static(id="trend-label")
+                yield Sparkline([], id="trend")
         yield Static(id="day")
         yield Input(placeholder="go to YYYY-MM-DD, Enter", id="goto")
         yield Input(
@@ -271,8 +276,8 @@ class MonitorPane(Vertical):
         return self.query_one(LiveFeed)
 
     def on_resize(self, event: events.Resize) -> None:
-        """The live feed takes the right of the calendar on wide terminals only."""
-        self.feed.display = event.size.width >= WIDE
+        """The side panel (live feed, trend) takes the right of the calendar on wide terminals."""
+        self.query_one("#side").display = event.size.width >= WIDE
 
     def on_live_feed_day_chosen(self, event: LiveFeed.DayChosen) -> None:
         """A line of the live feed was chosen: open its day."""
@@ -510,10 +515,22 @@ class MonitorPane(Vertical):
         )
         self.calendar.rescale()
         self.refresh_day()
+        if self.query_one("#side").display:
+            self.refresh_trend(now)
         badge = tab_badge(state.status_counts[STATUS_FAILED], len(stalled), live.quiet)
         if badge != self._badge:
             self._badge = badge
             self.post_message(self.BadgeChanged(self, badge))
+
+    def refresh_trend(self, now: datetime) -> None:
+        """Redraw the sparkline of days finished per hour over the last two days."""
+        hourly = self.state.finished_per_hour(TREND_HOURS, now)
+        self.query_one("#trend", Sparkline).data = hourly
+        peak = max(hourly, default=0)
+        self._put(
+            "#trend-label",
+            f"days finished per hour, last {TREND_HOURS} h: now {hourly[-1]:,}, peak {peak:,}",
+        )
 
     def refresh_legend(self) -> None:
         """Redraw the legend line for the calendar's colour mode and filter."""
