@@ -112,6 +112,19 @@ class ResumePlan:
         days: list[date] = getattr(self, phase)
         return day_runs(days)
 
+    def ranges_text(self) -> str:
+        """The work as ``<phase> <first>..<last>`` lines (a lone day as ``<phase> <day>``).
+
+        Phases in order (download, process, upload), each in date order:
+        the format of ``backfill-monitor latest --plan --format ranges`` and
+        of the monitor's export, one line per run of consecutive days.
+        """
+        return "".join(
+            f"{phase} {a}..{b}\n" if a != b else f"{phase} {a}\n"
+            for phase in PHASES
+            for a, b in self.ranges(phase)
+        )
+
     @cached_property
     def _sets(self) -> dict[str, frozenset[date]]:
         return {p: frozenset(getattr(self, p)) for p in PHASES}

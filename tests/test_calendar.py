@@ -23,7 +23,7 @@ from tui.widgets.calendar import (
     month_ordinal,
     month_start,
 )
-from tui.widgets.pane import format_ranges, retry_ranges, ruler
+from tui.widgets.pane import plural, ruler
 from tui.widgets.summary import human_duration, last_line
 
 START = date(2000, 1, 1)
@@ -93,21 +93,11 @@ def test_duration_scale_without_downloads_still_has_five_bins() -> None:
     assert len(scale.labels) == 5 and scale.labels[-1].startswith("≥")
 
 
-def test_retry_ranges_join_failed_and_missing_days(tmp_path: Path) -> None:
-    path = tmp_path / "t.csv"
-    write_rows(
-        path,
-        [
-            row(date(2020, 1, 1), "UPLOADED", 1),
-            row(date(2020, 1, 2), "FAILED", 2),
-            row(date(2020, 1, 4), "FAILED", 3),
-            row(date(2020, 1, 5), "SKIPPED_NO_DATA", 4),
-            row(date(2020, 1, 7), "UPLOADED", 5),
-        ],
-    )
-    state = BackfillState.from_path(path)
-    runs = retry_ranges(state, date(2020, 1, 1), date(2020, 1, 9))
-    assert format_ranges(runs) == "2020-01-02..2020-01-04\n2020-01-06\n2020-01-08..2020-01-09\n"
+def test_plural_counts_with_thousands_separators() -> None:
+    assert plural(1, "day") == "1 day"
+    assert plural(0, "day") == "0 days"
+    assert plural(1234, "row") == "1,234 rows"
+    assert plural(2, "match", "matches") == "2 matches"
 
 
 def test_words_of_the_summary() -> None:

@@ -18,6 +18,7 @@ from textual.widgets import Input, Static, TabbedContent
 
 from telemetry import SCHEMA, HistoricalTelemetry
 from tests.monitor_wait import wait_for_rows, wait_until
+from tui.cmd_latest import latest
 from tui.cmd_monitor import watch
 from tui.monitor import MonitorApp
 from tui.widgets.calendar import LABEL_WIDTH, CalendarView
@@ -429,18 +430,41 @@ async def test_c_cycles_colour_modes_with_a_scale_in_the_legend(tmp_path: Path) 
         assert dark and light and dark.bgcolor != light.bgcolor
 
 
-async def test_e_exports_failed_and_missing_days_as_ranges(tmp_path: Path) -> None:
+async def test_e_exports_the_resume_plan_stalled_days_included(tmp_path: Path) -> None:
+    """``e`` writes what a restart would redo: the set ``latest --plan`` prints."""
     path, rows = backfill(tmp_path)
+    app = make_app(path, clock=lambda: frozen(minutes_after_last=60))  # LAST has stalled
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, rows)
+        await pilot.press("e")
+        target = tmp_path / "telemetry.resume-plan.txt"
+        assert await wait_until(pilot, target.exists)
+        exported = target.read_text()
+        assert exported == (
+            "download 2020-01-05\n"
+            "download 2020-01-10..2020-01-11\n"
+            "download 2020-01-19..2020-01-20\n"
+            "download 2020-02-10\n"
+            "download 2020-02-15\n"
+            "download 2020-03-05\n"  # the stalled day
+        )
+        cli = CliRunner().invoke(
+            latest, [str(path), "--plan", "--format", "ranges", "--stale-after", "15m"]
+        )
+        assert cli.exit_code == 0 and cli.output == exported
+        assert "8 days to redo (4 failed, 1 stalled, 3 never attempted)" in notes(app)
+        assert str(target) in notes(app)
+
+
+async def test_e_without_a_writable_directory_says_so(tmp_path: Path) -> None:
+    path, rows = backfill(tmp_path)
+    (tmp_path / "telemetry.resume-plan.txt").mkdir()  # the target cannot be replaced
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app, rows)
         await pilot.press("e")
-        await pilot.pause()
-        target = tmp_path / "telemetry.retry-ranges.txt"
-        assert target.read_text() == (
-            "2020-01-05\n2020-01-10..2020-01-11\n2020-01-19..2020-01-20\n2020-02-10\n2020-02-15\n"
-        )
-        assert str(target) in notes(app)
+        assert await wait_until(pilot, lambda: "export failed" in notes(app))
+        assert not list(tmp_path.glob("*.tmp"))
 
 
 async def test_mouse_click_selects_a_day_and_a_second_click_opens_it(tmp_path: Path) -> None:
@@ -493,8 +517,8 @@ async def test_command_palette_offers_the_main_screen_actions(tmp_path: Path) ->
             assert title in commands
         commands["Colour mode"].callback()
         assert calendar.mode == "availability"
-        commands["Export retry ranges"].callback()
-        assert (tmp_path / "telemetry.retry-ranges.txt").exists()
+        commands["Export resume plan"].callback()
+        assert (tmp_path / "telemetry.resume-plan.txt").exists()
 
 
 async def test_two_files_open_as_two_tabs(tmp_path: Path) -> None:

@@ -153,8 +153,7 @@ def _print_plan(plan: ResumePlan, fmt: str) -> None:
         for phase in PHASES:
             out.write("".join(f"{phase} {d}\n" for d in getattr(plan, phase)))
     elif fmt == "ranges":
-        for phase in PHASES:
-            out.write("".join(f"{phase} {_run_text(a, b)}\n" for a, b in plan.ranges(phase)))
+        out.write(plan.ranges_text())
     else:
         if plan.start is None:
             out.write("nothing to plan: no days in the file and no --from/--to\n")

@@ -191,8 +191,8 @@ class MonitorApp(App[None]):
                 pane.action_cycle_mode,
             ),
             (
-                "Export retry ranges",
-                "Write failed and missing days to a file (e)",
+                "Export resume plan",
+                "Write what a restart would redo, stalled days included, to a file (e)",
                 pane.action_export,
             ),
             ("Pause / resume", "Stop or resume applying new rows (p)", pane.action_pause),

@@ -26,7 +26,7 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
     ("Esc", "end the search"),
     ("s", "filter by status"),
     ("c", "colour by status, availability, duration, tries"),
-    ("e", "export failed and missing days as date ranges"),
+    ("e", "export the resume plan (failed, missing, stalled days)"),
     ("Enter / click", "day detail: every attempt and its error message"),
     ("f", "failures grouped by error_type"),
     ("m", "malformed rows"),

@@ -34,7 +34,7 @@ from telemetry import (
     BackfillState,
     TailUpdate,
     TelemetryTail,
-    day_runs,
+    resume_plan,
 )
 
 from ..follow import wakeups
@@ -107,29 +107,13 @@ def tab_badge(failed: int, stalled: int, quiet: bool) -> str:
 
 
 def export_path(path: Path) -> Path:
-    """Where ``e`` writes the retry ranges: ``<stem>.retry-ranges.txt`` beside the file."""
-    return path.with_name(f"{path.stem}.retry-ranges.txt")
+    """Where ``e`` writes the resume plan: ``<stem>.resume-plan.txt`` beside the file."""
+    return path.with_name(f"{path.stem}.resume-plan.txt")
 
 
-def retry_ranges(state: BackfillState, first: date, last: date) -> list[tuple[date, date]]:
-    """Runs of consecutive days in ``first..last`` whose latest status is FAILED or missing."""
-    days = []
-    day = first
-    one = timedelta(days=1)
-    while day <= last:
-        status = state.status_of(day)
-        if status is None or status == STATUS_FAILED:
-            days.append(day)
-        day += one
-    return day_runs(days)
-
-
-def format_ranges(runs: list[tuple[date, date]]) -> str:
-    """One run per line, ``2020-01-03..2020-01-09`` (a lone day as ``2020-01-05``).
-
-    The same format as ``backfill-monitor latest --format ranges``.
-    """
-    return "".join(f"{a}..{b}\n" if a != b else f"{a}\n" for a, b in runs)
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,234 rows``: a count with its noun, thousands separated."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {many or word + 's'}"
 
 
 class MonitorPane(Vertical):
@@ -722,22 +706,41 @@ class MonitorPane(Vertical):
         self.refresh_legend()
 
     def action_export(self) -> None:
-        """Write failed and missing days as date ranges beside the file."""
-        first, last = self.calendar.first_day, self.calendar.last_day
-        if first is None or last is None:
+        """Write what a restart would redo beside the file: the resume plan's ranges.
+
+        The same plan as ``latest --plan`` over the same range (``--from`` /
+        ``--to``, else the days seen) with the same stale-after: failed,
+        never attempted and stalled days, each with the phase it needs.
+        """
+        if not self.state.days and (self.start is None or self.end is None):
             self.notify("nothing to export yet", severity="warning")
             return
-        runs = retry_ranges(self.state, first, last)
+        plan = resume_plan(
+            self.state, self.start, self.end, now=self.clock(), stale_after=self.stale_after
+        )
         target = export_path(self.path)
         tmp = target.with_name(target.name + ".tmp")
         try:
-            tmp.write_text(format_ranges(runs), encoding="utf-8")
+            tmp.write_text(plan.ranges_text(), encoding="utf-8")
             tmp.replace(target)
         except OSError as exc:
-            self.notify(f"export failed: {exc}", severity="error")
+            tmp.unlink(missing_ok=True)
+            self.notify(f"export failed: {exc.strerror or exc}: {target}", severity="error")
             return
-        days = sum((b - a).days + 1 for a, b in runs)
-        self.notify(f"{days:,} failed or missing days in {len(runs):,} ranges -> {target}")
+        why = ", ".join(
+            f"{len(days):,} {what}"
+            for days, what in (
+                (plan.failed, "failed"),
+                (plan.stalled, "stalled"),
+                (plan.never_attempted, "never attempted"),
+            )
+            if days
+        )
+        self.notify(
+            f"resume plan: {plural(plan.work, 'day')} to redo"
+            + (f" ({why})" if why else "")
+            + f" -> {target}"
+        )
 
     def action_pause(self) -> None:
         """Stop applying new rows (they are kept); resuming catches up at once."""
