@@ -467,6 +467,21 @@ async def test_e_without_a_writable_directory_says_so(tmp_path: Path) -> None:
         assert not list(tmp_path.glob("*.tmp"))
 
 
+async def test_o_without_a_terminal_writes_the_selected_day_to_a_file(tmp_path: Path) -> None:
+    path, rows = backfill(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        calendar = await started(pilot, app, rows)
+        calendar.select_day(date(2020, 1, 20))  # failed twice
+        await pilot.press("o")
+        target = tmp_path / "telemetry.2020-01-20.txt"
+        assert await wait_until(pilot, target.exists)
+        report = target.read_text()
+        assert report.startswith("2020-01-20  latest FAILED  2 attempts, 2 rows")
+        assert report.count("── row ") == 2
+        assert "no terminal to page in: wrote 2020-01-20's 2 rows to" in notes(app)
+
+
 async def test_mouse_click_selects_a_day_and_a_second_click_opens_it(tmp_path: Path) -> None:
     path, rows = backfill(tmp_path)
     app = make_app(path)

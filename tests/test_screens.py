@@ -238,6 +238,45 @@ async def test_day_detail_cursor_shows_and_copies_each_message(
         assert app.query_one("#host", Static)
 
 
+async def test_day_detail_y_says_what_it_did_and_w_o_write_the_day(
+    backfill: tuple[BackfillState, Path],
+) -> None:
+    state, path = backfill
+    app = ScreenHost(lambda: DayDetailScreen(state, path, RETRIED_DAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("up", "up", "up", "up", "y")  # the traceback
+        said = " | ".join(n.message for n in app._notifications)
+        assert f"Sent the error message ({len(TRACEBACK):,} characters)" in said
+        assert "terminal's clipboard" in said and "w writes it to a file" in said
+        await pilot.press("w")
+        target = path.with_name(f"{path.stem}.{RETRIED_DAY}.txt")
+        assert await wait_for(pilot, target.exists)
+        report = target.read_text()
+        assert report.startswith(f"{RETRIED_DAY}  latest UPLOADED  3 attempts, ")
+        assert TRACEBACK.rstrip("\n") + "\n" in report and HTTP_503.rstrip("\n") in report
+        assert report.count("── row ") == len(screen_records(app))
+        target.unlink()
+        await pilot.press("o")  # no terminal to page in (headless): the file instead
+        assert await wait_for(pilot, target.exists)
+        said = " | ".join(n.message for n in app._notifications)
+        assert "no terminal to page in: wrote the day's" in said and str(target) in said
+
+
+def screen_records(app: App[Any]) -> list[Any]:
+    screen = app.screen
+    assert isinstance(screen, DayDetailScreen)
+    return screen.records
+
+
+async def wait_for(pilot: Pilot[Any], done: Callable[[], bool]) -> bool:
+    for _ in range(200):
+        if done():
+            return True
+        await pilot.pause(0.02)
+    return done()
+
+
 async def test_day_detail_says_when_the_file_changed_under_it(
     backfill: tuple[BackfillState, Path],
 ) -> None:

@@ -66,3 +66,56 @@ def test_watch_restores_the_terminal_on_a_signal(tmp_path: Path, sig: signal.Sig
             proc.kill()
             proc.wait(5)
         os.close(controller)
+
+
+def test_o_hands_the_terminal_to_the_pager_and_takes_it_back(tmp_path: Path) -> None:
+    """``o`` runs ``$PAGER`` (a shell command) on the day's rows, then the monitor resumes."""
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    store.append_row(
+        {
+            "chunk_date_utc": "2020-01-01",
+            "status": "FAILED",
+            "error_type": "HTTPError",
+            "error_message": '503 Service Unavailable\nretry later, "please"',
+        }
+    )
+    paged = tmp_path / "paged.txt"
+    controller, terminal = pty.openpty()
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLUMNS": "100",
+        "LINES": "30",
+        "PAGER": f"cat > '{paged}'",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", str(path)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    os.close(terminal)
+    try:
+        _read_until(controller, lambda out: MOUSE_ON in out and b"2020-01" in out)
+        os.write(controller, b"o")
+        # The app leaves the alternate screen for the pager, then comes back to it.
+        back = _read_until(
+            controller, lambda out: paged.exists() and b"\x1b[?1049h" in out and MOUSE_ON in out
+        )
+        text = paged.read_text()
+        assert "2020-01-01  latest FAILED  1 attempt, 1 row" in text
+        assert "error_type" in text and "HTTPError" in text
+        assert '503 Service Unavailable\nretry later, "please"\n' in text
+        assert MOUSE_ON in back
+        os.write(controller, b"q")
+        _read_until(controller, lambda out: False)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(controller)

@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from telemetry import COLUMN, BackfillState, Record, attempt_numbers
 
+from ..pager import day_report, page, report_path, write_report
 from .tables import fill_table
 
 #: Column titles of the attempts table, in display order.
@@ -103,8 +104,9 @@ def attempt_cells(record: Record, number: int, attempt: int) -> tuple[str | Text
 class DayDetailScreen(Screen[None]):
     """Every attempt (row) of ``day`` in file order, and the selected one's error message.
 
-    Keys: ``escape`` back, ``y`` copy the selected attempt's error message to
-    the clipboard, ``r`` re-read the day from the file. The rows are read in a
+    Keys: ``escape`` back, ``y`` send the selected attempt's error message to
+    the terminal's clipboard, ``o`` every row and full message in ``$PAGER``,
+    ``w`` the same into a file beside the telemetry, ``r`` re-read the day. The rows are read in a
     thread worker when the screen mounts, and again whenever the live state
     has applied new rows of the day; if the file changed under the state
     (rows no longer decode, or the file is gone) a warning line says so.
@@ -127,6 +129,8 @@ class DayDetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("y", "copy_message", "Copy message"),
+        Binding("o", "page", "Pager"),
+        Binding("w", "write", "Write file"),
         Binding("r", "reload", "Reload"),
     ]
 
@@ -152,7 +156,7 @@ class DayDetailScreen(Screen[None]):
         yield table
         with Vertical(id="message-pane"):
             yield Static("error message", id="message-title")
-            yield TextArea("", id="message", read_only=True, soft_wrap=False)
+            yield TextArea("", id="message", read_only=True, soft_wrap=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -260,7 +264,7 @@ class DayDetailScreen(Screen[None]):
             Text(
                 f"error message of row {number} ({record.values[COLUMN['status']]}"
                 f"{', ' + error_type if error_type else ''}): {lines} line{'s' * (lines != 1)}"
-                "   y copies it"
+                "   y clipboard, o pager, w file"
             )
         )
         area.load_text(message or NO_MESSAGE)
@@ -273,13 +277,43 @@ class DayDetailScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------
 
     def action_copy_message(self) -> None:
-        """Copy the selected attempt's full error message to the clipboard."""
+        """Send the selected attempt's full error message to the terminal's clipboard.
+
+        By OSC 52, which a terminal may ignore without telling: the toast
+        says so and names ``w``, which writes it to a file instead.
+        """
         message = self.selected_message
         if not message:
             self.notify("This attempt has no error message.", severity="warning")
             return
         self.app.copy_to_clipboard(message)
-        self.notify(f"Copied the error message ({len(message)} characters).")
+        self.notify(
+            f"Sent the error message ({len(message):,} characters) to the terminal's "
+            "clipboard (OSC 52: some terminals ignore it). w writes it to a file instead."
+        )
+
+    def report(self) -> str:
+        """The day's rows as shown, every column and full message (:func:`day_report`)."""
+        return day_report(self.state, self.path, self.day, self.records)
+
+    def action_page(self) -> None:
+        """Show every row of the day and its full error message in ``$PAGER``."""
+        why = page(self.app, self.report())
+        if why is not None:
+            self.write_report(f"{why}: ")
+
+    def action_write(self) -> None:
+        """Write every row of the day and its full error message to a file."""
+        self.write_report("")
+
+    def write_report(self, prefix: str) -> None:
+        """Write the report beside the telemetry file (else to the temporary directory)."""
+        try:
+            target = write_report(self.report(), report_path(self.path, self.day))
+        except OSError as exc:
+            self.notify(f"{prefix}could not write the day: {exc}", severity="error")
+            return
+        self.notify(f"{prefix}wrote the day's {len(self.records):,} rows to {target}")
 
     def action_reload(self) -> None:
         """Re-read the day's rows from the file."""

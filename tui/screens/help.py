@@ -28,6 +28,7 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
     ("c", "colour by status, availability, duration, tries"),
     ("e", "export the resume plan (failed, missing, stalled days)"),
     ("Enter / click", "day detail: every attempt and its error message"),
+    ("o", "the selected day's rows and errors in $PAGER"),
     ("f", "failures grouped by error_type"),
     ("m", "malformed rows"),
     ("p", "pause / resume following the file"),
@@ -39,7 +40,8 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
 #: Keys of the secondary screens.
 SCREEN_KEYS: tuple[tuple[str, str], ...] = (
     ("Escape", "back to the previous screen"),
-    ("y", "day detail: copy the selected error message"),
+    ("y", "day detail: send the error message to the terminal's clipboard"),
+    ("o / w", "day detail: every row and full message in $PAGER / a file"),
     ("Enter", "failures: a group's days, then open the day"),
 )
 

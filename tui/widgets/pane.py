@@ -38,6 +38,7 @@ from telemetry import (
 )
 
 from ..follow import wakeups
+from ..pager import day_report, page, report_path, write_report
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
 from .feed import LiveFeed
 from .summary import (
@@ -138,6 +139,7 @@ class MonitorPane(Vertical):
         Binding("c", "cycle_mode", "Colour"),
         Binding("e", "export", "Export"),
         Binding("p", "pause", "Pause"),
+        Binding("o", "page", "Pager", show=False),
         Binding("m", "malformed", "Malformed", show=False),
         Binding("escape", "cancel_goto", "Cancel", show=False),
     ]
@@ -741,6 +743,31 @@ class MonitorPane(Vertical):
             + (f" ({why})" if why else "")
             + f" -> {target}"
         )
+
+    def action_page(self) -> None:
+        """Show the selected day's rows and full error messages in ``$PAGER``.
+
+        Where no pager can run, they are written to a file beside the
+        telemetry instead, and the toast says where.
+        """
+        day = self.calendar.cursor
+        if day is None:
+            return
+        try:
+            records = self.state.history(self.path, day)
+        except (OSError, ValueError) as exc:
+            self.notify(f"could not read {day}: {exc}", severity="error")
+            return
+        text = day_report(self.state, self.path, day, records)
+        why = page(self.app, text)
+        if why is None:
+            return
+        try:
+            target = write_report(text, report_path(self.path, day))
+        except OSError as exc:
+            self.notify(f"{why}, and could not write the day: {exc}", severity="error")
+            return
+        self.notify(f"{why}: wrote {day}'s {plural(len(records), 'row')} to {target}")
 
     def action_pause(self) -> None:
         """Stop applying new rows (they are kept); resuming catches up at once."""
