@@ -79,3 +79,59 @@ async def test_rows_that_arrive_while_searching_join_the_hits(tmp_path: Path) ->
         assert await wait_until(pilot, lambda: calendar.search == expected, timeout=20)
         assert "match 'HTTPError'" in " ".join(n.message for n in app._notifications)
         assert text(app, "#day")  # still drawn
+
+
+async def test_v_folds_the_calendar_to_the_months_with_hits(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    rows = _file(path, 1000)
+    hits = sorted(date(2019, 1, 1) + timedelta(days=k) for k in range(1000) if k % 97 == 5)
+    months = sorted({(d.year, d.month) for d in hits})
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(pilot, app, rows)
+        calendar = app.pane.calendar
+        await pilot.press("v")  # nothing to fold to yet
+        assert not calendar.folded and "search (/) or filter (s) first" in notes(app)
+        await pilot.press("slash")
+        await type_keys(pilot, app, "timed out")
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: calendar.search == set(hits))
+        all_months = calendar.month_count
+        await pilot.press("v")
+        assert calendar.folded and calendar.month_count == len(months) < all_months
+        await pilot.pause()
+        shown = [calendar.render_line(y).text[:7] for y in range(calendar.month_count)]
+        assert shown == [f"{y}-{m:02}" for y, m in months]
+        assert calendar.line_of(calendar.cursor) >= 0  # the cursor is on a shown month
+        assert "matching months only" in text(app, "#legend")
+        calendar.select_day(hits[0])
+        await pilot.press("down")  # one shown line down: the next month with a hit
+        assert (calendar.cursor.year, calendar.cursor.month) == months[1]
+        # A day that starts to match brings its month in, in calendar order.
+        late = next(
+            date(2019, 1, 1) + timedelta(days=k)
+            for k in range(1000)
+            if (
+                (date(2019, 1, 1) + timedelta(days=k)).year,
+                (date(2019, 1, 1) + timedelta(days=k)).month,
+            )
+            not in months
+        )
+        HistoricalTelemetry(path).append_row(
+            row(late, "FAILED", 5000, error_type="ReadTimeout", error_message="read timed out")
+        )
+        expected = sorted(set(months) | {(late.year, late.month)})
+        assert await wait_until(pilot, lambda: calendar.month_count == len(expected))
+        assert [calendar.ordinal_at(k) for k in range(len(expected))] == [
+            y * 12 + m - 1 for y, m in expected
+        ]
+        await pilot.press("escape")  # the search ends: every month again
+        assert calendar.month_count == all_months
+        await pilot.press("s")  # a status filter folds too (v is still on)
+        assert calendar.status_filter != "all" and calendar.month_count < all_months
+        await pilot.press("v")
+        assert not calendar.folded and calendar.month_count == all_months
+
+
+def notes(app) -> str:  # type: ignore[no-untyped-def]
+    return " | ".join(n.message for n in app._notifications)

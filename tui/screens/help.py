@@ -22,9 +22,10 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
     ("Home / End", "first / last day of the calendar"),
     ("g", "go to a date (YYYY-MM-DD, then Enter)"),
     ("/", "search error messages, types, run ids, statuses, days"),
-    ("n / N", "next / previous search hit (else filtered, else failed day)"),
+    ("n / N", "next / previous hit (else filtered, else failed day)"),
     ("Esc", "end the search"),
     ("s", "filter by status"),
+    ("v", "only the months with matches / every month"),
     ("c", "colour by status, availability, duration, tries"),
     ("e", "export the resume plan (failed, missing, stalled days)"),
     ("Enter / click", "day detail: every attempt and its error message"),
@@ -40,8 +41,8 @@ MONITOR_KEYS: tuple[tuple[str, str], ...] = (
 #: Keys of the secondary screens.
 SCREEN_KEYS: tuple[tuple[str, str], ...] = (
     ("Escape", "back to the previous screen"),
-    ("y", "day detail: send the error message to the terminal's clipboard"),
-    ("o / w", "day detail: every row and full message in $PAGER / a file"),
+    ("y", "day detail: the error message to the clipboard"),
+    ("o / w", "day detail: every row in $PAGER / in a file"),
     ("Enter", "failures: a group's days, then open the day"),
 )
 

@@ -10,6 +10,7 @@ updates cost the visible lines, never the whole range.
 from __future__ import annotations
 
 import calendar as _calendar
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -250,6 +251,8 @@ class CalendarView(ScrollView, can_focus=True):
         self.search: frozenset[date] | None = None
         self._scale: Scale | None = None
         self.stalled: frozenset[date] = frozenset()
+        self._fold = False
+        self._shown: list[int] | None = None  # the months shown while folded
         self.set_state(state)
 
     # -- the data --------------------------------------------------------------
@@ -267,6 +270,8 @@ class CalendarView(ScrollView, can_focus=True):
         if days:
             self._newest = max(days)
             self._extend(min(days), self._newest)
+        self._shown = None
+        self._refold()
         self._lines.clear()
         self._resize()
         self.refresh()
@@ -294,7 +299,9 @@ class CalendarView(ScrollView, can_focus=True):
         """Scroll the least needed to show the selected day."""
         if self.cursor is None or self._first is None:
             return
-        line = month_ordinal(self.cursor) - self._first_month
+        line = self.line_of(self.cursor)
+        if line < 0:
+            return
         x = LABEL_WIDTH + (self.cursor.day - 1) * CELL_WIDTH
         self.scroll_to_region(
             Region(x, line, CELL_WIDTH, 1), animate=False, immediate=True, force=True
@@ -328,7 +335,66 @@ class CalendarView(ScrollView, can_focus=True):
         """Lines of the calendar: months from the first to the last day."""
         if self._first is None or self._last is None:
             return 0
+        if self._shown is not None:
+            return len(self._shown)
         return month_ordinal(self._last) - month_ordinal(self._first) + 1
+
+    # -- folding: only the months with a matching day ------------------------------
+
+    def line_of(self, day: date) -> int:
+        """The line of ``day``'s month (0 = the first shown), or -1 while it is folded away."""
+        ordinal = month_ordinal(day)
+        if self._shown is None:
+            return ordinal - self._first_month
+        at = bisect_left(self._shown, ordinal)
+        return at if at < len(self._shown) and self._shown[at] == ordinal else -1
+
+    def ordinal_at(self, line: int) -> int:
+        """The month (:func:`month_ordinal`) drawn on ``line``."""
+        return self._first_month + line if self._shown is None else self._shown[line]
+
+    @property
+    def folded(self) -> bool:
+        """True while only the months with a matching day are shown (``set_folded``)."""
+        return self._fold
+
+    def set_folded(self, fold: bool) -> None:
+        """Show only the month lines holding a day that :meth:`matches` (``True``), or all.
+
+        Folding counts only while a search or a status filter is on; the
+        cursor moves to a shown month if its own is folded away.
+        """
+        self._fold = fold
+        self._refold(force=True)
+        self._lines.clear()
+        self._resize()
+        self.refresh()
+        if self.cursor is not None and self.line_of(self.cursor) < 0:
+            target = self.find(1, self.matches) or self.find(-1, self.matches)
+            if target is not None:
+                self._set_cursor(target, user=True)
+        elif self.cursor is not None:
+            self.call_after_refresh(self.scroll_to_cursor)
+
+    def _refold(self, *, force: bool = False) -> bool:
+        """Recompute the months shown; True (lines cleared, resized) if they changed."""
+        shown: list[int] | None = None
+        filtering = self.search is not None or self.status_filter != "all"
+        if self._fold and filtering and self._first is not None and self._last is not None:
+            months = set()
+            day, last, one = self._first, self._last, timedelta(days=1)
+            while day <= last:
+                if self.matches(day):
+                    months.add(month_ordinal(day))
+                day += one
+            shown = sorted(months)
+        if shown == self._shown and not force:
+            return False
+        self._shown = shown
+        self._lines.clear()
+        self._resize()
+        self.refresh()
+        return True
 
     #: While ``growing`` (a cold load), the scrollable height grows in steps
     #: of this many months: a new height means a layout pass of the screen.
@@ -366,6 +432,7 @@ class CalendarView(ScrollView, can_focus=True):
         if self._newest is None or newest > self._newest:
             self._newest = newest
         if self._extend(min(days), newest):
+            self._refold()
             self._lines.clear()
             self._resize()
             self.refresh()
@@ -375,8 +442,14 @@ class CalendarView(ScrollView, can_focus=True):
             # A grown range turns the gap days in the old last month to "missing".
             if old_last is not None and self._last != old_last:
                 days.add(old_last)
-            for line in {month_ordinal(d) - self._first_month for d in days}:
+            if self._refold():
+                self._after_change()
+                return
+            for line in {self.line_of(d) for d in days}:
                 self._invalidate(line)
+        self._after_change()
+
+    def _after_change(self) -> None:
         frontier = self.frontier
         if frontier is not None and (
             self.cursor is None or (self._follow_frontier and frontier != self.cursor)
@@ -391,7 +464,7 @@ class CalendarView(ScrollView, can_focus=True):
         changed = new ^ self.stalled
         self.stalled = new
         if self.mode == "status":
-            for line in {month_ordinal(d) - self._first_month for d in changed}:
+            for line in {self.line_of(d) for d in changed}:
                 self._invalidate(line)
 
     def set_mode(self, mode: str) -> None:
@@ -412,6 +485,7 @@ class CalendarView(ScrollView, can_focus=True):
         if name not in FILTERS:
             raise ValueError(f"unknown status filter {name!r}")
         self.status_filter = name
+        self._refold()
         self.redraw()
 
     def cycle_filter(self) -> str:
@@ -458,6 +532,7 @@ class CalendarView(ScrollView, can_focus=True):
     def set_search(self, days: frozenset[date] | None) -> None:
         """Dim the days not in ``days`` (``None`` ends the search) and repaint."""
         self.search = days
+        self._refold()
         self.redraw()
 
     # -- the cursor --------------------------------------------------------------
@@ -481,23 +556,34 @@ class CalendarView(ScrollView, can_focus=True):
         old = self.cursor
         self.cursor = day
         if old is not None and self._first is not None:
-            self._invalidate(month_ordinal(old) - self._first_month)
+            self._invalidate(self.line_of(old))
         if self._first is not None:
-            self._invalidate(month_ordinal(day) - self._first_month)
+            self._invalidate(self.line_of(day))
             self.scroll_to_cursor()
         if old != day:
             self.post_message(self.CursorMoved(self, day))
 
     def action_move(self, days: int) -> None:
         """Move the cursor ``days`` days (negative: back)."""
-        if self.cursor is not None:
-            self._set_cursor(self.cursor + timedelta(days=days), user=True)
+        if self.cursor is None:
+            return
+        day = self.cursor + timedelta(days=days)
+        if self._shown and self.line_of(day) < 0:  # folded: on to the next shown month
+            line = self.line_of(self.cursor) + (1 if days > 0 else -1)
+            if not 0 <= line < len(self._shown):
+                return
+            start = month_start(self._shown[line])
+            day = start if days > 0 else start + timedelta(days=month_length(self._shown[line]) - 1)
+        self._set_cursor(day, user=True)
 
     def action_month(self, months: int) -> None:
         """Move the cursor ``months`` months, keeping the day of month where it exists."""
         if self.cursor is None:
             return
         ordinal = month_ordinal(self.cursor) + months
+        line = self.line_of(self.cursor)
+        if self._shown and line >= 0:  # folded: one shown line up or down
+            ordinal = self._shown[max(0, min(len(self._shown) - 1, line + months))]
         day = min(self.cursor.day, month_length(ordinal))
         self._set_cursor(month_start(ordinal) + timedelta(days=day - 1), user=True)
 
@@ -535,7 +621,7 @@ class CalendarView(ScrollView, can_focus=True):
         if vx < LABEL_WIDTH or not 0 <= vy < self.month_count:
             return None
         index = (vx - LABEL_WIDTH) // CELL_WIDTH
-        ordinal = self._first_month + vy
+        ordinal = self.ordinal_at(vy)
         if index >= month_length(ordinal):
             return None
         day = month_start(ordinal) + timedelta(days=index)
@@ -595,7 +681,7 @@ class CalendarView(ScrollView, can_focus=True):
         cached = self._lines.get(line)
         if cached is not None:
             return cached
-        ordinal = self._first_month + line
+        ordinal = self.ordinal_at(line)
         first = month_start(ordinal)
         cursor = self.cursor
         on_cursor_line = cursor is not None and month_ordinal(cursor) == ordinal
@@ -636,7 +722,7 @@ class CalendarView(ScrollView, can_focus=True):
 
     def drawn_glyph(self, day: date) -> str | None:
         """The glyph of ``day`` as last drawn, or ``None`` while its month line is not drawn."""
-        strip = self._lines.get(month_ordinal(day) - self._first_month)
+        strip = self._lines.get(self.line_of(day))
         if strip is None:
             return None
         text = strip.text

@@ -140,6 +140,7 @@ class MonitorPane(Vertical):
         Binding("e", "export", "Export"),
         Binding("p", "pause", "Pause"),
         Binding("o", "page", "Pager", show=False),
+        Binding("v", "fold", "Only matching months", show=False),
         Binding("m", "malformed", "Malformed", show=False),
         Binding("escape", "cancel_goto", "Cancel", show=False),
     ]
@@ -526,6 +527,8 @@ class MonitorPane(Vertical):
         )
         mode = f"[b]{MODE_TITLES[calendar.mode]}[/b]"
         shown = "" if calendar.status_filter == "all" else f"  [b]only {calendar.status_filter}[/b]"
+        if calendar.folded and (calendar.search is not None or calendar.status_filter != "all"):
+            shown += "  [b]matching months only[/b]"
         self._put("#legend", f"{mode}{shown}  {entries}", layout=True)
 
     def refresh_day(self) -> None:
@@ -652,6 +655,7 @@ class MonitorPane(Vertical):
         self._hits = set()
         self.query_text = ""
         self.calendar.set_search(None)
+        self.refresh_legend()
 
     @on(Input.Submitted, "#goto")
     def jump(self, event: Input.Submitted) -> None:
@@ -701,6 +705,21 @@ class MonitorPane(Vertical):
         self.refresh_legend()
         count = "" if FILTERS[name] is None else f": n/N step through {name} days"
         self.notify(f"filter: {name}{count}", timeout=2)
+
+    def action_fold(self) -> None:
+        """Show only the months with a search hit or filtered day, or every month again."""
+        calendar = self.calendar
+        if not calendar.folded and calendar.search is None and calendar.status_filter == "all":
+            self.notify("nothing to fold to: search (/) or filter (s) first", timeout=3)
+            return
+        calendar.set_folded(not calendar.folded)
+        self.refresh_legend()
+        if calendar.folded:
+            self.notify(
+                f"showing only the {plural(calendar.month_count, 'month')} with matching days;"
+                " v shows every month",
+                timeout=3,
+            )
 
     def action_cycle_mode(self) -> None:
         """Colour the calendar by the next mode."""
