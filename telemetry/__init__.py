@@ -34,6 +34,7 @@ from .schema import (
 from .state import BackfillState
 from .store import HistoricalTelemetry, diagnose, upgrade_header
 from .tail import TailUpdate, TelemetryTail
+from .trend import DurationTrend, duration_trend
 
 __all__ = [
     "COLUMN",
@@ -55,6 +56,7 @@ __all__ = [
     "Attempt",
     "BackfillState",
     "DurationStats",
+    "DurationTrend",
     "FailureGroup",
     "HistoricalTelemetry",
     "Liveness",
@@ -72,6 +74,7 @@ __all__ = [
     "cold_load",
     "day_runs",
     "diagnose",
+    "duration_trend",
     "parse_instant",
     "record_attempt",
     "replaces",

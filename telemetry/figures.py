@@ -146,11 +146,18 @@ class DurationStats:
 
     def percentile(self, q: float) -> float | None:
         """The ``q``-th percentile (0..100, nearest rank), or ``None`` with no data."""
-        values = self._clean()
-        if not values:
-            return None
-        rank = math.ceil(q / 100 * len(values))
-        return values[min(max(rank, 1), len(values)) - 1]
+        return nearest_rank(self._clean(), q)
+
+
+def nearest_rank(ordered: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0..100) of the sorted ``ordered`` by nearest rank.
+
+    ``None`` when empty. The one percentile rule of every figure and trend.
+    """
+    if not ordered:
+        return None
+    rank = math.ceil(q / 100 * len(ordered))
+    return ordered[min(max(rank, 1), len(ordered)) - 1]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import compress, islice, pairwise, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .fields import _CANONICAL_STATUS, Malformed, Record, row_values
 from .figures import (
@@ -61,6 +61,9 @@ from .schema import (
     TelemetryRow,
 )
 from .segments import Segment, run_firsts, runs_of
+
+if TYPE_CHECKING:
+    from .trend import DurationTrend
 
 _STATUS = COLUMN["status"]
 _FINISHED = COLUMN["finished_at_utc"]
@@ -808,6 +811,17 @@ class BackfillState:
         edges = [end - 3600 * k for k in range(hours, -1, -1)]
         cuts = [bisect.bisect_right(times, edge) for edge in edges]
         return [b - a for a, b in pairwise(cuts)]
+
+    def duration_trend(
+        self, buckets: int = 48, days: Iterable[date] | None = None
+    ) -> DurationTrend:
+        """p50 / p95 of each phase's duration per bucket of writing time, failures counted.
+
+        See :func:`telemetry.trend.duration_trend`: one pass over the days.
+        """
+        from .trend import duration_trend
+
+        return duration_trend(self, buckets, days)
 
     def progress(self, window: timedelta = DEFAULT_WINDOW, now: datetime | None = None) -> Progress:
         """Progress over the expected range (or first..last day seen) and the ETA.

@@ -14,6 +14,8 @@ from tests.test_monitor import T0, backfill, make_app, row, text, write_rows
 from tui.monitor import MonitorApp
 from tui.simulate import DEMO_DAYS, DEMO_END, DEMO_START
 from tui.widgets.feed import FEED_ROWS
+from tui.widgets.pane import DURATION_BUCKETS
+from tui.widgets.trend import DurationChart
 
 
 def _footer_keys(app) -> str:  # type: ignore[no-untyped-def]
@@ -143,3 +145,31 @@ async def test_the_trend_shows_days_finished_per_hour(tmp_path: Path) -> None:
         hourly = app.state.finished_per_hour(48, now)
         assert list(trend.data) == hourly and hourly[-2:] == [2, 10]
         assert "now 10, peak 10" in text(app, "#trend-label")
+
+
+async def test_the_duration_chart_draws_the_trend_and_follows_new_rows(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    rows = [
+        row(date(2020, 1, k), "UPLOADED", k * 10, download_seconds=str(k), upload_seconds="3")
+        for k in range(1, 21)
+    ]
+    rows.append(row(date(2020, 1, 25), "FAILED", 100, error_type="HTTPError"))
+    write_rows(path, rows)
+    app = make_app(path)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for_rows(pilot, app, len(rows))
+        chart = app.pane.query_one(DurationChart)
+        assert await wait_until(pilot, lambda: chart.trend is not None and chart.trend.days)
+        assert chart.trend == app.state.duration_trend(DURATION_BUCKETS)
+        label = text(app, "#durations-label")
+        assert "p50" in label and "1 failed" in label and "dl" in label
+        drawn = chart.render()
+        assert "✗" in str(drawn)  # the failure is marked
+        app.pane.durations_every = 0.0
+        HistoricalTelemetry(path).append_row(
+            row(date(2020, 2, 1), "UPLOADED", 400, download_seconds="500")
+        )
+        assert await wait_until(
+            pilot, lambda: chart.trend is not None and sum(chart.trend.days) == 22, timeout=10
+        )
+        assert max(v for v in chart.trend.p95["download"] if v is not None) == 500.0

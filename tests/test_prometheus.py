@@ -136,7 +136,7 @@ def test_a_real_prometheus_scrapes_the_counts_as_rows_arrive(tmp_path: Path) -> 
     config.write_text(
         json.dumps(
             {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "global": {"scrape_interval": "200ms", "evaluation_interval": "1s"},
                 "rule_files": [str(EXAMPLES / "alerts.yml")],
                 "scrape_configs": [
                     {

@@ -19,8 +19,12 @@ from textual.widgets.option_list import Option
 
 from telemetry import COLUMN, PHASE_OF_STATUS, Record
 
+from .summary import human_seconds
+
 #: Lines the feed keeps.
 FEED_ROWS = 200
+#: Characters of an error message a feed line shows at most (one line each).
+MESSAGE_CHARS = 60
 
 _STATUS_STYLE = {
     "UPLOADED": "#009e73",
@@ -48,8 +52,8 @@ def feed_line(values: list[str]) -> Text:
     clock = when[11:19] if len(when) >= 19 else when[:8]
     seconds = values[_DURATION_COLUMN[phase]] if phase else ""
     try:
-        duration = f"{float(seconds):.1f}s" if seconds else ""
-    except ValueError:
+        duration = human_seconds(float(seconds)) if seconds else ""
+    except (ValueError, OverflowError):
         duration = ""
     line = Text(
         f"{clock:<8} {values[COLUMN['chunk_date_utc']]:<10} {phase:<8} ",
@@ -58,6 +62,11 @@ def feed_line(values: list[str]) -> Text:
     )
     line.append(f"{status or '(none)':<16}", style=_STATUS_STYLE.get(status, ""))
     line.append(f" {duration:>6} {values[COLUMN['error_type']]}")
+    message = values[COLUMN["error_message"]].strip()
+    if message:  # its last line says most (a traceback ends with the exception)
+        last = message.splitlines()[-1]
+        cut = last if len(last) <= MESSAGE_CHARS else last[: MESSAGE_CHARS - 1] + "…"
+        line.append(f"  {cut}", style="dim")
     return line
 
 

@@ -32,6 +32,7 @@ from telemetry import (
     COLUMN,
     STATUS_FAILED,
     BackfillState,
+    DurationTrend,
     TailUpdate,
     TelemetryTail,
     resume_plan,
@@ -48,6 +49,7 @@ from .summary import (
     rate_markup,
     summary_markup,
 )
+from .trend import DurationChart, chart_label
 
 #: Bytes read per batch: a few thousand rows, applied in a few milliseconds.
 BATCH_BYTES = 1 << 20
@@ -57,6 +59,10 @@ FIGURES_EVERY = 0.25
 WIDE = 140
 #: Hours of the trend sparkline under the feed.
 TREND_HOURS = 48
+#: Buckets of the duration chart, at most (their width adapts to the run).
+DURATION_BUCKETS = 48
+#: Seconds between two recomputations of the duration chart while rows arrive.
+DURATIONS_EVERY = 10.0
 #: Seconds a reset banner stays up.
 BANNER_SECONDS = 30.0
 
@@ -201,6 +207,9 @@ class MonitorPane(Vertical):
         self._banner_timer: Timer | None = None
         self._badge = ""
         self._error: str | None = None  # why the file is not telemetry, while it is not
+        #: Seconds between two recomputations of the duration chart.
+        self.durations_every = DURATIONS_EVERY
+        self._forget_durations()
 
     def _put(
         self, selector: str, markup: str, *, layout: bool = False, wraps: bool = False
@@ -218,6 +227,11 @@ class MonitorPane(Vertical):
         self._shown[selector] = markup
         layout = layout or (wraps and len(markup) != len(before or ""))
         self.query_one(selector, Static).update(markup, layout=layout)
+
+    def _forget_durations(self) -> None:
+        self._durations_at = -DURATIONS_EVERY  # monotonic time of the last chart update
+        self._durations_rows = -1  # rows applied when the chart was last computed
+        self._durations_loaded = False  # whether that was after the file was read through
 
     def _new_state(self) -> BackfillState:
         return BackfillState(
@@ -245,6 +259,8 @@ class MonitorPane(Vertical):
                 yield LiveFeed(id="feed")
                 yield Static(id="trend-label")
                 yield Sparkline([], id="trend")
+                yield Static(chart_label(None), id="durations-label")
+                yield DurationChart(id="durations")
         yield Static(id="day")
         yield Input(placeholder="go to YYYY-MM-DD, Enter", id="goto")
         yield Input(
@@ -264,7 +280,9 @@ class MonitorPane(Vertical):
 
     def on_resize(self, event: events.Resize) -> None:
         """The side panel (live feed, trend) takes the right of the calendar on wide terminals."""
-        self.query_one("#side").display = event.size.width >= WIDE
+        wide = event.size.width >= WIDE
+        self.query_one("#side").display = wide
+        self.set_class(wide, "-wide")
 
     def on_live_feed_day_chosen(self, event: LiveFeed.DayChosen) -> None:
         """A line of the live feed was chosen: open its day."""
@@ -377,6 +395,7 @@ class MonitorPane(Vertical):
         self._stalled_seen.clear()
         self._was_quiet = False
         self.feed.clear_feed()
+        self._forget_durations()
         self.state = self._new_state()
         self.source = ""
         self.loaded = False
@@ -504,6 +523,7 @@ class MonitorPane(Vertical):
         self.refresh_day()
         if self.query_one("#side").display:
             self.refresh_trend(now)
+            self.refresh_durations()
         badge = tab_badge(state.status_counts[STATUS_FAILED], len(stalled), live.quiet)
         if badge != self._badge:
             self._badge = badge
@@ -518,6 +538,40 @@ class MonitorPane(Vertical):
             "#trend-label",
             f"days finished per hour, last {TREND_HOURS} h: now {hourly[-1]:,}, peak {peak:,}",
         )
+
+    def refresh_durations(self) -> None:
+        """Recompute the duration chart in a worker when rows came in since the last time.
+
+        At most every :data:`DURATIONS_EVERY` seconds; during a cold load
+        once early on, then as soon as the file has been read through.
+        """
+        rows = self.state.rows
+        if rows == self._durations_rows:
+            return
+        first_after_load = self.loaded and not self._durations_loaded
+        if not first_after_load:
+            if not self.loaded and self._durations_rows >= 0:
+                return
+            if time.monotonic() - self._durations_at < self.durations_every:
+                return
+        self._durations_loaded = self.loaded
+        self._durations_at = time.monotonic()
+        self._durations_rows = rows
+        self.compute_durations(self.state, list(self.state.days))
+
+    @work(thread=True, exclusive=True, group="durations")
+    def compute_durations(self, state: BackfillState, days: list[date]) -> None:
+        """Compute the duration trend off the UI thread (one pass over the days)."""
+        trend = state.duration_trend(DURATION_BUCKETS, days)
+        try:
+            self.app.call_from_thread(self._show_durations, state, trend)
+        except RuntimeError:  # the app closed
+            return
+
+    def _show_durations(self, state: BackfillState, trend: DurationTrend) -> None:
+        if state is self.state:  # not a state since replaced (reset)
+            self.query_one(DurationChart).show(trend)
+            self._put("#durations-label", chart_label(trend))
 
     def refresh_legend(self) -> None:
         """Redraw the legend line for the calendar's colour mode and filter."""

@@ -1,0 +1,117 @@
+"""The duration chart of the side panel: p50 / p95 per phase over writing time.
+
+Drawn with textual-plotext (Plotext in a Textual widget): one line per
+phase for the p50, a fainter one for the p95, and a mark (``✗``) on the time
+axis where days failed. The data is a :class:`~telemetry.DurationTrend`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual_plotext import PlotextPlot
+
+from telemetry import DurationTrend
+
+from .summary import human_seconds
+
+#: Phase -> (short name, colour): the Okabe-Ito blue, green and yellow, which
+#: stay apart for colour-blind readers and on light and dark themes.
+PHASE_STYLE: dict[str, tuple[str, tuple[int, int, int]]] = {
+    "download": ("dl", (0, 114, 178)),
+    "process": ("proc", (0, 158, 115)),
+    "upload": ("up", (230, 159, 0)),
+}
+#: The colour of the failure marks (Okabe-Ito vermillion, as FAILED in the calendar).
+FAILED_COLOUR = (213, 94, 0)
+
+
+def width_words(width: timedelta) -> str:
+    """A bucket width in words: ``10 s``, ``15 min``, ``6 h``, ``1 day``, ``1 week``."""
+    seconds = int(width.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    days = seconds // 86400
+    if days % 7 == 0 and days < 28:
+        weeks = days // 7
+        return f"{weeks} week" if weeks == 1 else f"{weeks} weeks"
+    return f"{days} day" if days == 1 else f"{days} days"
+
+
+def tick_label(trend: DurationTrend, k: int) -> str:
+    """The time axis label of bucket ``k``: a clock time within a day, else a date."""
+    start = trend.starts[k]
+    if trend.width < timedelta(days=1):
+        span = trend.starts[-1] - trend.starts[0]
+        if span < timedelta(hours=1) and trend.width < timedelta(minutes=1):
+            return f"{start:%H:%M:%S}"
+        return f"{start:%H:%M}" if span < timedelta(days=1) else f"{start:%m-%d %H}h"
+    return f"{start:%Y-%m-%d}"
+
+
+def _runs(series: list[float | None]) -> list[list[tuple[int, float]]]:
+    """The runs of consecutive buckets with a value, as ``(bucket, value)`` points."""
+    runs: list[list[tuple[int, float]]] = []
+    last = -2
+    for x, y in enumerate(series):
+        if y is None:
+            continue
+        if x != last + 1:
+            runs.append([])
+        runs[-1].append((x, y))
+        last = x
+    return runs
+
+
+def chart_label(trend: DurationTrend | None) -> str:
+    """The line above the chart: what it shows, the legend in the lines' colours."""
+    if trend is None or not trend.starts or not trend.has_durations:
+        return "phase durations p50 / p95: none recorded yet"
+    keys = "  ".join(f"[rgb({r},{g},{b})]{short}[/]" for short, (r, g, b) in PHASE_STYLE.values())
+    failed = sum(trend.failed)
+    marks = f"  [rgb{FAILED_COLOUR}]✗[/] {failed:,} failed" if failed else ""
+    return f"p50 ⣿ / p95 • per {width_words(trend.width)} of writing: {keys}{marks}"
+
+
+class DurationChart(PlotextPlot):
+    """p50 / p95 of download, process and upload time per bucket of writing time."""
+
+    DEFAULT_CSS = """
+    DurationChart { height: 1fr; min-height: 8; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trend: DurationTrend | None = None
+
+    def show(self, trend: DurationTrend) -> None:
+        """Draw ``trend`` (the previous one is cleared)."""
+        self.trend = trend
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        count = len(trend.starts)
+        if count == 0 or not trend.has_durations:
+            self.refresh()
+            return
+        top = 0.0
+        for phase, (_, colour) in PHASE_STYLE.items():
+            for series, marker in ((trend.p50[phase], "braille"), (trend.p95[phase], "dot")):
+                for run in _runs(series):  # a gap (no days written) breaks the line
+                    top = max(top, max(y for _, y in run))
+                    plt.plot([x for x, _ in run], [y for _, y in run], marker=marker, color=colour)
+        failed = [x for x in range(count) if trend.failed[x]]
+        if failed:
+            plt.scatter(failed, [0.0] * len(failed), marker="✗", color=FAILED_COLOUR)
+        top = top * 1.05 or 1.0
+        plt.ylim(0, top)
+        levels = [top * k / 4 for k in range(5)]
+        plt.yticks(levels, [human_seconds(v) for v in levels])
+        step = max(1, count // 4)
+        ticks = list(range(0, count, step))
+        plt.xticks([float(k) for k in ticks], [tick_label(trend, k) for k in ticks])
+        self.refresh()
