@@ -570,3 +570,26 @@ def test_watch_rejects_bad_input_in_one_line(tmp_path: Path) -> None:
         result = runner.invoke(watch, args)
         assert result.exit_code == 2, args
         assert message in result.output and "Traceback" not in result.output
+
+
+async def test_the_quiet_writer_warning_reads_in_every_theme(tmp_path: Path) -> None:
+    """Its text and background differ in light, dark and ANSI themes (not red on red)."""
+    path, rows = backfill(tmp_path)
+    app = make_app(path, clock=lambda: frozen(minutes_after_last=600))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, rows)
+        head = app.pane.query_one("#head", Static)
+        for theme in ("ansi-light", "ansi-dark", "textual-light", "textual-dark", "nord"):
+            app.theme = theme
+            await pilot.pause()
+            app.refresh_view()
+            await pilot.pause()
+            strip = head.render_line(0)
+            quiet = [s for s in strip if "writer quiet" in s.text]
+            assert quiet, theme
+            style = quiet[0].style
+            assert style is not None
+            fg, bg = style.color, style.bgcolor
+            if style.reverse:
+                fg, bg = bg, fg
+            assert fg is not None and bg is not None and fg != bg, (theme, style)

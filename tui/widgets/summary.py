@@ -96,7 +96,9 @@ def head_markup(
         parts.append(f"[b $success]✓ complete{stopped}[/]")
     elif live.quiet:
         parts.append(
-            f"[b $text-error on $error-muted] ⚠ writer quiet: last row "
+            # Reversed: the error colour as the background, the line's own
+            # as the text, which reads in every theme (ANSI ones included).
+            f"[b reverse $error] ⚠ writer quiet: last row "
             f"{human_duration(live.since)} ago (usual < {human_duration(live.limit)}) [/]"
         )
     else:
