@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 
 from telemetry import SCHEMA, BackfillState, HistoricalTelemetry, RowGaps, TelemetryTail
 from tests.test_monitor import row, write_rows
+from tui.spans import plural
 from tui.widgets.calendar import (
     ATTEMPTS_SCALE,
     AVAILABILITY_SCALE,
@@ -23,7 +24,7 @@ from tui.widgets.calendar import (
     month_ordinal,
     month_start,
 )
-from tui.widgets.pane import plural, ruler
+from tui.widgets.pane import ruler
 from tui.widgets.summary import human_duration, last_line
 
 START = date(2000, 1, 1)
@@ -91,6 +92,31 @@ def test_availability_prefers_the_column_then_records_over_expected() -> None:
 def test_duration_scale_without_downloads_still_has_five_bins() -> None:
     scale = duration_scale(BackfillState())
     assert len(scale.labels) == 5 and scale.labels[-1].startswith("≥")
+
+
+def _downloads(tmp_path: Path, seconds: list[float]) -> BackfillState:
+    path = tmp_path / "d.csv"
+    store = HistoricalTelemetry(path)
+    for k, value in enumerate(seconds):
+        day = date(2020, 1, 1) + timedelta(days=k)
+        store.append_row(
+            {"chunk_date_utc": str(day), "status": "DOWNLOADED", "download_seconds": str(value)}
+        )
+    return BackfillState.from_path(path)
+
+
+def test_duration_bins_of_alike_durations_still_tell_days_apart(tmp_path: Path) -> None:
+    values = [12.1, 12.1, 12.1, 12.1, 12.2, 12.2, 12.3, 12.3, 12.3, 12.3]
+    scale = duration_scale(_downloads(tmp_path, values))
+    assert len(set(scale.labels)) == 5, scale.labels  # not five times "<12s"
+    assert len({scale.bin(v) for v in values}) >= 3  # the days spread over the ramp
+    same = duration_scale(_downloads(tmp_path / "same", [300.0] * 6))
+    assert len(set(same.labels)) == 5 and same.bin(300.0) == 2  # the middle bin
+    # Spread-out durations keep their percentile bins and short labels.
+    spread = duration_scale(
+        _downloads(tmp_path / "spread", [1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
+    )
+    assert spread.labels == ("<2.0s", "<8.0s", "<32s", "<128s", "≥128s")
 
 
 def test_plural_counts_with_thousands_separators() -> None:

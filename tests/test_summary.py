@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from telemetry import HistoricalTelemetry
 from tui.cli import main
+from tui.spans import days_between
 
 
 def test_summary_json_and_fail_on(tmp_path: Path) -> None:
@@ -25,3 +27,25 @@ def test_summary_json_and_fail_on(tmp_path: Path) -> None:
     assert runner.invoke(main, ["summary", str(path), "--fail-on", "failed"]).exit_code == 1
     bad = runner.invoke(main, ["summary", str(path), "--fail-on", "sad"])
     assert bad.exit_code == 2
+
+
+def test_summary_text_says_scattered_days_are_between_not_a_range(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    for day in ("2019-04-07", "2019-05-01", "2021-09-29"):
+        store.append_row({"chunk_date_utc": day, "status": "FAILED", "error_type": "HTTPError"})
+    for day in ("2020-01-01", "2020-01-02"):
+        store.append_row({"chunk_date_utc": day, "status": "FAILED", "error_type": "Timeout"})
+    out = CliRunner().invoke(main, ["summary", str(path)]).output
+    assert "  HTTPError: 3 days between 2019-04-07 and 2021-09-29\n" in out
+    assert "  Timeout: 2 days, 2020-01-01..2020-01-02\n" in out
+
+
+def test_counts_in_words() -> None:
+    assert days_between(1, date(2020, 1, 5), date(2020, 1, 5)) == "1 day, 2020-01-05"
+    assert days_between(1_234, date(2020, 1, 1), date(2023, 5, 18)) == (
+        "1,234 days, 2020-01-01..2023-05-18"
+    )
+    assert days_between(9, date(2019, 4, 7), date(2021, 9, 29)) == (
+        "9 days between 2019-04-07 and 2021-09-29"
+    )

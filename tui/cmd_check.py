@@ -9,6 +9,7 @@ import click
 from telemetry import TelemetryFormatError, diagnose
 
 from .cli import BadInput, telemetry_file
+from .spans import plural
 
 
 @click.command()
@@ -34,6 +35,6 @@ def check(file: Path) -> None:
     for report in reports:
         click.echo(f"{file}:{report.line}: {report.reason} (byte {report.offset})")
     if reports:
-        click.echo(f"{len(reports)} malformed record(s)", err=True)
+        click.echo(plural(len(reports), "malformed record"), err=True)
         raise SystemExit(1)
     click.echo(f"{file}: clean")

@@ -23,6 +23,7 @@ from telemetry.plan import PHASES
 
 from .cli import BadInput, telemetry_file
 from .options import DAY, check_range, stale_after_option
+from .spans import plural
 
 
 @click.command()
@@ -121,10 +122,6 @@ def latest(
             out.write(f"{d}  {row.status:<17} {row.started_at_utc:<32} {row.error_type}\n")
 
 
-def _days(n: int) -> str:
-    return f"{n:,} day" if n == 1 else f"{n:,} days"
-
-
 def _run_text(a: date, b: date) -> str:
     return f"{a}..{b}" if a != b else str(a)
 
@@ -166,5 +163,5 @@ def _print_plan(plan: ResumePlan, fmt: str) -> None:
         )
         for phase in PHASES:
             days = getattr(plan, phase)
-            out.write(f"{phase}: {_days(len(days))}\n")
+            out.write(f"{phase}: {plural(len(days), 'day')}\n")
             out.write("".join(f"  {_run_text(a, b)}\n" for a, b in plan.ranges(phase)))

@@ -13,7 +13,7 @@ from telemetry import BackfillState, TelemetryFormatError
 
 from .cli import BadInput, telemetry_file
 from .options import check_range, expected_range_options, stale_after_option
-from .spans import human_duration
+from .spans import days_between, human_duration
 
 FAIL_ON = ("failed", "stalled", "malformed", "quiet")
 
@@ -124,10 +124,11 @@ def summary(
         rate = data["days_per_hour"]
         click.echo(f"throughput: {rate:,.1f} days/h" if rate else "throughput: -")
         for g in data["failures"]:
+            first, last = date.fromisoformat(g["first"]), date.fromisoformat(g["last"])
             click.echo(
-                f"  {g['error_type'] or '(no type)'}: {g['count']} days {g['first']}..{g['last']}"
+                f"  {g['error_type'] or '(no type)'}: {days_between(g['count'], first, last)}"
             )
-        click.echo(f"stalled: {len(data['stalled'])}  malformed rows: {len(data['malformed'])}")
+        click.echo(f"stalled: {len(data['stalled']):,}  malformed rows: {len(data['malformed']):,}")
         click.echo(_last_row_line(data))
     tripped = {
         "failed": data["failed"] > 0,

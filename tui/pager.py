@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from telemetry import COLUMN, SCHEMA, BackfillState, Record, attempt_numbers
 
+from .spans import plural
+
 if TYPE_CHECKING:
     from textual.app import App
 
@@ -32,8 +34,8 @@ def day_report(state: BackfillState, path: Path, day: date, records: Sequence[Re
     """
     status = state.status_of(day) or "never attempted"
     lines = [
-        f"{day}  latest {status}  {_count(state.attempts(day), 'attempt')}, "
-        f"{_count(len(records), 'row')}  ({path})",
+        f"{day}  latest {status}  {plural(state.attempts(day), 'attempt')}, "
+        f"{plural(len(records), 'row')}  ({path})",
         "",
     ]
     numbers = attempt_numbers(r.values for r in records)
@@ -54,10 +56,6 @@ def day_report(state: BackfillState, path: Path, day: date, records: Sequence[Re
     if not records:
         lines.append("(no rows of this day could be read)")
     return "\n".join(lines) + "\n"
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def report_path(path: Path, day: date) -> Path:

@@ -1,8 +1,23 @@
-"""Spans of time in words, for every command and the monitor (no Textual import)."""
+"""Counts and spans of time in words, for every command and the monitor (no Textual import)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,234 rows``, ``2 matches`` (with ``many``): thousands separated."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {many or noun + 's'}"
+
+
+def days_between(count: int, first: date, last: date) -> str:
+    """``1 day, 2020-01-05``; ``3 days, 2020-01-05..2020-01-07`` (a run without gaps);
+    ``9 days between 2019-04-07 and 2021-09-29`` (scattered: not a range of them all)."""
+    if count == 1 or first == last:
+        return f"{plural(count, 'day')}, {first}"
+    if (last - first).days + 1 == count:
+        return f"{plural(count, 'day')}, {first}..{last}"
+    return f"{plural(count, 'day')} between {first} and {last}"
 
 
 def human_duration(span: timedelta) -> str:

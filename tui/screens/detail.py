@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from telemetry import COLUMN, BackfillState, Record, attempt_numbers
 
 from ..pager import day_report, page, report_path, write_report
+from ..spans import plural
 from .tables import fill_table
 
 #: Column titles of the attempts table, in display order.
@@ -178,7 +179,7 @@ class DayDetailScreen(Screen[None]):
         rows = self.state.row_count(self.day)
         return (
             f"{self.day.isoformat()}  latest {status}  "
-            f"{attempts} attempt{'s' * (attempts != 1)}, {rows} row{'s' * (rows != 1)}"
+            f"{plural(attempts, 'attempt')}, {plural(rows, 'row')}"
         )
 
     # -- reading ------------------------------------------------------------------
@@ -198,8 +199,9 @@ class DayDetailScreen(Screen[None]):
             warning = None
             if len(records) < expected:
                 warning = (
-                    f"The file changed under this view: {len(records)} of {expected} rows "
-                    "of this day could be read. Reload the monitor to re-read the file."
+                    f"The file changed under this view: {len(records):,} of "
+                    f"{plural(expected, 'row')} of this day could be read. "
+                    "Reload the monitor to re-read the file."
                 )
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_records, records, warning)
@@ -263,7 +265,7 @@ class DayDetailScreen(Screen[None]):
         title.update(
             Text(
                 f"error message of row {number} ({record.values[COLUMN['status']]}"
-                f"{', ' + error_type if error_type else ''}): {lines} line{'s' * (lines != 1)}"
+                f"{', ' + error_type if error_type else ''}): {plural(lines, 'line')}"
                 "   y clipboard, o pager, w file"
             )
         )

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from telemetry import COLUMN, BackfillState, FailureGroup
 
+from ..spans import plural
 from .detail import LIVE_CHECK_SECONDS, DayDetailScreen
 from .tables import fill_table
 
@@ -139,8 +140,8 @@ class FailuresScreen(Screen[None]):
         self.groups = self.state.failures()
         total = sum(group.count for group in self.groups)
         self.query_one("#failures-title", Static).update(
-            f"{total} failed day{'s' * (total != 1)} in {len(self.groups)} "
-            f"group{'s' * (len(self.groups) != 1)} (latest status FAILED, by error_type)"
+            f"{plural(total, 'failed day')} in {plural(len(self.groups), 'group')} "
+            "(latest status FAILED, by error_type)"
         )
         self.set_class(not self.groups, "-empty")
         fill_table(
@@ -193,7 +194,7 @@ class FailuresScreen(Screen[None]):
             title.update("")
             return
         title.update(
-            f"{group.count} day{'s' * (group.count != 1)} failing with "
+            f"{plural(group.count, 'day')} failing with "
             f"{group.error_type or '(no error_type)'}   enter opens a day, tab switches tables"
         )
         rows = []

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from telemetry import BackfillState, Malformed
 
+from ..spans import plural
 from .detail import LIVE_CHECK_SECONDS
 from .tables import fill_table
 
@@ -76,7 +77,7 @@ class MalformedScreen(Screen[None]):
         count = len(self.rows)
         shown = f" (the first {MAX_SHOWN} listed)" if count > MAX_SHOWN else ""
         self.query_one("#malformed-title", Static).update(
-            f"{count} malformed row{'s' * (count != 1)}{shown}: skipped by every reader, "
+            f"{plural(count, 'malformed row')}{shown}: skipped by every reader, "
             "never counted as attempts"
         )
         self.set_class(not self.rows, "-empty")

@@ -169,14 +169,36 @@ ATTEMPTS_SCALE = Scale((2, 3, 4, 5), ("1", "2", "3", "4", "5+"))
 
 
 def duration_scale(state: BackfillState) -> Scale:
-    """Download-time bins at the 20/40/60/80th percentiles of the file's downloads."""
-    stats = state.durations["download"]
-    edges = tuple(stats.percentile(q) or 0.0 for q in (20, 40, 60, 80))
-    if not stats.count:
-        edges = (1.0, 2.0, 5.0, 10.0)
+    """Download-time bins at the 20/40/60/80th percentiles of the file's downloads.
 
-    labels = (*(f"<{human_seconds(e)}" for e in edges), f"≥{human_seconds(edges[-1])}")
-    return Scale(edges, labels)
+    When durations are alike the percentiles coincide, and bins would all
+    read ``<12s``: then the edges are spread evenly between the shortest and
+    the longest (around the value, when all are equal), and the labels get
+    the digits that tell them apart.
+    """
+    stats = state.durations["download"]
+    if not stats.count:
+        edges: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
+    else:
+        edges = tuple(stats.percentile(q) or 0.0 for q in (20, 40, 60, 80))
+        if len(set(edges)) < len(edges):
+            low, high = stats.min, stats.max
+            if high - low < 1e-9:  # all the same: the middle bin holds them
+                low, high = low * 0.5, low * 1.5 if low else 1.0
+            edges = tuple(low + (high - low) * k / 5 for k in range(1, 5))
+    names = _distinct(edges)
+    return Scale(edges, (*(f"<{n}" for n in names), f"≥{names[-1]}"))
+
+
+def _distinct(edges: tuple[float, ...]) -> list[str]:
+    """The edges in a few characters (:func:`human_seconds`), with more digits if
+    that is what it takes for no two to read the same."""
+    names = [human_seconds(e) for e in edges]
+    digits = 2
+    while len(set(names)) < len(names) and digits < 9:
+        names = [f"{e:.{digits}g}s" for e in edges]
+        digits += 1
+    return names
 
 
 class CalendarView(ScrollView, can_focus=True):

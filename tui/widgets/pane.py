@@ -40,6 +40,7 @@ from telemetry import (
 
 from ..follow import wakeups
 from ..pager import day_report, page, report_path, write_report
+from ..spans import plural
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
 from .feed import LiveFeed
 from .summary import (
@@ -116,11 +117,6 @@ def tab_badge(failed: int, stalled: int, quiet: bool) -> str:
 def export_path(path: Path) -> Path:
     """Where ``e`` writes the resume plan: ``<stem>.resume-plan.txt`` beside the file."""
     return path.with_name(f"{path.stem}.resume-plan.txt")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 day``, ``2 days``, ``1,234 rows``: a count with its noun, thousands separated."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {many or word + 's'}"
 
 
 class MonitorPane(Vertical):
@@ -687,7 +683,7 @@ class MonitorPane(Vertical):
         if done:
             found = len(self._hits)
             self.notify(
-                f"{found:,} day{'s' if found != 1 else ''} match {self.query_text!r}: "
+                f"{plural(found, 'day')} match {self.query_text!r}: "
                 "n / N step through them, Esc ends the search",
                 timeout=4,
             )

@@ -24,15 +24,10 @@ from telemetry import (
     Liveness,
 )
 
-from ..spans import human_duration
+from ..spans import human_duration, plural
 
 _STARTED = COLUMN["started_at_utc"]
 _FINISHED = COLUMN["finished_at_utc"]
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 row``, ``2 rows``, ``1,234 rows``."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def human_seconds(seconds: float) -> str:
@@ -198,7 +193,7 @@ def day_markup(state: BackfillState, day: date | None, stalled: bool = False) ->
     status = values[COLUMN["status"]]
     status_text = f"[b $text-error]{status}[/]" if status == STATUS_FAILED else f"[b]{status}[/b]"
     attempts = state.attempts(day)
-    parts = [head, status_text, f"{attempts} attempt{'s' if attempts != 1 else ''}"]
+    parts = [head, status_text, plural(attempts, "attempt")]
     if stalled:
         parts.append("[b $text-warning]stalled[/]")
     error = values[COLUMN["error_type"]]

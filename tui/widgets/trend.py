@@ -13,6 +13,7 @@ from textual_plotext import PlotextPlot
 
 from telemetry import DurationTrend
 
+from ..spans import plural
 from .summary import human_seconds
 
 #: Phase -> (short name, colour): the Okabe-Ito blue, green and yellow, which
@@ -37,9 +38,8 @@ def width_words(width: timedelta) -> str:
         return f"{seconds // 3600} h"
     days = seconds // 86400
     if days % 7 == 0 and days < 28:
-        weeks = days // 7
-        return f"{weeks} week" if weeks == 1 else f"{weeks} weeks"
-    return f"{days} day" if days == 1 else f"{days} days"
+        return plural(days // 7, "week")
+    return plural(days, "day")
 
 
 def tick_label(trend: DurationTrend, k: int) -> str:
