@@ -10,7 +10,9 @@ weeks), so a chart always has a few dozen points at most.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -88,20 +90,29 @@ def duration_trend(
     """
     if buckets < 1:
         raise ValueError(f"buckets must be at least 1, not {buckets}")
-    written: list[tuple[datetime, Sequence[str]]] = []
+    # One compact entry per day (not its row: a state may hold 100k+ days).
+    moments: list[datetime] = []
+    failed_flags = bytearray()
+    seconds: dict[str, array[float]] = {p: array("d") for p in PHASES}  # NaN: none
     started_at, finished_at = COLUMN["started_at_utc"], COLUMN["finished_at_utc"]
+    status_at = COLUMN["status"]
     for day in state.days if days is None else days:
         values = state.latest_values(day)
         if values is None:
             continue
         moment = parse_instant(values[finished_at]) or parse_instant(values[started_at])
-        if moment is not None:
-            written.append((moment, values))
-    if not written:
+        if moment is None:
+            continue
+        moments.append(moment)
+        failed_flags.append(values[status_at] == STATUS_FAILED)
+        for phase, col in _SECONDS.items():
+            number = _number(values[col])
+            # Negatives count as zero, as in DurationStats.
+            seconds[phase].append(math.nan if number is None else max(number, 0.0))
+    if not moments:
         none: dict[str, list[float | None]] = {p: [] for p in PHASES}
         return DurationTrend(WIDTHS[0], [], [], [], none, {p: [] for p in PHASES})
-    first = min(m for m, _ in written)
-    last = max(m for m, _ in written)
+    first, last = min(moments), max(moments)
     width = pick_width(last - first, buckets)
     # Buckets start on whole multiples of the width since the epoch (UTC).
     origin = _EPOCH + width * ((first - _EPOCH) // width)
@@ -109,16 +120,14 @@ def duration_trend(
     samples: dict[str, list[list[float]]] = {p: [[] for _ in range(count)] for p in PHASES}
     per_bucket_days = [0] * count
     failed = [0] * count
-    status_at = COLUMN["status"]
-    for moment, row in written:
+    for n, moment in enumerate(moments):
         k = (moment - origin) // width
         per_bucket_days[k] += 1
-        if row[status_at] == STATUS_FAILED:
-            failed[k] += 1
-        for phase, col in _SECONDS.items():
-            seconds = _number(row[col])
-            if seconds is not None:  # negatives count as zero, as in DurationStats
-                samples[phase][k].append(max(seconds, 0.0))
+        failed[k] += failed_flags[n]
+        for phase, values_of in seconds.items():
+            value = values_of[n]
+            if value == value:  # not NaN
+                samples[phase][k].append(value)
     p50: dict[str, list[float | None]] = {}
     p95: dict[str, list[float | None]] = {}
     for phase, per_bucket in samples.items():

@@ -175,49 +175,101 @@ def burst_ingest(path: Path, rows: int = 200_000) -> float:
         follow.close()
 
 
-def monitor_latency(path: Path, samples: int = 10) -> tuple[float, float, float]:
-    """The monitor on ``path``, headless: (first paint, full load, median append -> screen).
+def monitor_latency(path: Path, samples: int = 10) -> dict[str, float]:
+    """The monitor on ``path``, headless at 180x48 (the side panel shown).
 
-    First paint: from starting the app until the calendar has drawn a day. Append ->
-    screen: from ``append_row`` returning until the new day's cell is in the
-    calendar's rendered line.
+    First paint: from starting the app until the calendar has drawn a day.
+    Append -> cell / feed: from ``append_row`` returning until the new day's
+    cell is in the calendar's rendered line / its line tops the live feed
+    (medians). Chart: from the end of the load until the duration chart
+    holds every day. Run it in a fresh process (:func:`monitor_figures`) for
+    its peak RSS.
     """
     import asyncio
 
     from telemetry import HistoricalTelemetry
     from tui.monitor import MonitorApp
+    from tui.widgets.trend import DurationChart
 
-    async def run() -> tuple[float, float, float]:
+    async def run() -> dict[str, float]:
         app = MonitorApp(path)
         t0 = time.perf_counter()
         async with app.run_test(size=(180, 48)) as pilot:
             pane = app.pane
+            assert pane.query_one("#side").display, "the side panel is not shown"
             while not pane.state.rows or pane.calendar.drawn_glyph(pane.state.days[0]) is None:
                 await pilot.pause(0.005)
             first_paint = time.perf_counter() - t0
             while not pane.loaded:
                 await pilot.pause(0.05)
             load = time.perf_counter() - t0
+            chart = pane.query_one(DurationChart)
+            while chart.trend is None or sum(chart.trend.days) < len(pane.state.days):
+                await pilot.pause(0.05)
+            chart_after = time.perf_counter() - t0 - load
             store = HistoricalTelemetry(path)
             # Warm up the writer (its first append frames the file); the samples
             # come after this day, so the calendar's cursor follows each of them.
             warm_up = SAMPLES + timedelta(days=99)
             store.append_row({"chunk_date_utc": warm_up.isoformat(), "status": "UPLOADED"})
-            waits = []
+            cells, lines = [], []
             for i in range(samples):
                 day = SAMPLES + timedelta(days=100 + i)
                 await asyncio.to_thread(
                     store.append_row, {"chunk_date_utc": day.isoformat(), "status": "FAILED"}
                 )
                 t = time.perf_counter()
-                while pane.calendar.drawn_glyph(day) != "✗":
-                    if time.perf_counter() - t > 60:
-                        raise RuntimeError(f"{day} never showed in the calendar")
+                cell = line = None
+                while cell is None or line is None:
+                    now = time.perf_counter()
+                    if now - t > 60:
+                        raise RuntimeError(f"{day} never showed in the calendar and the feed")
+                    if cell is None and pane.calendar.drawn_glyph(day) == "✗":
+                        cell = now - t
+                    if line is None and day.isoformat() in str(
+                        pane.feed.get_option_at_index(0).prompt
+                    ):
+                        line = now - t
                     await pilot.pause(0.005)
-                waits.append(time.perf_counter() - t)
-            return first_paint, load, statistics.median(waits)
+                cells.append(cell)
+                lines.append(line)
+            return {
+                "first_paint": first_paint,
+                "load": load,
+                "chart_after_load": chart_after,
+                "append_cell": statistics.median(cells),
+                "append_feed": statistics.median(lines),
+            }
 
     return asyncio.run(run())
+
+
+_MONITOR_CHILD = r"""
+import json, resource, sys
+from pathlib import Path
+from tests.bench.run import monitor_latency
+figures = monitor_latency(Path(sys.argv[1]))
+figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(figures))
+"""
+
+
+def monitor_figures(path: Path, rows: int) -> None:
+    """Print the monitor's figures on ``path``, measured in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", _MONITOR_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout
+    f = json.loads(out.splitlines()[-1])
+    print(
+        f"monitor on {rows:,} rows, side panel shown: first paint {f['first_paint']:.2f} s,"
+        f" full load {f['load']:.1f} s, duration chart {f['chart_after_load']:.1f} s later,"
+        f" append -> cell median {f['append_cell'] * 1000:.0f} ms,"
+        f" -> feed line {f['append_feed'] * 1000:.0f} ms, peak RSS {f['rss_mb']:.0f} MB"
+    )
 
 
 def scrape_time(path: Path, scrapes: int = 50) -> float:
@@ -420,11 +472,7 @@ def main() -> None:
         metrics_figures(small, big, args.rows)
         long_record(Path(tmp))
         concurrent_big_rows(Path(tmp))
-        paint, load, append = monitor_latency(big)
-        print(
-            f"monitor on {args.rows:,} rows: first paint {paint:.2f} s, full load {load:.1f} s,"
-            f" append -> visible cell median {append * 1000:.0f} ms"
-        )
+        monitor_figures(big, args.rows)
 
 
 if __name__ == "__main__":
