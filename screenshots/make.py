@@ -3,9 +3,10 @@
 python -m screenshots.make
 
 Writes main.svg (the main screen on a failed day), wide.svg (the same at
-200 columns, the live feed beside the calendar), colour-mode.svg
-(availability %), detail.svg (every attempt of that day) and failures.svg
-(failed days by error type). The clock is frozen a few seconds after the
+200 columns, the live feed and the trends beside the calendar), colour-mode.svg
+(availability %), detail.svg (every attempt of that day), failures.svg
+(failed days by error type) and search.svg (a search, folded to the months
+with hits). The clock is frozen a few seconds after the
 newest row, so the header reads the same on every run.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from tests.bench.generate import generate
 from tests.monitor_wait import wait_for_rows, wait_until
 from tui.monitor import MonitorApp
+from tui.widgets.trend import DurationChart
 
 HERE = Path(__file__).resolve().parent
 ROWS = 6_000
@@ -66,10 +68,25 @@ async def main() -> None:
             await wait_for_rows(pilot, app, ROWS)
             app.sub_title = path.name
             await pilot.press("N", "N")
+            chart = app.pane.query_one(DurationChart)
+            await wait_until(pilot, lambda: chart.trend is not None and bool(chart.trend.days))
             await pilot.pause(0.3)
             app.refresh_view()
             await pilot.pause(0.2)
             app.save_screenshot(str(HERE / "wide.svg"))
+
+        app = MonitorApp(path, clock=clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot, app, ROWS)
+            app.sub_title = path.name
+            await pilot.press("slash", *"ReadTimeout", "enter")
+            calendar = app.pane.calendar
+            await wait_until(pilot, lambda: bool(calendar.search))
+            await pilot.press("v", "n")
+            await pilot.pause(0.5)
+            app.clear_notifications()
+            await pilot.pause(0.2)
+            app.save_screenshot(str(HERE / "search.svg"))
 
 
 if __name__ == "__main__":

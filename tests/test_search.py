@@ -103,7 +103,8 @@ async def test_v_folds_the_calendar_to_the_months_with_hits(tmp_path: Path) -> N
         shown = [calendar.render_line(y).text[:7] for y in range(calendar.month_count)]
         assert shown == [f"{y}-{m:02}" for y, m in months]
         assert calendar.line_of(calendar.cursor) >= 0  # the cursor is on a shown month
-        assert "matching months only" in text(app, "#legend")
+        assert "their months only" in text(app, "#legend")
+        assert f"'timed out': {len(hits)} days" in text(app, "#legend")
         calendar.select_day(hits[0])
         await pilot.press("down")  # one shown line down: the next month with a hit
         assert (calendar.cursor.year, calendar.cursor.month) == months[1]

@@ -23,6 +23,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
@@ -577,8 +578,11 @@ class MonitorPane(Vertical):
         )
         mode = f"[b]{MODE_TITLES[calendar.mode]}[/b]"
         shown = "" if calendar.status_filter == "all" else f"  [b]only {calendar.status_filter}[/b]"
+        if calendar.search is not None:
+            hits = plural(len(calendar.search), "day")
+            shown += f"  [b]{escape(repr(self.query_text))}: {hits}[/b]"
         if calendar.folded and (calendar.search is not None or calendar.status_filter != "all"):
-            shown += "  [b]matching months only[/b]"
+            shown += "  [b]their months only[/b]"
         self._put("#legend", f"{mode}{shown}  {entries}", layout=True)
 
     def refresh_day(self) -> None:
@@ -680,6 +684,7 @@ class MonitorPane(Vertical):
             if values is not None and search_matches(needle, day, values):
                 self._hits.add(day)
         self.calendar.set_search(frozenset(self._hits))
+        self.refresh_legend()
         if done:
             found = len(self._hits)
             self.notify(
@@ -698,6 +703,7 @@ class MonitorPane(Vertical):
             else:
                 self._hits.discard(day)
         self.calendar.set_search(frozenset(self._hits))
+        self.refresh_legend()
 
     def end_search(self) -> None:
         """End the search: every day shows again, n / N step through failed days."""
