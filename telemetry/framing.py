@@ -38,6 +38,60 @@ _RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*\r?\n")
 # that is half of an escaped pair). Its quote count is odd exactly when the cut
 # is inside a quoted field.
 _PARTIAL = re.compile(rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z')
+# For resuming a record cut inside a quoted field (FrameMemo): the complete
+# fields and the opening quote of the open one; the content of a quoted field
+# (it stops at a quote that is not half of a pair); what follows a closing quote.
+_OPEN_PREFIX = re.compile(rb"(?:" + _FIELD + rb',)*"')
+_CONTENT = re.compile(rb'[^"]*(?:""[^"]*)*')
+_REST = re.compile(rb"(?:," + _FIELD + rb")*\r?\n")
+
+
+class FrameMemo:
+    """How far framing got in a record that ran to the end of the buffer.
+
+    A record of a 20 MB traceback arrives across many reads. The first try
+    leaves here where its open quoted field's content had been scanned to
+    and where the stray-quote search stands; the next try, offered the same
+    bytes and more, scans only what is new (as h11 keeps its receive
+    buffer), so each byte of a long record is scanned about once. The memo
+    is tied to the record's position in the file (``at``) and checked
+    against the bytes it stopped at, so a memo offered the wrong bytes is
+    ignored, never trusted.
+    """
+
+    __slots__ = ("at", "check", "done", "done_at", "odd", "safe", "searched")
+
+    def __init__(self) -> None:
+        self.at = -1  # where the record starts in the file (-1: nothing kept)
+        self.safe = 0  # bytes of the record that are fields, then open quoted content
+        self.searched = 0  # the record's bytes searched for row starts (a line end)
+        #: Its first line leaves a quote open (stray quotes matter); ``None``
+        #: while that line is not complete.
+        self.odd: bool | None = False
+        self.check = b""  # the bytes just before ``safe``
+        self.done_at = -1  # where the record framed last is (see keep_result)
+        self.done: Framed | None = None
+
+    def keep_result(self, at: int, result: Framed) -> None:
+        """Keep the result of framing the record at file offset ``at``, for the next
+        :func:`frame_record` of it (once)."""
+        self.done_at, self.done = at, result
+
+    def clear(self) -> None:
+        """Forget the record."""
+        self.at = -1
+
+    def holds(self, buf: bytes, pos: int, at: int) -> bool:
+        """True if it was kept for the record at file offset ``at``, at ``buf[pos]``."""
+        if self.at != at or self.at < 0:
+            return False
+        end = pos + self.safe
+        return end <= len(buf) and buf[end - len(self.check) : end] == self.check
+
+
+#: What :func:`frame_record` returns: ``(end, fields, reason, text)``, or
+#: ``None`` for a record that runs to the end of the buffer unfinished.
+Framed = tuple[int, list[str], str | None, str | None]
 
 
 def frame_record(
@@ -47,7 +101,9 @@ def frame_record(
     status_at: int = _STATUS_COL,
     decode: bool = True,
     date_at: int = _DATE_COL,
-) -> tuple[int, list[str], str | None, str | None] | None:
+    memo: FrameMemo | None = None,
+    at: int = 0,
+) -> Framed | None:
     """Frame one record at ``pos`` with full quote awareness.
 
     Returns ``(end, fields, reason, text)`` where ``reason`` is set when
@@ -69,7 +125,22 @@ def frame_record(
     makes the same one however much of the file it holds; until that line
     is complete the record is not (at the end of a file: torn). ``width``
     -1 (no header yet) turns it off.
+
+    ``memo`` (with ``at``, where ``buf[pos]`` is in the file) makes a
+    record that runs to the end of ``buf`` cheap to try again with more
+    bytes (:class:`FrameMemo`); the result is the same with or without it.
     """
+    if memo is not None and memo.done_at >= 0:
+        done_at, done = memo.done_at, memo.done
+        memo.done_at, memo.done = -1, None
+        if done_at == at and done is not None:
+            return done
+    if memo is not None and memo.holds(buf, pos, at):
+        handled, result = _resume(buf, pos, width, status_at, decode, date_at, memo)
+        if handled:
+            return result
+    elif memo is not None:
+        memo.clear()
     nl = buf.find(b"\n", pos)
     m = _RECORD.match(buf, pos)
     if width > 0 and nl >= 0 and buf.count(b'"', pos, nl) & 1:
@@ -80,24 +151,32 @@ def frame_record(
         # candidate is checked to be still inside the open field.
         limit = len(buf) if m is None else m.end()
         for candidate in _row_start(status_at).finditer(buf, nl, limit):
-            at = candidate.start() + 1
-            if m is None and _PARTIAL.fullmatch(buf, pos, at) is None:
+            line_at = candidate.start() + 1
+            if m is None and _PARTIAL.fullmatch(buf, pos, line_at) is None:
                 break  # the quoted field closed (or the record broke) before it
-            row_next = _row_on_line(buf, at, width, status_at, date_at)
+            row_next = _row_on_line(buf, line_at, width, status_at, date_at)
             if row_next is None:
-                return None  # that line is not complete yet: cannot tell
+                # That line is not complete yet: cannot tell.
+                _remember(buf, pos, at, memo, candidate.start())
+                return None
             if row_next:
-                return at, [], _STRAY_QUOTE, None
+                return line_at, [], _STRAY_QUOTE, None
     if m is None:
         if _PARTIAL.match(buf, pos) is not None:
-            return None  # more bytes may complete it (or, if final, it is torn)
+            # More bytes may complete it (or, if final, it is torn).
+            _remember(buf, pos, at, memo, buf.rfind(b"\n", pos))
+            return None
         end = buf.find(b"\n", pos) + 1
         if not end:
             return None
         if b"\x00" in buf[pos:end]:
             return end, [], "NUL byte", None
         return end, [], "stray quote or carriage return outside a quoted field", None
-    end = m.end()
+    return _framed(buf, pos, m.end(), decode)
+
+
+def _framed(buf: bytes, pos: int, end: int, decode: bool) -> Framed:
+    """The result of :func:`frame_record` for the well-formed record ``buf[pos:end]``."""
     if not decode:
         return end, [], None, None
     raw = buf[pos : end - 1]
@@ -110,6 +189,86 @@ def frame_record(
     except UnicodeDecodeError:
         return end, [], "invalid UTF-8", None
     return end, split_fields(text), None, text
+
+
+def _remember(buf: bytes, pos: int, at: int, memo: FrameMemo | None, searched: int) -> None:
+    """Keep in ``memo`` how far a record cut inside a quoted field was framed.
+
+    Only when the cut is inside a quoted field (the long case: a traceback);
+    ``searched`` is the line end from which row starts are still to be
+    looked for (-1: none in the record yet).
+    """
+    if memo is None:
+        return
+    memo.clear()
+    opening = _OPEN_PREFIX.match(buf, pos)
+    if opening is None:
+        return
+    content = _CONTENT.match(buf, opening.end())
+    assert content is not None  # it matches the empty string
+    safe = content.end()
+    if safe < len(buf) - 1 or (safe == len(buf) - 1 and buf[safe] != 0x22):
+        return  # the field closes in buf after all: not the case kept
+    nl = buf.find(b"\n", pos)
+    memo.at, memo.safe = at, safe - pos
+    memo.odd = None if nl < 0 else bool(buf.count(b'"', pos, nl) & 1)
+    memo.searched = max(searched - pos, 0)
+    memo.check = buf[max(safe - 16, pos) : safe]
+
+
+def _resume(
+    buf: bytes,
+    pos: int,
+    width: int,
+    status_at: int,
+    decode: bool,
+    date_at: int,
+    memo: FrameMemo,
+) -> tuple[bool, Framed | None]:
+    """:func:`frame_record` from where ``memo`` left off: ``(True, its result)``,
+    or ``(False, None)`` when the general path must decide.
+
+    The bytes up to ``memo.safe`` are complete fields and the content of an
+    open quoted field: only the rest is scanned, for the field's closing
+    quote and, when the first line left a quote open, for lines that read
+    as the start of a row (from ``memo.searched``).
+    """
+    size = len(buf)
+    content = _CONTENT.match(buf, pos + memo.safe)
+    assert content is not None  # it matches the empty string
+    close = content.end()
+    if close == size or (close == size - 1 and buf[close] == 0x22):
+        limit, end = size, -1  # still open (a last lone quote may be half of a pair)
+    else:  # the field closes at ``close``: what follows must end the record
+        rest = _REST.match(buf, close + 1)
+        if rest is None:
+            memo.clear()
+            return False, None  # more fields, a torn or a malformed end: the general path
+        limit = end = rest.end()
+    if memo.odd is None:  # the first line was not complete: is it now?
+        nl = buf.find(b"\n", pos, limit)
+        if nl >= 0:
+            memo.odd = bool(buf.count(b'"', pos, nl) & 1)
+            memo.searched = nl - pos
+    if memo.odd and width > 0:
+        for candidate in _row_start(status_at).finditer(buf, pos + memo.searched, limit):
+            line_at = candidate.start() + 1
+            row_next = _row_on_line(buf, line_at, width, status_at, date_at)
+            if row_next is None:  # not complete yet (only while the field is open)
+                memo.searched = candidate.start() - pos
+                return True, None
+            if row_next:
+                memo.clear()
+                return True, (line_at, [], _STRAY_QUOTE, None)
+        last_nl = buf.rfind(b"\n", pos + memo.searched, limit)
+        if last_nl >= 0:
+            memo.searched = last_nl - pos
+    if end < 0:
+        memo.safe = close - pos
+        memo.check = buf[max(close - 16, pos) : close]
+        return True, None
+    memo.clear()
+    return True, _framed(buf, pos, end, decode)
 
 
 _STRAY_QUOTE = "unclosed quote (a torn or hand-edited row): its field would run over the next row"

@@ -46,6 +46,7 @@ from .framing import (
     BOM,
     CHUNK_SIZE,
     CR_AS_LF,
+    FrameMemo,
     _may_start_row,
     cr_only_line_ends,
     frame_record,
@@ -159,6 +160,8 @@ class RecordDecoder:
         # Rows of one day are usually adjacent: remember the last date parsed.
         self._day_text = ""
         self._day: date | None = None
+        # How far framing got in a record that ran to the end of a buffer.
+        self._memo = FrameMemo()
 
     def adopt_header(self, header: list[str] | None, line: int = 1, cr_only: bool = False) -> None:
         """Start mid-file: decode as if ``header`` had been read already.
@@ -188,6 +191,16 @@ class RecordDecoder:
             self.cr_only = cr_only_line_ends(buf, base)
         if self.cr_only:
             buf = buf.translate(CR_AS_LF)  # same length: offsets stay exact
+        if self._memo.at == offset + base and self.header is not None and not final:
+            # The buffer opens with the long record the last call could not
+            # finish: frame its new bytes alone; while it goes on, nothing
+            # else in the buffer is looked at (not even split into lines).
+            memo, at, width = self._memo, offset + base, len(self.header)
+            status_at, date_at = self._status_at, self._date_at
+            ahead = frame_record(buf, base, width, status_at, date_at=date_at, memo=memo, at=at)
+            if ahead is None:
+                return Batch([], [], base)
+            memo.keep_result(at, ahead)  # for the careful path, at once
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         chunk = _Chunk(buf, offset, base, self._line)
@@ -463,7 +476,15 @@ class RecordDecoder:
             pos = starts[k]
             if quote in raw or (suspect and nul in raw) or (has_cr and cr in raw[:-1]):
                 # The careful path: quoted fields, stray bytes.
-                result = frame_record(buf, pos, width, self._status_at, date_at=self._date_at)
+                result = frame_record(
+                    buf,
+                    pos,
+                    width,
+                    self._status_at,
+                    date_at=self._date_at,
+                    memo=self._memo,
+                    at=offset + pos,
+                )
                 if result is None:  # runs to the end of buf unfinished
                     k = -1
                     break
@@ -540,7 +561,9 @@ class RecordDecoder:
         return _DATE_COL if self._mapping is None else self._mapping[_DATE_COL]
 
     @staticmethod
-    def frame(buf: bytes, *, cr_only: bool = False) -> int:
+    def frame(
+        buf: bytes, *, cr_only: bool = False, memo: FrameMemo | None = None, offset: int = 0
+    ) -> int:
         """Return how many bytes at the start of ``buf`` are complete records.
 
         ``buf`` must start at a record boundary of a file whose header is
@@ -548,7 +571,10 @@ class RecordDecoder:
         stray quotes included) without decoding fields: a line with no quote
         is one record, a line with one goes through the careful path. What
         is left is an incomplete last record. ``cr_only``: the file's lines
-        end in a bare CR (:attr:`cr_only`).
+        end in a bare CR (:attr:`cr_only`). A caller that offers an
+        unfinished record again with more bytes passes the same ``memo`` and
+        where ``buf`` starts in the file (``offset``): each byte of a long
+        record is then scanned about once (:class:`FrameMemo`).
         """
         if cr_only:
             buf = buf.translate(CR_AS_LF)
@@ -559,7 +585,9 @@ class RecordDecoder:
         while (q := chunk.next_careful(k)) < n:
             pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
-                result = frame_record(buf, pos, _WIDTH, _STATUS_COL, decode=False)
+                result = frame_record(
+                    buf, pos, _WIDTH, _STATUS_COL, decode=False, memo=memo, at=offset + pos
+                )
                 if result is None:
                     return pos
                 k = q + buf.count(b"\n", pos, result[0])

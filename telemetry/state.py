@@ -74,19 +74,77 @@ _TEXT = itemgetter(4)
 _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
 
-# A day's slot in BackfillState._slots (one list per day keeps memory low):
-_KEEP = 0  # the latest row: its Record.text, or its values for non-SCHEMA files
-_STARTED = 1  # started_at_utc of the latest row
-_LATEST_STATUS = 2  # status of the latest row (a shared string)
-_ATTEMPTS = 3  # runs of rows with one started_at_utc
-_LAST_STARTED = 4  # started_at_utc of the day's last row in file order
-_FINISHED_AT = 5  # finished_at_utc of the latest row
-# Then, from _RUNS on, three ints per run of the day's adjacent rows in the
-# file: the byte offset and line number of its first row, and its row count.
+# Where each field of a DaySlot is: the folds index with these (a list index
+# is the fastest access Python has); everything else reads the names.
+_KEEP = 0
+_STARTED = 1
+_LATEST_STATUS = 2
+_ATTEMPTS = 3
+_LAST_STARTED = 4
+_FINISHED_AT = 5
 _RUNS = 6
 
 
-def _add_run(slot: list[Any], goes_on: bool, segment: Segment, run: int, rows: int) -> None:
+class DaySlot(list[Any]):
+    """What :class:`BackfillState` keeps of one day: its latest row and where its rows are.
+
+    A list underneath, so a million rows' days are made by C-level maps and
+    cost 136 bytes each; the folds write it through the index constants of
+    this module, readers use the names. Its fields, in order:
+
+    ``keep``, the latest row (its :attr:`Record.text`, or its values for a
+    file whose columns are not ``SCHEMA``); ``started`` / ``status`` /
+    ``finished``, that row's ``started_at_utc``, status and
+    ``finished_at_utc``; ``attempts``, the day's attempts so far;
+    ``last_started``, the ``started_at_utc`` of the day's last row in file
+    order (a new one may open an attempt); then three ints per run of the
+    day's adjacent rows in the file (:meth:`runs`).
+    """
+
+    __slots__ = ()
+
+    @property
+    def keep(self) -> str | list[str]:
+        """The latest row, as kept (:func:`_values` turns it into values)."""
+        return self[_KEEP]
+
+    @property
+    def started(self) -> str:
+        """``started_at_utc`` of the latest row."""
+        return self[_STARTED]
+
+    @property
+    def status(self) -> str:
+        """The latest row's status (a shared string)."""
+        return self[_LATEST_STATUS]
+
+    @property
+    def attempts(self) -> int:
+        """Attempts at the day (see :meth:`BackfillState.attempts`)."""
+        return self[_ATTEMPTS]
+
+    @property
+    def last_started(self) -> str:
+        """``started_at_utc`` of the day's last row in file order."""
+        return self[_LAST_STARTED]
+
+    @property
+    def finished(self) -> str:
+        """``finished_at_utc`` of the latest row."""
+        return self[_FINISHED_AT]
+
+    def runs(self) -> list[tuple[int, int, int]]:
+        """``(byte offset, line number, rows)`` of each run of the day's adjacent rows."""
+        positions = self[_RUNS:]
+        return list(zip(positions[0::3], positions[1::3], positions[2::3], strict=True))
+
+    @property
+    def rows(self) -> int:
+        """Rows of the day in the file."""
+        return sum(self[_RUNS + 2 :: 3])
+
+
+def _add_run(slot: DaySlot, goes_on: bool, segment: Segment, run: int, rows: int) -> None:
     """Add run ``run`` of ``segment`` (``rows`` rows) to a day's runs of positions.
 
     When it ``goes_on`` from the row before (same day), the day's last run
@@ -126,14 +184,14 @@ def _finish_stamp(values: list[str]) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _finish_times(slots: list[list[Any]]) -> list[float]:
+def _finish_times(slots: list[DaySlot]) -> list[float]:
     """When each day's latest row finished (else started), as POSIX timestamps.
 
     Rows with neither timestamp parseable are left out.
     """
     texts = list(map(itemgetter(_FINISHED_AT), slots))
     if not all(texts):
-        texts = [slot[_FINISHED_AT] or slot[_STARTED] for slot in slots]
+        texts = [slot.finished or slot.started for slot in slots]
     return _stamps(texts)
 
 
@@ -153,11 +211,11 @@ def _stamps(texts: list[str]) -> list[float]:
 class LatestRows(Mapping[date, TelemetryRow]):
     """Read-only view: day -> latest :class:`TelemetryRow` (built on access)."""
 
-    def __init__(self, slots: dict[date, list[Any]]) -> None:
+    def __init__(self, slots: dict[date, DaySlot]) -> None:
         self._slots = slots
 
     def __getitem__(self, day: date) -> TelemetryRow:
-        return TelemetryRow(*_values(self._slots[day][_KEEP]))
+        return TelemetryRow(*_values(self._slots[day].keep))
 
     def __iter__(self) -> Iterator[date]:
         return iter(self._slots)
@@ -193,7 +251,7 @@ class BackfillState:
         self.expected_start = expected_start
         self.expected_end = expected_end
         self.stale_after = stale_after
-        self._slots: dict[date, list[Any]] = {}
+        self._slots: dict[date, DaySlot] = {}
         self._sorted_days: list[date] | None = []
         self.status_counts: Counter[str] = Counter()
         self._failed: dict[str, set[date]] = {}
@@ -415,7 +473,7 @@ class BackfillState:
                 keep = keeps[k]
                 if slot is None:
                     runs = (segment.offsets[run], segment.lines[run], end - first)
-                    slot = slots[day] = [keep, when, status, 1, when, finished, *runs]
+                    slot = slots[day] = DaySlot((keep, when, status, 1, when, finished, *runs))
                     if newest is None or day > newest:
                         newest = day
                     attempts += 1
@@ -559,7 +617,7 @@ class BackfillState:
         attempts = list(map(operator.add, opened, repeat(1)))
         latest_whens = list(map(whens.__getitem__, lasts))
         new_slots = map(
-            list,
+            DaySlot,
             zip(
                 map(segment.keeps.__getitem__, lasts),
                 latest_whens,
@@ -644,17 +702,17 @@ class BackfillState:
     def latest_values(self, day: date) -> list[str] | None:
         """The latest row of ``day`` as a new list of values in ``SCHEMA`` order."""
         slot = self._slots.get(day)
-        return None if slot is None else list(_values(slot[_KEEP]))
+        return None if slot is None else list(_values(slot.keep))
 
     def status_of(self, day: date) -> str | None:
         """The latest status of ``day``, or ``None`` if it was never attempted."""
         slot = self._slots.get(day)
-        return None if slot is None else slot[_LATEST_STATUS]
+        return None if slot is None else slot.status
 
     def started_of(self, day: date) -> str | None:
         """``started_at_utc`` of the latest row of ``day``, or ``None``."""
         slot = self._slots.get(day)
-        return None if slot is None else slot[_STARTED]
+        return None if slot is None else slot.started
 
     @property
     def days(self) -> list[date]:
@@ -674,12 +732,12 @@ class BackfillState:
         attempt, and a download retried three times is three.
         """
         slot = self._slots.get(day)
-        return 0 if slot is None else slot[_ATTEMPTS]
+        return 0 if slot is None else slot.attempts
 
     def row_count(self, day: date) -> int:
         """Rows in the file for ``day``."""
         slot = self._slots.get(day)
-        return 0 if slot is None else sum(slot[_RUNS + 2 :: 3])
+        return 0 if slot is None else slot.rows
 
     def runs(self, day: date) -> list[tuple[int, int, int]]:
         """Where ``day``'s rows are, in file order, as runs of adjacent rows.
@@ -689,10 +747,7 @@ class BackfillState:
         (malformed records between them do not end a run).
         """
         slot = self._slots.get(day)
-        if slot is None:
-            return []
-        positions = slot[_RUNS:]
-        return list(zip(positions[0::3], positions[1::3], positions[2::3], strict=True))
+        return [] if slot is None else slot.runs()
 
     @property
     def in_time_order(self) -> bool:
@@ -739,7 +794,7 @@ class BackfillState:
                     days=ordered,
                     runs=day_runs(ordered),
                     sample_day=sample,
-                    sample_message=_values(self._slots[sample][_KEEP])[COLUMN["error_message"]],
+                    sample_message=_values(self._slots[sample].keep)[COLUMN["error_message"]],
                 )
             )
         groups.sort(key=lambda g: (-g.count, g.error_type))
@@ -770,7 +825,7 @@ class BackfillState:
         now = now or datetime.now(timezone.utc)
         out = []
         for day in self._pending:
-            moment = parse_instant(self._slots[day][_STARTED])
+            moment = parse_instant(self._slots[day].started)
             if moment is not None and now - moment > self.stale_after:
                 out.append(day)
         return sorted(out)
@@ -850,7 +905,7 @@ class BackfillState:
             slots = self._slots
             for day in days[lo:hi]:
                 attempted += 1
-                status = slots[day][_LATEST_STATUS]
+                status = slots[day].status
                 if status in FINAL_STATUSES:
                     done += 1
                 elif status == STATUS_FAILED:

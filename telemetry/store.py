@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .fields import Malformed, TelemetryFormatError
-from .framing import CHUNK_SIZE, CR_AS_LF, close_off, cr_only_line_ends, next_read
+from .framing import CHUNK_SIZE, CR_AS_LF, FrameMemo, close_off, cr_only_line_ends, next_read
 from .records import RecordDecoder, read_batches
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 
@@ -399,6 +399,7 @@ def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) 
     """
     pos = start
     leftover = b""
+    memo = FrameMemo()
     while pos < size:
         step = size - start if size - start <= _FRAME_AT_ONCE else CHUNK_SIZE
         chunk = os.pread(fd, min(size - pos, next_read(step, leftover)), pos)
@@ -406,7 +407,8 @@ def _close_off_torn_tail(fd: int, start: int, size: int, cr_only: bool = False) 
             break
         pos += len(chunk)
         buf = leftover + chunk
-        leftover = buf[RecordDecoder.frame(buf, cr_only=cr_only) :]
+        framed = RecordDecoder.frame(buf, cr_only=cr_only, memo=memo, offset=pos - len(buf))
+        leftover = buf[framed:]
     if cr_only:
         leftover = leftover.translate(CR_AS_LF)
     return close_off(leftover)

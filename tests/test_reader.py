@@ -24,6 +24,8 @@ from telemetry import (
 from telemetry.fields import split_fields
 from telemetry.latest import _writer_format, writer_format
 from telemetry.records import RecordDecoder, read_batches
+from telemetry.store import encode_row
+from telemetry.store import row_values as store_row_values
 
 HEADER = ",".join(SCHEMA)
 
@@ -419,9 +421,9 @@ def test_a_record_longer_than_many_chunks_is_decoded_a_bounded_number_of_times(
         seen[0] += len(buf)
         return real_decode(self, buf, offset, final=final)
 
-    def frame(buf: bytes, *, cr_only: bool = False) -> int:
+    def frame(buf: bytes, **options: Any) -> int:
         seen[0] += len(buf)
-        return real_frame(buf, cr_only=cr_only)
+        return real_frame(buf, **options)
 
     monkeypatch.setattr(RecordDecoder, "decode", decode)
     monkeypatch.setattr(RecordDecoder, "frame", staticmethod(frame))
@@ -440,3 +442,89 @@ def test_a_record_longer_than_many_chunks_is_decoded_a_bounded_number_of_times(
     with open(path, "rb") as fh:
         assert _close_off_torn_tail(fh.fileno(), len(",".join(SCHEMA)) + 2, size) == b""
     assert seen[0] <= 4 * size, ("writer", seen[0] / size)
+
+
+class _Counting:
+    """A compiled pattern that counts the bytes its calls may examine."""
+
+    def __init__(self, pattern: Any, seen: list[int]) -> None:
+        self.pattern, self.seen = pattern, seen
+
+    def _count(self, args: tuple[Any, ...]) -> None:
+        buf, pos = args[0], args[1] if len(args) > 1 else 0
+        end = args[2] if len(args) > 2 else len(buf)
+        self.seen[0] += end - pos
+
+    def match(self, *args: Any) -> Any:
+        self._count(args)
+        return self.pattern.match(*args)
+
+    def fullmatch(self, *args: Any) -> Any:
+        self._count(args)
+        return self.pattern.fullmatch(*args)
+
+    def finditer(self, *args: Any) -> Any:
+        self._count(args)
+        return self.pattern.finditer(*args)
+
+
+def test_a_long_record_offered_a_piece_at_a_time_is_scanned_about_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller that offers the unfinished record again with 16 KB more each
+    time (no doubling): the framing patterns look at each byte about once,
+    not once per try (which would be 32 times here)."""
+    from telemetry import framing
+
+    header = (",".join(SCHEMA) + "\r\n").encode()
+    message = 'Traceback line, "quoted"\n' * 20_000  # 500 KB, quoted and multi-line
+    row = {"chunk_date_utc": "2020-01-01", "status": "FAILED", "error_message": message}
+    data = header + encode_row(store_row_values(row))
+    data += encode_row(store_row_values({"chunk_date_utc": "2020-01-02", "status": "UPLOADED"}))
+    seen = [0]
+    for name in ("_RECORD", "_PARTIAL", "_CONTENT", "_REST", "_OPEN_PREFIX"):
+        monkeypatch.setattr(framing, name, _Counting(getattr(framing, name), seen))
+    monkeypatch.setattr(
+        framing, "_row_start", lambda at, real=framing._row_start: _Counting(real(at), seen)
+    )
+    decoder = RecordDecoder()
+    records: list[Any] = []
+    offset, pending, cut = 0, b"", 0
+    while cut < len(data):
+        piece = data[cut : cut + (16 << 10)]
+        cut += len(piece)
+        buf = pending + piece
+        batch = decoder.decode(buf, offset, final=cut >= len(data))
+        records += batch.records
+        offset += batch.consumed
+        pending = buf[batch.consumed :]
+    assert [r.values[SCHEMA.index("error_message")] for r in records[:1]] == [message]
+    assert len(records) == 2
+    # Each try scans what is new, the content and the row-start search once
+    # each, plus one full pass when the record completes.
+    assert seen[0] <= 4 * len(data), seen[0] / len(data)
+
+
+def test_a_kept_frame_memo_is_ignored_when_the_bytes_changed_under_it() -> None:
+    """A decoder that kept how far it got in a long record, offered other bytes
+    at the same offset (the file rewritten in place), decodes them as a fresh
+    decoder does."""
+    header = (",".join(SCHEMA) + "\r\n").encode()
+    message = 'a "quoted" traceback\n' + "a" * 50_000  # a quoted field
+    long_row = {"chunk_date_utc": "2020-01-01", "status": "FAILED", "error_message": message}
+    first = header + encode_row(store_row_values(long_row))
+    rows = [
+        {"chunk_date_utc": f"2020-02-{k:02d}", "status": "FAILED", "error_message": "b\n" * 30}
+        for k in range(1, 28)
+    ]
+    other = header + b"".join(encode_row(store_row_values(r)) for r in rows) + b"x" * 30_000
+    decoder = RecordDecoder()
+    batch = decoder.decode(first[: len(first) // 2], 0)  # the long record is unfinished
+    assert not batch.records
+    at = batch.consumed  # the header's end, in both files
+    again = decoder.decode(other[at:], at)
+    fresh = RecordDecoder()
+    fresh.decode(first[:at], 0)
+    expected = fresh.decode(other[at:], at)
+    assert [r.values for r in again.records] == [r.values for r in expected.records]
+    assert len(again.records) == 27 and again.consumed == expected.consumed
