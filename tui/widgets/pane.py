@@ -229,6 +229,8 @@ class MonitorPane(Vertical):
         self._durations_at = -DURATIONS_EVERY  # monotonic time of the last chart update
         self._durations_rows = -1  # rows applied when the chart was last computed
         self._durations_loaded = False  # whether that was after the file was read through
+        #: Rows applied when the duration chart on show was computed (-1: none yet).
+        self.durations_rows = -1
 
     def _new_state(self) -> BackfillState:
         return BackfillState(
@@ -554,19 +556,20 @@ class MonitorPane(Vertical):
         self._durations_loaded = self.loaded
         self._durations_at = time.monotonic()
         self._durations_rows = rows
-        self.compute_durations(self.state, list(self.state.days))
+        self.compute_durations(self.state, list(self.state.days), rows)
 
     @work(thread=True, exclusive=True, group="durations")
-    def compute_durations(self, state: BackfillState, days: list[date]) -> None:
+    def compute_durations(self, state: BackfillState, days: list[date], rows: int) -> None:
         """Compute the duration trend off the UI thread (one pass over the days)."""
         trend = state.duration_trend(DURATION_BUCKETS, days)
         try:
-            self.app.call_from_thread(self._show_durations, state, trend)
+            self.app.call_from_thread(self._show_durations, state, trend, rows)
         except RuntimeError:  # the app closed
             return
 
-    def _show_durations(self, state: BackfillState, trend: DurationTrend) -> None:
+    def _show_durations(self, state: BackfillState, trend: DurationTrend, rows: int) -> None:
         if state is self.state:  # not a state since replaced (reset)
+            self.durations_rows = rows
             self.query_one(DurationChart).show(trend)
             self._put("#durations-label", chart_label(trend))
 
