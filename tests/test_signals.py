@@ -38,22 +38,28 @@ def _read_until(fd: int, done, timeout: float = 20.0) -> bytes:  # type: ignore[
     return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_watch_restores_the_terminal_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    path = tmp_path / "t.csv"
-    HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+def _watch_in_a_pty(path: Path, **env: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``backfill-monitor watch path`` on a new pty (100x30); returns it and the pty's
+    controlling side."""
     controller, terminal = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "watch", str(path)],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
-        env=env,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30", **env},
         start_new_session=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
     os.close(terminal)
+    return proc, controller
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_watch_restores_the_terminal_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    path = tmp_path / "t.csv"
+    HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    proc, controller = _watch_in_a_pty(path)
     try:
         before = _read_until(controller, lambda out: MOUSE_ON in out and b"2020-01" in out)
         assert MOUSE_ON in before, before[-500:]
@@ -81,24 +87,7 @@ def test_o_hands_the_terminal_to_the_pager_and_takes_it_back(tmp_path: Path) -> 
         }
     )
     paged = tmp_path / "paged.txt"
-    controller, terminal = pty.openpty()
-    env = {
-        **os.environ,
-        "TERM": "xterm-256color",
-        "COLUMNS": "100",
-        "LINES": "30",
-        "PAGER": f"cat > '{paged}'",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "watch", str(path)],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=env,
-        start_new_session=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    os.close(terminal)
+    proc, controller = _watch_in_a_pty(path, PAGER=f"cat > '{paged}'")
     try:
         _read_until(controller, lambda out: MOUSE_ON in out and b"2020-01" in out)
         os.write(controller, b"o")

@@ -19,7 +19,7 @@ from telemetry import (
 )
 from telemetry.store import row_values
 from telemetry.trend import WIDTHS, pick_width
-from tui.widgets.trend import chart_label, tick_label, width_words
+from tui.widgets.trend import chart_label, tick_label
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 
@@ -82,10 +82,6 @@ def test_widths_are_the_narrowest_that_spans_the_run() -> None:
     assert pick_width(timedelta(days=300), 48) == timedelta(weeks=1)
     assert pick_width(timedelta(days=400), 48) == timedelta(days=30)
     assert pick_width(timedelta(days=10**5), 48) == WIDTHS[-1]
-    assert width_words(timedelta(seconds=10)) == "10 s"
-    assert width_words(timedelta(hours=6)) == "6 h"
-    assert width_words(timedelta(weeks=1)) == "1 week"
-    assert width_words(timedelta(days=30)) == "30 days"
 
 
 def test_an_empty_state_has_an_empty_trend_and_says_so() -> None:

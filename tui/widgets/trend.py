@@ -13,7 +13,7 @@ from textual_plotext import PlotextPlot
 
 from telemetry import DurationTrend
 
-from ..spans import plural
+from ..spans import human_duration
 from .summary import human_seconds
 
 #: Phase -> (short name, colour): the Okabe-Ito blue, green and yellow, which
@@ -25,21 +25,6 @@ PHASE_STYLE: dict[str, tuple[str, tuple[int, int, int]]] = {
 }
 #: The colour of the failure marks (Okabe-Ito vermillion, as FAILED in the calendar).
 FAILED_COLOUR = (213, 94, 0)
-
-
-def width_words(width: timedelta) -> str:
-    """A bucket width in words: ``10 s``, ``15 min``, ``6 h``, ``1 day``, ``1 week``."""
-    seconds = int(width.total_seconds())
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h"
-    days = seconds // 86400
-    if days % 7 == 0 and days < 28:
-        return plural(days // 7, "week")
-    return plural(days, "day")
 
 
 def tick_label(trend: DurationTrend, k: int) -> str:
@@ -74,7 +59,7 @@ def chart_label(trend: DurationTrend | None) -> str:
     keys = "  ".join(f"[rgb({r},{g},{b})]{short}[/]" for short, (r, g, b) in PHASE_STYLE.values())
     failed = sum(trend.failed)
     marks = f"  [rgb{FAILED_COLOUR}]✗[/] {failed:,} failed" if failed else ""
-    return f"p50 ⣿ / p95 • per {width_words(trend.width)} of writing: {keys}{marks}"
+    return f"p50 ⣿ / p95 • per {human_duration(trend.width)} of writing: {keys}{marks}"
 
 
 class DurationChart(PlotextPlot):
