@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from telemetry import DurationTrend
@@ -72,10 +73,25 @@ class DurationChart(PlotextPlot):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.trend: DurationTrend | None = None
+        self._version = 0  # counts the trends shown
+        self._drawn: tuple[object, ...] = ()
+        self._drawing: RenderResult = ""
+
+    def render(self) -> RenderResult:
+        """The plot, built again only when its data, size or theme changed.
+
+        Plotext builds the whole canvas on every call; the screen asks for
+        it on each repaint of the region (a toast over it, a layout pass).
+        """
+        key = (self._version, self.size, self.app.theme, self.theme)
+        if key != self._drawn:
+            self._drawn, self._drawing = key, super().render()
+        return self._drawing
 
     def show(self, trend: DurationTrend) -> None:
         """Draw ``trend`` (the previous one is cleared)."""
         self.trend = trend
+        self._version += 1
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
