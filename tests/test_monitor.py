@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from textual import events
 from textual.widgets import Input, Static, TabbedContent
@@ -456,15 +458,23 @@ async def test_e_exports_the_resume_plan_stalled_days_included(tmp_path: Path) -
         assert str(target) in notes(app)
 
 
-async def test_e_without_a_writable_directory_says_so(tmp_path: Path) -> None:
+async def test_e_where_the_directory_cannot_take_it_writes_to_the_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, rows = backfill(tmp_path)
     (tmp_path / "telemetry.resume-plan.txt").mkdir()  # the target cannot be replaced
+    spare = tmp_path / "tmp"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app, rows)
         await pilot.press("e")
-        assert await wait_until(pilot, lambda: "export failed" in notes(app))
-        assert not list(tmp_path.glob("*.tmp"))
+        target = spare / "telemetry.resume-plan.txt"
+        assert await wait_until(pilot, target.exists)
+        assert target.read_text().startswith("download 2020-01-05\n")
+        assert str(target) in notes(app)
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".telemetry")]
 
 
 async def test_o_without_a_terminal_writes_the_selected_day_to_a_file(tmp_path: Path) -> None:

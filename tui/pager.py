@@ -1,4 +1,4 @@
-"""A day's rows as plain text, for ``$PAGER`` (``o``) and for a file (``w``).
+"""A day's rows as plain text, for ``$PAGER`` (``o``) and for a file (``w``, ``e``).
 
 No Textual import except in :func:`page`, which suspends the app while the
 pager runs: the report and the file fallback are plain functions.
@@ -6,6 +6,7 @@ pager runs: the report and the file fallback are plain functions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -63,7 +64,7 @@ def report_path(path: Path, day: date) -> Path:
     return path.with_name(f"{path.stem}.{day}.txt")
 
 
-def write_report(text: str, target: Path) -> Path:
+def save_text(text: str, target: Path) -> Path:
     """Write ``text`` to ``target``, or to the temporary directory if that fails.
 
     Returns the path written. The write is atomic (a temporary file then a
@@ -79,11 +80,13 @@ def write_report(text: str, target: Path) -> Path:
 def _write_atomic(text: str, target: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", dir=target.parent)
     try:
+        os.fchmod(fd, 0o644)  # a file for people and tools, not a secret (mkstemp: 0600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
     return target
 

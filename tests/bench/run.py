@@ -45,7 +45,9 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 """
 
-_CHILD = _PEAK_RSS + r"""
+_CHILD = (
+    _PEAK_RSS
+    + r"""
 import json, sys, time
 from pathlib import Path
 kind, path = sys.argv[1], Path(sys.argv[2])
@@ -63,6 +65,7 @@ seconds = time.perf_counter() - t  # the load, not freeing what it loaded
 n = len(result)
 print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb(), "days": n}))
 """
+)
 
 
 def _child(kind: str, path: Path) -> dict[str, float]:
@@ -259,7 +262,9 @@ def monitor_latency(path: Path, samples: int = 10) -> dict[str, float]:
     return asyncio.run(run())
 
 
-_MONITOR_CHILD = _PEAK_RSS + r"""
+_MONITOR_CHILD = (
+    _PEAK_RSS
+    + r"""
 import json, sys
 from pathlib import Path
 from tests.bench.run import monitor_latency
@@ -267,6 +272,7 @@ figures = monitor_latency(Path(sys.argv[1]))
 figures["rss_mb"] = peak_rss_mb()
 print(json.dumps(figures))
 """
+)
 
 
 def monitor_figures(path: Path, rows: int) -> None:

@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 
 from telemetry import COLUMN, BackfillState, Record, attempt_numbers
 
-from ..pager import day_report, page, report_path, write_report
+from ..pager import day_report, page, report_path, save_text
 from ..spans import plural
 from .tables import fill_table
 
@@ -311,7 +311,7 @@ class DayDetailScreen(Screen[None]):
     def write_report(self, prefix: str) -> None:
         """Write the report beside the telemetry file (else to the temporary directory)."""
         try:
-            target = write_report(self.report(), report_path(self.path, self.day))
+            target = save_text(self.report(), report_path(self.path, self.day))
         except OSError as exc:
             self.notify(f"{prefix}could not write the day: {exc}", severity="error")
             return

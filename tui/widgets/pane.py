@@ -40,7 +40,7 @@ from telemetry import (
 )
 
 from ..follow import wakeups
-from ..pager import day_report, page, report_path, write_report
+from ..pager import day_report, page, report_path, save_text
 from ..spans import plural
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
 from .feed import LiveFeed
@@ -791,6 +791,8 @@ class MonitorPane(Vertical):
         The same plan as ``latest --plan`` over the same range (``--from`` /
         ``--to``, else the days seen) with the same stale-after: failed,
         never attempted and stalled days, each with the phase it needs.
+        Where the file's directory cannot take it (read-only), the temporary
+        directory does; the toast says where it went.
         """
         if not self.state.days and (self.start is None or self.end is None):
             self.notify("nothing to export yet", severity="warning")
@@ -798,14 +800,11 @@ class MonitorPane(Vertical):
         plan = resume_plan(
             self.state, self.start, self.end, now=self.clock(), stale_after=self.stale_after
         )
-        target = export_path(self.path)
-        tmp = target.with_name(target.name + ".tmp")
+        wanted = export_path(self.path)
         try:
-            tmp.write_text(plan.ranges_text(), encoding="utf-8")
-            tmp.replace(target)
+            target = save_text(plan.ranges_text(), wanted)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            self.notify(f"export failed: {exc.strerror or exc}: {target}", severity="error")
+            self.notify(f"export failed: {exc.strerror or exc}: {wanted}", severity="error")
             return
         why = ", ".join(
             f"{len(days):,} {what}"
@@ -841,7 +840,7 @@ class MonitorPane(Vertical):
         if why is None:
             return
         try:
-            target = write_report(text, report_path(self.path, day))
+            target = save_text(text, report_path(self.path, day))
         except OSError as exc:
             self.notify(f"{why}, and could not write the day: {exc}", severity="error")
             return
