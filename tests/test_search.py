@@ -136,3 +136,29 @@ async def test_v_folds_the_calendar_to_the_months_with_hits(tmp_path: Path) -> N
 
 def notes(app) -> str:  # type: ignore[no-untyped-def]
     return " | ".join(n.message for n in app._notifications)
+
+
+async def test_a_search_goes_on_over_a_file_replaced_under_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    rows = _file(path, 400)
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(pilot, app, rows)
+        calendar = app.pane.calendar
+        await pilot.press("slash")
+        await type_keys(pilot, app, "timed out")
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: bool(calendar.search))
+        other = tmp_path / "other.csv"
+        write_rows(
+            other,
+            [
+                row(date(2024, 5, 1), "FAILED", 1, error_message="read timed out"),
+                row(date(2024, 5, 2), "FAILED", 2, error_message="503"),
+            ],
+        )
+        other.replace(path)
+        await wait_for_rows(pilot, app, 2)
+        # Only the new file's hit: none of the old file's days linger.
+        assert await wait_until(pilot, lambda: calendar.search == {date(2024, 5, 1)})
+        assert "1 day" in text(app, "#legend")

@@ -398,7 +398,16 @@ class MonitorPane(Vertical):
         self.state = self._new_state()
         self.source = ""
         self.loaded = False
+        if self.calendar.search is not None:
+            # The search goes on over the new file: its hits come in with its rows.
+            self._search_id += 1
+            self._hits = set()
+            self.calendar.search = frozenset()
         self.calendar.set_state(self.state)
+        empty = self.state.duration_trend(DURATION_BUCKETS)
+        self.query_one(DurationChart).show(empty)
+        self._put("#durations-label", chart_label(empty))
+        self.refresh_legend()
         self.show_banner(f"⟳ file {reason}: reloading it from the start")
         self._figures_due = True
 
