@@ -538,7 +538,15 @@ async def test_command_palette_offers_the_main_screen_actions(tmp_path: Path) ->
     async with app.run_test(size=SIZE) as pilot:
         calendar = await started(pilot, app, rows)
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        for title in ("Go to date", "Next failed day", "Status filter", "Colour mode"):
+        for title in (
+            "Go to date",
+            "Search",
+            "Next failed day",
+            "Status filter",
+            "Only matching months",
+            "Open day in pager",
+            "Colour mode",
+        ):
             assert title in commands
         commands["Colour mode"].callback()
         assert calendar.mode == "availability"

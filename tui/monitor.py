@@ -175,16 +175,31 @@ class MonitorApp(App[None]):
         commands = (
             ("Go to date", "Jump to a day (YYYY-MM-DD)", pane.action_goto),
             (
+                "Search",
+                "Find days by error message, type, run id, status or date (/)",
+                pane.action_search,
+            ),
+            (
                 "Next failed day",
-                "Select the next failed day (n)",
+                "Select the next search hit, filtered or failed day (n)",
                 lambda: pane.action_next_failed(1),
             ),
             (
                 "Previous failed day",
-                "Select the previous failed day (N)",
+                "Select the previous search hit, filtered or failed day (N)",
                 lambda: pane.action_next_failed(-1),
             ),
             ("Status filter", "Cycle the status filter (s)", pane.action_cycle_filter),
+            (
+                "Only matching months",
+                "Fold the calendar to the months with a search hit or filtered day (v)",
+                pane.action_fold,
+            ),
+            (
+                "Open day in pager",
+                "The selected day's rows and full error messages in $PAGER (o)",
+                pane.action_page,
+            ),
             (
                 "Colour mode",
                 "Cycle status / availability / duration / attempts (c)",
