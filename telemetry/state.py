@@ -859,13 +859,43 @@ class BackfillState:
         The last hour ends at ``now`` (default: the last finish). Each count
         is one bisection of the sorted finish times: cheap on any file.
         """
+        return self.finished_per(timedelta(hours=1), hours, now)
+
+    def finished_per(
+        self, width: timedelta, buckets: int, now: datetime | None = None
+    ) -> list[int]:
+        """Days reaching a final status in each of the last ``buckets`` spans of ``width``.
+
+        Oldest first; the last span ends at ``now`` (default: the last finish).
+        """
         times = self._finish_times
         if not times:
-            return [0] * hours
+            return [0] * buckets
         end = times[-1] if now is None else now.timestamp()
-        edges = [end - 3600 * k for k in range(hours, -1, -1)]
+        step = width.total_seconds()
+        edges = [end - step * k for k in range(buckets, -1, -1)]
         cuts = [bisect.bisect_right(times, edge) for edge in edges]
         return [b - a for a, b in pairwise(cuts)]
+
+    def finished_over_run(
+        self, buckets: int = 48, now: datetime | None = None
+    ) -> tuple[timedelta, list[int]]:
+        """Days finished per span over the whole run, at most ``buckets`` spans.
+
+        Returns the span's width (the narrowest of :data:`telemetry.trend.WIDTHS`
+        that covers the first finish to ``now`` in ``buckets``) and the counts,
+        oldest first, the last span ending at ``now`` (default: the last finish).
+        """
+        from .trend import pick_width
+
+        times = self._finish_times
+        if not times:
+            return pick_width(timedelta(0), buckets), [0]
+        end = times[-1] if now is None else now.timestamp()
+        span = timedelta(seconds=max(end - times[0], 0.0))
+        width = pick_width(span, buckets)
+        count = min(buckets, int(span / width) + 1)
+        return width, self.finished_per(width, count, now)
 
     def duration_trend(
         self, buckets: int = 48, days: Iterable[date] | None = None

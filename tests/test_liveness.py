@@ -96,3 +96,17 @@ def test_days_finished_per_hour_counts_each_finish_in_its_hour(tmp_path: Path) -
     ]
     assert hourly == expected and sum(hourly) == 28
     assert BackfillState().finished_per_hour(3) == [0, 0, 0]
+
+
+def test_days_finished_over_the_run_fall_to_zero_once_nothing_finishes(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    _write(path, 28, timedelta(minutes=7))  # finishes from T0 + 3.5 min, every 7 minutes
+    state = BackfillState.from_path(path)
+    width, counts = state.finished_over_run(48)  # ends at the last finish
+    assert width == timedelta(minutes=5)  # 189 minutes in at most 48 spans
+    assert len(counts) == 38 and sum(counts) == 28 and counts[-1] == 1
+    later = T0 + timedelta(hours=12)  # the writer stopped long ago
+    width, counts = state.finished_over_run(48, later)
+    assert width == timedelta(minutes=15) and sum(counts) == 28
+    assert counts[-20:] == [0] * 20  # the end of the run shows as nothing finishing
+    assert BackfillState().finished_over_run(10) == (timedelta(seconds=10), [0])

@@ -13,8 +13,9 @@ from tests.monitor_wait import wait_for_rows, wait_until
 from tests.test_monitor import T0, backfill, make_app, row, text, write_rows
 from tui.monitor import MonitorApp
 from tui.simulate import DEMO_DAYS, DEMO_END, DEMO_START
+from tui.spans import human_duration
 from tui.widgets.feed import FEED_ROWS
-from tui.widgets.pane import DURATION_BUCKETS
+from tui.widgets.pane import DURATION_BUCKETS, TREND_BARS
 from tui.widgets.trend import DurationChart
 
 
@@ -129,7 +130,7 @@ async def test_the_live_feed_follows_the_file_on_wide_screens_and_opens_a_day(
         assert not narrow.pane.query_one("#side").display  # the calendar keeps the width
 
 
-async def test_the_trend_shows_days_finished_per_hour(tmp_path: Path) -> None:
+async def test_the_trend_shows_days_finished_over_the_run(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     # Ten days finished in the last hour before the clock, two in the hour before.
     rows = [row(date(2020, 1, k), "UPLOADED", 60 + k * 5) for k in range(1, 11)]
@@ -142,9 +143,14 @@ async def test_the_trend_shows_days_finished_per_hour(tmp_path: Path) -> None:
         app.refresh_view()
         await pilot.pause()
         trend = app.pane.query_one("#trend")
-        hourly = app.state.finished_per_hour(48, now)
-        assert list(trend.data) == hourly and hourly[-2:] == [2, 10]
-        assert "now 10, peak 10" in text(app, "#trend-label")
+        buckets = min(max(trend.content_size.width, 12), TREND_BARS)
+        width, counts = app.state.finished_over_run(buckets, now)
+        assert list(trend.data) == counts and sum(counts) == 12
+        # Ten finished in the last hour, two in the hour before, none since.
+        hour = round(timedelta(hours=1) / width)
+        assert sum(counts[-hour:]) == 10 and sum(counts[-2 * hour : -hour]) == 2
+        label = text(app, "#trend-label")
+        assert f"days finished per {human_duration(width)} over the run" in label
 
 
 async def test_the_duration_chart_draws_the_trend_and_follows_new_rows(tmp_path: Path) -> None:

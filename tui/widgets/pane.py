@@ -41,7 +41,7 @@ from telemetry import (
 
 from ..follow import wakeups
 from ..pager import day_report, page, report_path, save_text
-from ..spans import plural
+from ..spans import human_duration, plural
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
 from .feed import LiveFeed
 from .summary import (
@@ -59,8 +59,8 @@ BATCH_BYTES = 1 << 20
 FIGURES_EVERY = 0.25
 #: From this many columns the live feed stands beside the calendar.
 WIDE = 140
-#: Hours of the trend sparkline under the feed.
-TREND_HOURS = 48
+#: Bars of the sparkline under the feed, at most (one per span of the run).
+TREND_BARS = 160
 #: Buckets of the duration chart, at most (their width adapts to the run).
 DURATION_BUCKETS = 48
 #: Seconds between two recomputations of the duration chart while rows arrive.
@@ -538,13 +538,16 @@ class MonitorPane(Vertical):
             self.post_message(self.BadgeChanged(self, badge))
 
     def refresh_trend(self, now: datetime) -> None:
-        """Redraw the sparkline of days finished per hour over the last two days."""
-        hourly = self.state.finished_per_hour(TREND_HOURS, now)
-        self.query_one("#trend", Sparkline).data = hourly
-        peak = max(hourly, default=0)
+        """Redraw the sparkline of days finished per span over the run (one bar per span)."""
+        sparkline = self.query_one("#trend", Sparkline)
+        buckets = min(max(sparkline.content_size.width, 12), TREND_BARS)
+        width, counts = self.state.finished_over_run(buckets, now)
+        sparkline.data = counts
+        peak = max(counts, default=0)
         self._put(
             "#trend-label",
-            f"days finished per hour, last {TREND_HOURS} h: now {hourly[-1]:,}, peak {peak:,}",
+            f"days finished per {human_duration(width)} over the run:"
+            f" now {counts[-1] if counts else 0:,}, peak {peak:,}",
         )
 
     def refresh_durations(self) -> None:
