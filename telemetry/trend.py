@@ -70,11 +70,16 @@ class DurationTrend:
 
 
 def pick_width(span: timedelta, buckets: int) -> timedelta:
-    """The narrowest of :data:`WIDTHS` that covers ``span`` in at most ``buckets`` buckets."""
+    """The narrowest of :data:`WIDTHS` that covers ``span`` in at most ``buckets`` buckets.
+
+    Past the widest (hand-edited times centuries apart), a whole number of
+    the widest: there are never more than ``buckets`` buckets.
+    """
     for width in WIDTHS:
         if span < width * buckets:
             return width
-    return WIDTHS[-1]
+    widest = WIDTHS[-1]
+    return widest * (span // (widest * buckets) + 1)
 
 
 def duration_trend(
@@ -114,8 +119,12 @@ def duration_trend(
         return DurationTrend(WIDTHS[0], [], [], [], none, {p: [] for p in PHASES})
     first, last = min(moments), max(moments)
     width = pick_width(last - first, buckets)
-    # Buckets start on whole multiples of the width since the epoch (UTC).
-    origin = _EPOCH + width * ((first - _EPOCH) // width)
+    # Buckets start on whole multiples of the width since the epoch (UTC),
+    # except at the very edge of the calendar (a hand-edited year 1).
+    try:
+        origin = _EPOCH + width * ((first - _EPOCH) // width)
+    except OverflowError:
+        origin = first
     count = (last - origin) // width + 1
     samples: dict[str, list[list[float]]] = {p: [[] for _ in range(count)] for p in PHASES}
     per_bucket_days = [0] * count

@@ -81,7 +81,36 @@ def test_widths_are_the_narrowest_that_spans_the_run() -> None:
     assert pick_width(timedelta(days=20), 48) == timedelta(days=1)
     assert pick_width(timedelta(days=300), 48) == timedelta(weeks=1)
     assert pick_width(timedelta(days=400), 48) == timedelta(days=30)
-    assert pick_width(timedelta(days=10**5), 48) == WIDTHS[-1]
+    assert pick_width(timedelta(days=365 * 40), 48) == WIDTHS[-1]
+    # Times centuries apart (edited by hand): still at most 48 buckets.
+    huge = timedelta(days=365 * 8000)
+    assert huge < pick_width(huge, 48) * 48 <= huge + WIDTHS[-1] * 48
+
+
+def test_times_at_the_edges_of_the_calendar_make_a_trend_of_few_buckets() -> None:
+    """Hand-edited times in year 1 and year 9999: no overflow, at most the buckets asked."""
+    state = BackfillState()
+    edges = ("0001-01-01T00:00:10+00:00", "9999-12-31T00:00:10+00:00")
+    state.apply(
+        [
+            Record(k * 10, k + 2, date(2020, 1, 1 + k), row_values(_row_at(k, moment)))
+            for k, moment in enumerate(edges)
+        ]
+    )
+    trend = duration_trend(state, 48)
+    assert sum(trend.days) == 2 and len(trend.starts) <= 49
+    _, counts = state.finished_over_run(48)
+    assert sum(counts) == 2 and len(counts) <= 48
+
+
+def _row_at(k: int, finished: str) -> dict[str, str]:
+    return {
+        "chunk_date_utc": f"2020-01-0{1 + k}",
+        "status": "UPLOADED",
+        "started_at_utc": finished,
+        "finished_at_utc": finished,
+        "download_seconds": "3",
+    }
 
 
 def test_an_empty_state_has_an_empty_trend_and_says_so() -> None:
