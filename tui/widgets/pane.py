@@ -580,7 +580,9 @@ class MonitorPane(Vertical):
             return
 
     def _show_durations(self, state: BackfillState, trend: DurationTrend, rows: int) -> None:
-        if state is self.state:  # not a state since replaced (reset)
+        # Not a state since replaced (reset), nor older than the chart on show
+        # (a replaced worker that finished after the one that replaced it).
+        if state is self.state and rows >= self.durations_rows:
             self.durations_rows = rows
             self.query_one(DurationChart).show(trend)
             self._put("#durations-label", chart_label(trend))
