@@ -11,6 +11,7 @@ end in a bare CR is read with each CR as a line end.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 
@@ -191,6 +192,15 @@ def _framed(buf: bytes, pos: int, end: int, decode: bool) -> Framed:
     return end, split_fields(text), None, text
 
 
+def whole_record(raw: bytes) -> str | None:
+    """The text (without its line end) of ``raw`` if it is exactly one well-formed
+    record of UTF-8 text, else ``None``."""
+    if _RECORD.fullmatch(raw) is None:
+        return None
+    result = _framed(raw, 0, len(raw), True)
+    return result[3]
+
+
 def _remember(buf: bytes, pos: int, at: int, memo: FrameMemo | None, searched: int) -> None:
     """Keep in ``memo`` how far a record cut inside a quoted field was framed.
 
@@ -347,18 +357,64 @@ CR_AS_LF = bytes.maketrans(b"\r", b"\n")
 
 
 def cr_only_line_ends(buf: bytes, base: int = 0) -> bool:
-    """True when the first line end in ``buf`` (from ``base``) is a bare CR.
+    """True when the first line end in ``buf`` (from ``base``), after any blank
+    lines at its start, is a bare CR.
 
     Such a file (saved by an old editor) ends every line so; the original
     module's reader reads it, and so does every reader here: each CR is read
     as a line end, byte for byte, so offsets stay exact. A CR at the very
     end of ``buf`` is not told yet.
     """
+    while True:
+        if buf.startswith(b"\n", base):
+            base += 1
+        elif buf.startswith(b"\r\n", base):
+            base += 2
+        else:
+            break
     cr = buf.find(b"\r", base)
     if cr < 0 or cr + 1 >= len(buf):
         return False
     lf = buf.find(b"\n", base, cr)
     return lf < 0 and buf[cr + 1] != 0x0A
+
+
+_BARE_CR = re.compile(rb"\r(?=[^\n])")
+
+
+@cache
+def _row_after_cr(status_at: int) -> re.Pattern[bytes]:
+    """The start of a row right after a bare CR: plain fields up to a valid status."""
+    statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
+    return re.compile(rb'(?:[^",\r\n]*,){%d}(?:%s)(?=[,\r\n])' % (status_at, statuses))
+
+
+def bare_cr_rows(buf: bytes, status_at: int, date_at: int) -> bytes:
+    """``buf`` with each bare CR that comes right before the start of a row read as a line end.
+
+    A block of rows saved with CR-only line ends into a file of LF (or CRLF)
+    lines (an old editor) reads, as the original module reads it, one row a
+    line. A CR elsewhere (inside a quoted message, before text that is no
+    row) is left as it is. The decision looks only at the bytes after the CR
+    up to the row's status (no further than its line): a CR whose row start
+    is not complete in ``buf`` yet is left, and stays in what the decoder
+    holds back. Same length: offsets stay exact.
+    """
+    pattern = _row_after_cr(status_at)
+    out: bytearray | None = None
+    for bare in _BARE_CR.finditer(buf):
+        at = bare.start()
+        start = pattern.match(buf, at + 1)
+        if start is None:
+            continue
+        if date_at < status_at:
+            day = buf[at + 1 : start.end()].split(b",")[date_at]
+            if parse_day(day.decode("latin-1")) is None:
+                continue
+        if out is None:
+            out = bytearray(buf)
+        out[at] = 0x0A
+    return buf if out is None else bytes(out)
 
 
 def close_off(torn: bytes) -> bytes:
@@ -380,6 +436,27 @@ def close_off(torn: bytes) -> bytes:
 
 
 _CLOSE_OFF = (TORN_MARK + "\r\n").encode()
+
+
+def read_at(fd: int, size: int, offset: int) -> bytes:
+    """Read ``size`` bytes at ``offset`` of ``fd``, fewer only where the file ends.
+
+    One ``pread`` may return fewer bytes than asked without being at the
+    end (FUSE, NFS, SMB do so legally); this reads on until it has them all
+    or a read returns nothing. ``OSError`` propagates.
+    """
+    out = os.pread(fd, size, offset)
+    if len(out) == size or not out:
+        return out
+    parts = [out]
+    got = len(out)
+    while got < size:
+        more = os.pread(fd, size - got, offset + got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 def next_read(chunk_size: int, pending: bytes) -> int:

@@ -48,11 +48,12 @@ from .framing import (
     CR_AS_LF,
     FrameMemo,
     _may_start_row,
+    bare_cr_rows,
     cr_only_line_ends,
     frame_record,
     next_read,
 )
-from .schema import COLUMN
+from .schema import COLUMN, SCHEMA
 from .segments import STRIDE, Segment, _SegmentBuilder, run_firsts, runs_of
 
 _ONLY_WIDTH = {_WIDTH}
@@ -153,6 +154,12 @@ class RecordDecoder:
         self.positions = positions
         self.header: list[str] | None = None
         self._mapping: list[int] | None = None
+        # The header is a prefix of SCHEMA (an older file): rows that hold
+        # every SCHEMA column are rows too (the original module writes them so).
+        self._whole_rows = False
+        #: Where the record after the header starts (when the header was read
+        #: here, not adopted).
+        self.header_end = 0
         self._line = 1
         #: The file ends its lines with a bare CR (saved by an old editor):
         #: each CR is read as a line end. Told by the header's line end.
@@ -169,10 +176,16 @@ class RecordDecoder:
         ``line`` is the physical line number of the first byte to be decoded;
         ``cr_only`` what :attr:`cr_only` was for the file's header.
         """
-        self.header = header
         self._line = line
         self.cr_only = cr_only
+        self._set_header(header)
+
+    def _set_header(self, header: list[str] | None) -> None:
+        self.header = header
         self._mapping = None if header is None else header_mapping(header)
+        self._whole_rows = (
+            self._mapping is not None and tuple(header or ()) == SCHEMA[: len(header or ())]
+        )
 
     @property
     def next_line(self) -> int:
@@ -186,11 +199,56 @@ class RecordDecoder:
         of ``buf`` is the end of the file, and an incomplete last record is
         reported as torn instead of held back.
         """
+        if self.header is not None:
+            return self._decode(buf, offset, final)
+        records, malformed, done = self._learn_header(buf, offset)
+        if not done:
+            return self._decode(buf, offset, final)
+        rest = self._decode(buf[done:], offset + done, final)
+        return rest._replace(
+            records=records + rest.records,
+            malformed=malformed + rest.malformed,
+            consumed=done + rest.consumed,
+        )
+
+    def _learn_header(self, buf: bytes, offset: int) -> tuple[list[Record], list[Malformed], int]:
+        """Decode ``buf`` line by line until the header is known.
+
+        Returns what was found before it and how many bytes were decoded, so
+        the rows after the header are decoded knowing it (in one buffer as
+        across many). Tells :attr:`cr_only` first.
+        """
         base = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
-        if self.header is None and not self.cr_only:
+        if not self.cr_only:
             self.cr_only = cr_only_line_ends(buf, base)
+        ends = buf.translate(CR_AS_LF) if self.cr_only else buf
+        records: list[Record] = []
+        malformed: list[Malformed] = []
+        done = 0
+        while self.header is None:
+            nl = ends.find(b"\n", done or base)
+            if nl < 0:
+                break
+            part = self._decode(buf[done : nl + 1], offset + done, False)
+            records += part.records
+            malformed += part.malformed
+            done += part.consumed
+            if done != nl + 1:
+                break  # a record over several lines: decoded with the rest
+        if self.header is not None:
+            self.header_end = offset + done
+        return records, malformed, done
+
+    def _decode(self, buf: bytes, offset: int, final: bool) -> Batch:
+        base = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
         if self.cr_only:
             buf = buf.translate(CR_AS_LF)  # same length: offsets stay exact
+        elif final and buf.endswith(b"\r"):
+            buf = buf[:-1] + b"\n"  # a CR that ends the file ends its line
+        if self.cr_only:
+            pass
+        elif self.header is not None and b"\r" in buf and buf.count(b"\r") != buf.count(b"\r\n"):
+            buf = bare_cr_rows(buf, self._status_at, self._date_at)
         if self._memo.at == offset + base and self.header is not None and not final:
             # The buffer opens with the long record the last call could not
             # finish: frame its new bytes alone; while it goes on, nothing
@@ -258,12 +316,12 @@ class RecordDecoder:
         well-formed row of the ``SCHEMA`` header (blank, wrong field count,
         unknown status, bad date): the row-by-row path then reports it.
         """
-        texts = chunk.lines[a:b]
+        texts = plain = chunk.lines[a:b]
         if chunk.has_cr:
-            texts = list(map(str.removesuffix, texts, repeat("\r")))
-            if any(map(operator.contains, texts, repeat("\r"))):
+            plain = list(map(str.removesuffix, texts, repeat("\r")))
+            if any(map(operator.contains, plain, repeat("\r"))):
                 return False  # a stray CR
-        rows = list(map(str.split, texts, repeat(",")))
+        rows = list(map(str.split, plain, repeat(",")))
         if set(map(len, rows)) != _ONLY_WIDTH:
             return False
         columns = list(zip(*rows, strict=True))
@@ -520,16 +578,20 @@ class RecordDecoder:
                     continue  # a blank line
                 if mapping is not None:
                     row_text = None
-            if len(fields) != width:
-                if header is None:
-                    mapping = self._mapping = header_mapping(fields)
-                    header = self.header = fields
-                    width = len(fields)
-                else:
-                    reason = _field_count_reason(fields, header)
-                    malformed.append(Malformed(offset + pos, first_line + rec, reason))
+            if len(fields) == width:
+                values = (
+                    fields if mapping is None else [fields[j] if j >= 0 else "" for j in mapping]
+                )
+            elif header is None:
+                self._set_header(fields)
+                header, mapping, width = fields, self._mapping, len(fields)
                 continue
-            values = fields if mapping is None else [fields[j] if j >= 0 else "" for j in mapping]
+            elif len(fields) == _WIDTH and self._whole_rows and any(fields):
+                values = fields  # every column, under an older header
+            else:
+                reason = _field_count_reason(fields, header)
+                malformed.append(Malformed(offset + pos, first_line + rec, reason))
+                continue
             status = canon(values[_STATUS_COL])
             if status is None:
                 status = values[_STATUS_COL]
@@ -571,13 +633,16 @@ class RecordDecoder:
         stray quotes included) without decoding fields: a line with no quote
         is one record, a line with one goes through the careful path. What
         is left is an incomplete last record. ``cr_only``: the file's lines
-        end in a bare CR (:attr:`cr_only`). A caller that offers an
+        end in a bare CR (:attr:`cr_only`); otherwise a bare CR before a row
+        ends a line, as in :meth:`decode`. A caller that offers an
         unfinished record again with more bytes passes the same ``memo`` and
         where ``buf`` starts in the file (``offset``): each byte of a long
         record is then scanned about once (:class:`FrameMemo`).
         """
         if cr_only:
             buf = buf.translate(CR_AS_LF)
+        elif b"\r" in buf and buf.count(b"\r") != buf.count(b"\r\n"):
+            buf = bare_cr_rows(buf, _STATUS_COL, _DATE_COL)
         chunk = _Chunk(buf, 0, 0, 1)
         lines, starts = chunk.lines, chunk.starts
         n = len(lines)

@@ -15,7 +15,11 @@ uses this module (threads or processes, on one machine):
 * **Raised means not stored; returned means stored.** When a write or its
   ``fsync`` fails (a full disk, an I/O error), whatever part of the row
   reached the file is cut off again, under the lock, before the ``OSError``
-  propagates: no later append can complete it into a row.
+  propagates: no later append can complete it into a row. Once the row's
+  ``fsync`` has succeeded the call returns: what fails after that (closing
+  the file, reading back the bytes this process remembers as its
+  fingerprint) is logged on the ``telemetry.store`` logger, never raised,
+  so an orchestrator that retries on an exception never writes a row twice.
 * **Crash safety.** A writer killed mid-row leaves a torn final record. The
   next append closes it off (closing an open quote if need be) with a marker
   that makes it one malformed record every reader skips and reports, so it
@@ -34,7 +38,10 @@ uses this module (threads or processes, on one machine):
   removed on any failure. ``backfill-monitor upgrade FILE`` does the same on
   demand.
 * A torn header (a crash while creating the file) is rewritten when the file
-  holds nothing else, and never appended under.
+  holds nothing else, and never appended under. The header is read until
+  its line ends or the file does (a network file system may return fewer
+  bytes than asked), so a file holding more than a header is never taken
+  for a torn one.
 
 Writers of the original module take no lock; run them alongside this one and
 their rows may interleave with ours, exactly as they could with each other.
@@ -47,6 +54,7 @@ import csv
 import errno
 import fcntl
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -57,12 +65,23 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .fields import Malformed, TelemetryFormatError
-from .framing import CHUNK_SIZE, CR_AS_LF, FrameMemo, close_off, cr_only_line_ends, next_read
+from .fields import Malformed, TelemetryFormatError, split_fields
+from .framing import (
+    BOM,
+    CHUNK_SIZE,
+    CR_AS_LF,
+    FrameMemo,
+    close_off,
+    cr_only_line_ends,
+    next_read,
+    read_at,
+    whole_record,
+)
 from .records import RecordDecoder, read_batches
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 
 _HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
+_log = logging.getLogger(__name__)
 
 # Per file (device, inode): the offset up to which this process has verified
 # the file ends on a record boundary, the bytes just before it, and whether
@@ -165,7 +184,7 @@ class HistoricalTelemetry:
                 if self._append_locked(fd, payload):
                     break
             finally:
-                os.close(fd)  # also releases the lock
+                _close(fd, self.path)  # also releases the lock
 
     def _append_locked(self, fd: int, payload: bytes) -> bool:
         """Write ``payload`` under the lock; ``False`` means start over."""
@@ -208,10 +227,16 @@ class HistoricalTelemetry:
                 _verified_end.pop(key, None)
             _roll_back(fd, size)
             raise
+        # Stored. Nothing from here on may raise: the next append of this
+        # process checks the file again from its header if it cannot remember.
         end = size + len(data)
         before = data[-_FINGERPRINT:]
         if len(before) < _FINGERPRINT and end > len(before):
-            before = os.pread(fd, _FINGERPRINT, max(0, end - _FINGERPRINT))
+            try:
+                before = read_at(fd, _FINGERPRINT, max(0, end - _FINGERPRINT))
+            except OSError as exc:
+                _log.warning("%s: row stored; reading its fingerprint failed: %s", self.path, exc)
+                return True
         with _verified_lock:
             _verified_end[key] = (end, before, cr_only)
         return True
@@ -315,6 +340,20 @@ def _open_for_append(path: Path) -> tuple[int, bool]:
         return _open_for_append(path)  # deleted in between: create it
 
 
+def _close(fd: int, path: Path) -> None:
+    """Close ``fd``, logging (never raising) a failure.
+
+    Linux releases the descriptor (and its lock) even when ``close`` fails
+    (EINTR, EIO from a network file system); whether a row is stored was
+    decided by its ``fsync`` before, so a failed close changes nothing the
+    caller could act on.
+    """
+    try:
+        os.close(fd)
+    except OSError as exc:
+        _log.warning("%s: closing the file failed: %s", path, exc)
+
+
 def _is_current(fd: int, path: Path) -> bool:
     """True when ``fd`` is still the file at ``path`` (not replaced or deleted)."""
     try:
@@ -337,7 +376,7 @@ def _trusted_end(fd: int, key: tuple[int, int], size: int) -> tuple[int, bool] |
     if cached is None:
         return None
     end, before, cr_only = cached
-    if end > size or os.pread(fd, len(before), end - len(before)) != before:
+    if end > size or read_at(fd, len(before), end - len(before)) != before:
         with _verified_lock:
             _verified_end.pop(key, None)
         return None
@@ -360,18 +399,18 @@ def _read_header(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
     """Return the file's header, the offset after it, and whether lines end in a bare CR.
 
     ``(None, 0, False)`` means the file holds only a torn header (a prefix of
-    the full header line); anything else without a complete first line is
-    refused.
+    the full header line, and nothing else: it was read whole); anything
+    else without a complete first line is refused.
     """
-    head = os.pread(fd, min(size, 1 << 16), 0)
-    base = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    head = read_at(fd, min(size, 1 << 16), 0)
+    base = len(BOM) if head.startswith(BOM) else 0
     cr_only = cr_only_line_ends(head, base)
     if cr_only:
         head = head.translate(CR_AS_LF)
     nl = head.find(b"\n")
     if nl < 0:
-        bare = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-        if size < (1 << 16) and _HEADER_LINE.startswith(bare):
+        whole = len(head) == size and size <= base + len(_HEADER_LINE)
+        if whole and _HEADER_LINE.startswith(head[base:]):
             return None, 0, False
         raise TelemetryFormatError("the file's first line is not a telemetry header")
     decoder = RecordDecoder()
@@ -470,10 +509,11 @@ def _rewrite_with_full_header(fd: int, path: Path) -> None:
         ) from None
     tmp = Path(tmp_name)
     try:
-        os.fchmod(out_fd, os.fstat(fd).st_mode & 0o7777)
-        with open(out_fd, "wb") as out, os.fdopen(os.dup(fd), "rb") as src:
-            src.seek(0)
-            _copy_upgraded(src, out)
+        with open(out_fd, "wb") as out:  # closes the copy on any failure below
+            os.fchmod(out_fd, os.fstat(fd).st_mode & 0o7777)
+            with os.fdopen(os.dup(fd), "rb") as src:
+                src.seek(0)
+                _copy_upgraded(src, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
@@ -482,6 +522,27 @@ def _rewrite_with_full_header(fd: int, path: Path) -> None:
             tmp.unlink()
         raise
     _fsync_dir(target.parent)
+
+
+def _padded(raw: bytes, decoder: RecordDecoder) -> bytes | None:
+    """A skipped record ``raw`` padded to the full schema if it is a row of the old header.
+
+    That is a well-formed record with the header's number of fields that
+    readers skip for its date or status alone; ``None`` for anything else.
+    """
+    header = decoder.header
+    if header is None or not raw.endswith(b"\n"):
+        return None
+    if decoder.cr_only:
+        raw = raw.translate(CR_AS_LF)
+    text = whole_record(raw)
+    if text is None:
+        return None
+    fields = split_fields(text)
+    if len(fields) != len(header) or fields == header:
+        return None
+    column = {name: i for i, name in enumerate(header)}
+    return encode_row([fields[column[c]] if c in column else "" for c in SCHEMA])
 
 
 def _upgrade_prefix(target: Path) -> str:
@@ -499,7 +560,15 @@ def _remove_stale_copies(directory: Path, prefix: str) -> None:
 
 
 def _copy_upgraded(src: BinaryIO, out: BinaryIO) -> None:
-    """Write the full header, then every record of ``src`` padded to the full schema."""
+    """Write the full header, then every record of ``src`` padded to the full schema.
+
+    Every row of the old header's width comes out padded, whatever its date
+    or status (the original module reads such rows); a row that already
+    holds every column (the original module writes those under an old
+    header) is kept whole. Any other record, which no reader takes for a
+    row, is copied byte for byte, a torn one closed off: padding it would
+    revive it.
+    """
     out.write(_HEADER_LINE)
     pending = b""
     decoder = RecordDecoder()
@@ -515,10 +584,12 @@ def _copy_upgraded(src: BinaryIO, out: BinaryIO) -> None:
         items.sort()
         bounds = [o for o, _ in items[1:]] + [offset + batch.consumed] * bool(items)
         for (start, encoded), end in zip(items, bounds, strict=True):
+            raw = buf[start - offset : end - offset]
+            if encoded is None:
+                encoded = _padded(raw, decoder)
             if encoded is not None:
                 out.write(encoded)
             else:
-                raw = buf[start - offset : end - offset]
                 out.write(raw if raw.endswith(b"\n") else raw + close_off(raw))
         offset += batch.consumed
         pending = buf[batch.consumed :]

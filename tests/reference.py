@@ -42,13 +42,15 @@ class Decoded:
     malformed: list[tuple[int, int, str]] = field(default_factory=list)  # offset, line, reason
 
 
-def scan(buf: bytes, start: int) -> tuple[str, int]:
+def scan(buf: bytes, start: int, eof: bool = False) -> tuple[str, int]:
     """Walk one record from ``start``: ``(RECORD, end)``, ``(PREFIX, -1)`` or ``(BAD, -1)``.
 
     RECORD: well-formed, ending after its ``\\n``. PREFIX: what there is, up to
     the end of ``buf``, is the start of a well-formed record. BAD: a quote
     not at the start of a field, a closing quote followed by anything but a
     comma or the line end, or a CR outside quotes that does not end the line.
+    With ``eof`` the end of ``buf`` is the end of the file: a CR there ends
+    the line.
     """
     i, n = start, len(buf)
     field_start, in_quotes, closed = True, False, False
@@ -74,7 +76,7 @@ def scan(buf: bytes, start: int) -> tuple[str, int]:
             return RECORD, i + 1
         elif c == b"\r":
             if i + 1 == n:
-                return PREFIX, -1
+                return (RECORD, n) if eof else (PREFIX, -1)
             return (RECORD, i + 2) if buf[i + 1 : i + 2] == b"\n" else (BAD, -1)
         elif closed:
             return BAD, -1
@@ -117,11 +119,46 @@ def may_start_row(buf: bytes, at: int, width: int, status_at: int, date_at: int)
     return status_at < count - 1 <= width - 1
 
 
+def bare_crs_before_rows(data: bytes, header: list[str]) -> bytes:
+    """Each CR not followed by LF that is followed by the start of a row, as an LF.
+
+    A row start: plain cells (no quote) up to a valid (non-empty) status,
+    the status followed by a comma or a line end, and a day that parses when
+    it comes before the status.
+    """
+    status_at, date_at = header.index("status"), header.index("chunk_date_utc")
+    out = bytearray(data)
+    for i in range(len(data) - 1):
+        if data[i : i + 1] != b"\r" or data[i + 1 : i + 2] == b"\n":
+            continue
+        line = data[i + 1 :]
+        ends = [e for e in (line.find(b"\r"), line.find(b"\n")) if e >= 0]
+        closed = bool(ends)
+        line = line[: min(ends)] if ends else line
+        cells = line.split(b",")
+        if len(cells) <= status_at or (not closed and len(cells) == status_at + 1):
+            continue
+        if any(b'"' in c for c in cells[: status_at + 1]):
+            continue
+        if cells[status_at].decode("latin-1") not in VALID_STATUSES:
+            continue
+        if date_at < status_at:
+            try:
+                date.fromisoformat(cells[date_at].decode("latin-1"))
+            except ValueError:
+                continue
+        out[i] = 0x0A
+    return bytes(out)
+
+
 def decode(data: bytes) -> tuple[list[str] | None, Decoded]:
     """Decode a whole file: its header and its rows and malformed reports."""
     out = Decoded()
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    first_cr, first_lf = data.find(b"\r", start), data.find(b"\n", start)
+    lead = start  # blank lines at the start do not tell the line ends
+    while data[lead : lead + 1] == b"\n" or data[lead : lead + 2] == b"\r\n":
+        lead += 1 if data[lead : lead + 1] == b"\n" else 2
+    first_cr, first_lf = data.find(b"\r", lead), data.find(b"\n", lead)
     if (
         first_cr >= 0
         and (first_lf < 0 or first_cr < first_lf)
@@ -156,7 +193,7 @@ def decode(data: bytes) -> tuple[list[str] | None, Decoded]:
                     break
                 at = data.find(b"\n", at) + 1
         if not reason:
-            kind, end = scan(data, pos)
+            kind, end = scan(data, pos, eof=True)
             if kind == PREFIX:
                 reason = "torn final record (no line end)"
                 end = len(data)
@@ -190,15 +227,22 @@ def decode(data: bytes) -> tuple[list[str] | None, Decoded]:
             if "chunk_date_utc" not in cells or "status" not in cells:
                 raise ValueError("not a telemetry file")
             header = cells
+            data = data[:pos] + bare_crs_before_rows(data[pos:], header)
             continue
-        if len(cells) != len(header):
+        # Under an older header (a prefix of SCHEMA) a row holding every
+        # column is a row: the original module writes them so.
+        whole = tuple(header) == SCHEMA[: len(header)] and len(cells) == WIDTH and any(cells)
+        if whole:
+            values = cells
+        elif len(cells) != len(header):
             if len(cells) > len(header) and not any(cells[-TORN_MARK_WIDTH:]):
                 why = "torn record (closed off by a later write)"
             else:
                 why = f"expected {len(header)} fields, found {len(cells)}"
             out.malformed.append((offset, line_no, why))
             continue
-        values = [cells[header.index(c)] if c in header else "" for c in SCHEMA]
+        else:
+            values = [cells[header.index(c)] if c in header else "" for c in SCHEMA]
         status = values[COL["status"]]
         if status not in STATUS_TEXTS:
             why = "repeated header" if cells == header else f"unknown status {status[:40]!r}"
