@@ -104,6 +104,7 @@ def frame_record(
     date_at: int = _DATE_COL,
     memo: FrameMemo | None = None,
     at: int = 0,
+    whole_width: int = 0,
 ) -> Framed | None:
     """Frame one record at ``pos`` with full quote awareness.
 
@@ -125,7 +126,8 @@ def frame_record(
     depends only on the bytes up to the end of that line, so every reader
     makes the same one however much of the file it holds; until that line
     is complete the record is not (at the end of a file: torn). ``width``
-    -1 (no header yet) turns it off.
+    -1 (no header yet) turns it off. ``whole_width``: a row of that many
+    fields is a row too (every ``SCHEMA`` column under an older header).
 
     ``memo`` (with ``at``, where ``buf[pos]`` is in the file) makes a
     record that runs to the end of ``buf`` cheap to try again with more
@@ -137,7 +139,7 @@ def frame_record(
         if done_at == at and done is not None:
             return done
     if memo is not None and memo.holds(buf, pos, at):
-        handled, result = _resume(buf, pos, width, status_at, decode, date_at, memo)
+        handled, result = _resume(buf, pos, (width, whole_width), status_at, decode, date_at, memo)
         if handled:
             return result
     elif memo is not None:
@@ -155,7 +157,7 @@ def frame_record(
             line_at = candidate.start() + 1
             if m is None and _PARTIAL.fullmatch(buf, pos, line_at) is None:
                 break  # the quoted field closed (or the record broke) before it
-            row_next = _row_on_line(buf, line_at, width, status_at, date_at)
+            row_next = _row_on_line(buf, line_at, (width, whole_width), status_at, date_at)
             if row_next is None:
                 # That line is not complete yet: cannot tell.
                 _remember(buf, pos, at, memo, candidate.start())
@@ -229,7 +231,7 @@ def _remember(buf: bytes, pos: int, at: int, memo: FrameMemo | None, searched: i
 def _resume(
     buf: bytes,
     pos: int,
-    width: int,
+    widths: tuple[int, int],
     status_at: int,
     decode: bool,
     date_at: int,
@@ -260,10 +262,10 @@ def _resume(
         if nl >= 0:
             memo.odd = bool(buf.count(b'"', pos, nl) & 1)
             memo.searched = nl - pos
-    if memo.odd and width > 0:
+    if memo.odd and widths[0] > 0:
         for candidate in _row_start(status_at).finditer(buf, pos + memo.searched, limit):
             line_at = candidate.start() + 1
-            row_next = _row_on_line(buf, line_at, width, status_at, date_at)
+            row_next = _row_on_line(buf, line_at, widths, status_at, date_at)
             if row_next is None:  # not complete yet (only while the field is open)
                 memo.searched = candidate.start() - pos
                 return True, None
@@ -296,9 +298,10 @@ def _row_start(status_at: int) -> re.Pattern[bytes]:
 
 
 def _row_on_line(
-    buf: bytes, pos: int, width: int, status_at: int, date_at: int = _DATE_COL
+    buf: bytes, pos: int, widths: tuple[int, int], status_at: int, date_at: int = _DATE_COL
 ) -> bool | None:
-    """Whether the line at ``pos`` reads, alone, as the start of a row of ``width`` fields.
+    """Whether the line at ``pos`` reads, alone, as the start of a row of ``widths`` fields
+    (the header's, and every ``SCHEMA`` column's under an older header, else 0).
 
     That is a whole well-formed row, or the first line of one whose last
     field is quoted and goes on past the line (a row with a traceback):
@@ -339,7 +342,9 @@ def _row_on_line(
         fields = split_fields(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return False
-    return len(fields) == width if whole else status_at < len(fields) - 1 <= width - 1
+    if whole:
+        return len(fields) in widths
+    return status_at < len(fields) - 1 <= max(widths) - 1
 
 
 def _may_start_row(line: str) -> bool:
@@ -380,6 +385,11 @@ def cr_only_line_ends(buf: bytes, base: int = 0) -> bool:
 
 
 _BARE_CR = re.compile(rb"\r(?=[^\n])")
+
+
+def has_bare_cr(buf: bytes) -> bool:
+    """True when ``buf`` holds a CR followed by a byte other than LF."""
+    return b"\r" in buf and _BARE_CR.search(buf) is not None
 
 
 @cache

@@ -49,8 +49,10 @@ from .framing import (
     FrameMemo,
     _may_start_row,
     bare_cr_rows,
+    close_off,
     cr_only_line_ends,
     frame_record,
+    has_bare_cr,
     next_read,
 )
 from .schema import COLUMN, SCHEMA
@@ -187,6 +189,10 @@ class RecordDecoder:
             self._mapping is not None and tuple(header or ()) == SCHEMA[: len(header or ())]
         )
 
+    def forget_unfinished(self) -> None:
+        """Forget how far framing got in an unfinished record (its bytes are gone)."""
+        self._memo = FrameMemo()
+
     @property
     def next_line(self) -> int:
         """The physical line number of the next byte to be decoded."""
@@ -243,11 +249,7 @@ class RecordDecoder:
         base = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
         if self.cr_only:
             buf = buf.translate(CR_AS_LF)  # same length: offsets stay exact
-        elif final and buf.endswith(b"\r"):
-            buf = buf[:-1] + b"\n"  # a CR that ends the file ends its line
-        if self.cr_only:
-            pass
-        elif self.header is not None and b"\r" in buf and buf.count(b"\r") != buf.count(b"\r\n"):
+        elif self.header is not None and has_bare_cr(buf):
             buf = bare_cr_rows(buf, self._status_at, self._date_at)
         if self._memo.at == offset + base and self.header is not None and not final:
             # The buffer opens with the long record the last call could not
@@ -255,7 +257,16 @@ class RecordDecoder:
             # else in the buffer is looked at (not even split into lines).
             memo, at, width = self._memo, offset + base, len(self.header)
             status_at, date_at = self._status_at, self._date_at
-            ahead = frame_record(buf, base, width, status_at, date_at=date_at, memo=memo, at=at)
+            ahead = frame_record(
+                buf,
+                base,
+                width,
+                status_at,
+                date_at=date_at,
+                memo=memo,
+                at=at,
+                whole_width=self._whole_width,
+            )
             if ahead is None:
                 return Batch([], [], base)
             memo.keep_result(at, ahead)  # for the careful path, at once
@@ -275,6 +286,18 @@ class RecordDecoder:
         consumed = chunk.starts[cut]
         newlines = cut  # line ends in buf[:consumed]
         line_no = self._line + newlines
+        if final and consumed < len(buf) and close_off(buf[consumed:]) == b"\n":
+            # Cut just before its final LF: read as the writer will complete it.
+            self._line = line_no
+            rest = self._decode(buf[consumed:] + b"\n", offset + consumed, True)
+            if self.segments and chunk.builder.keeps:
+                chunk.segments.append(chunk.builder.segment())
+            return Batch(
+                chunk.records + rest.records,
+                chunk.malformed + rest.malformed,
+                len(buf),
+                [*chunk.segments, *rest.segments],
+            )
         if final and consumed < len(buf):
             reason = "torn final record (no line end)"
             chunk.malformed.append(Malformed(offset + consumed, line_no, reason))
@@ -542,6 +565,7 @@ class RecordDecoder:
                     date_at=self._date_at,
                     memo=self._memo,
                     at=offset + pos,
+                    whole_width=self._whole_width,
                 )
                 if result is None:  # runs to the end of buf unfinished
                     k = -1
@@ -613,6 +637,11 @@ class RecordDecoder:
         return k
 
     @property
+    def _whole_width(self) -> int:
+        """The field count of a whole row under an older header (0: none)."""
+        return _WIDTH if self._whole_rows else 0
+
+    @property
     def _status_at(self) -> int:
         """Where the file's own header has ``status``."""
         return _STATUS_COL if self._mapping is None else self._mapping[_STATUS_COL]
@@ -641,7 +670,7 @@ class RecordDecoder:
         """
         if cr_only:
             buf = buf.translate(CR_AS_LF)
-        elif b"\r" in buf and buf.count(b"\r") != buf.count(b"\r\n"):
+        elif has_bare_cr(buf):
             buf = bare_cr_rows(buf, _STATUS_COL, _DATE_COL)
         chunk = _Chunk(buf, 0, 0, 1)
         lines, starts = chunk.lines, chunk.starts
@@ -659,6 +688,20 @@ class RecordDecoder:
             else:
                 k = q + 1
         return starts[n]
+
+
+def read_header(head: bytes) -> tuple[list[str] | None, int, bool]:
+    """The header in ``head`` (a file's first bytes), where the record after it starts,
+    and whether the file's lines end in a bare CR.
+
+    Found as every reader finds it (blank lines and malformed records before
+    it are passed over); ``None`` when ``head`` holds no complete header
+    record. Raises :class:`TelemetryFormatError` when the file is not a
+    telemetry CSV.
+    """
+    decoder = RecordDecoder()
+    decoder._learn_header(head, 0)
+    return decoder.header, decoder.header_end, decoder.cr_only
 
 
 _pause_lock = threading.Lock()

@@ -39,7 +39,7 @@ from .figures import (
 )
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
 from .liveness import Liveness, RowGaps, liveness
-from .records import RecordDecoder, cold_load, read_batches
+from .records import RecordDecoder, cold_load, read_batches, read_header
 from .rules import (
     _DURATION_OF_STATUS,
     _FLAG_PHASE,
@@ -991,13 +991,11 @@ class BackfillState:
 def _read_header(fh: BinaryIO) -> tuple[list[str] | None, bool]:
     """The header of the open file ``fh`` (``None`` if it has no complete record
     yet), and whether its lines end in a bare CR."""
-    decoder = RecordDecoder()
     fh.seek(0)
     buf = b""
-    while decoder.header is None:
-        chunk = fh.read(64 << 10)
-        if not chunk:
-            break
+    while True:
+        chunk = fh.read(max(64 << 10, len(buf)))
         buf += chunk
-        decoder.decode(buf, 0)
-    return decoder.header, decoder.cr_only
+        header, _, cr_only = read_header(buf)
+        if header is not None or not chunk:
+            return header, cr_only

@@ -72,12 +72,11 @@ from .framing import (
     CR_AS_LF,
     FrameMemo,
     close_off,
-    cr_only_line_ends,
     next_read,
     read_at,
     whole_record,
 )
-from .records import RecordDecoder, read_batches
+from .records import RecordDecoder, read_batches, read_header
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 
 _HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
@@ -399,25 +398,18 @@ def _read_header(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
     """Return the file's header, the offset after it, and whether lines end in a bare CR.
 
     ``(None, 0, False)`` means the file holds only a torn header (a prefix of
-    the full header line, and nothing else: it was read whole); anything
-    else without a complete first line is refused.
+    the full header line, and nothing else: it was read whole); a file with
+    no header record in its first 64 KiB is refused.
     """
     head = read_at(fd, min(size, 1 << 16), 0)
+    header, end, cr_only = read_header(head)
+    if header is not None:
+        return header, end, cr_only
     base = len(BOM) if head.startswith(BOM) else 0
-    cr_only = cr_only_line_ends(head, base)
-    if cr_only:
-        head = head.translate(CR_AS_LF)
-    nl = head.find(b"\n")
-    if nl < 0:
-        whole = len(head) == size and size <= base + len(_HEADER_LINE)
-        if whole and _HEADER_LINE.startswith(head[base:]):
-            return None, 0, False
-        raise TelemetryFormatError("the file's first line is not a telemetry header")
-    decoder = RecordDecoder()
-    decoder.decode(head[: nl + 1], 0)
-    if decoder.header is None:
-        raise TelemetryFormatError("the file's first line is not a telemetry header")
-    return decoder.header, nl + 1, cr_only
+    whole = len(head) == size and size <= base + len(_HEADER_LINE)
+    if whole and _HEADER_LINE.startswith(head[base:]):
+        return None, 0, False
+    raise TelemetryFormatError("the file's first lines hold no telemetry header")
 
 
 def _is_legacy(header: list[str]) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fields import Malformed, Record, TelemetryFormatError
-from .framing import CHUNK_SIZE, next_read
+from .framing import CHUNK_SIZE, next_read, read_at
 from .records import RecordDecoder, cold_load
 
 #: Reasons a tail starts over, as reported in :attr:`TailUpdate.reset`.
@@ -56,7 +56,9 @@ class TelemetryTail:
     character) is held back until it is complete. Truncation (also when the
     file regrows past the old offset), replacement by rename, deletion and
     re-creation (even on the same inode: the head of the file and the bytes
-    before the offset are fingerprinted) are reported as a reset.
+    before the offset are fingerprinted) are reported as a reset. A held-back
+    record whose bytes are no longer in the file (the writer rolled it back)
+    is dropped, and reading goes on from the offset.
     """
 
     def __init__(self, path: Path | str) -> None:
@@ -134,17 +136,28 @@ class TelemetryTail:
         return update
 
     def _changed(self, fd: int, identity: tuple[int, int], size: int) -> str | None:
+        """Why the file is no longer the one read so far, or ``None``.
+
+        What is held back (an unfinished record) must still be in the file:
+        a writer rolls back a row it could not store, and appends after
+        that must not be glued onto bytes that are gone. When they are gone
+        only they are dropped (what was read before them still stands).
+        """
         if identity != self._identity:
             return RESET_REPLACED
-        end = self.offset + len(self._pending)
-        if size < end:
+        if size < self.offset:
             return RESET_TRUNCATED
-        if self._head and os.pread(fd, len(self._head), 0) != self._head:
+        if self._head and read_at(fd, len(self._head), 0) != self._head:
             return RESET_REPLACED
-        if self._before and os.pread(fd, len(self._before), self.offset - len(self._before)) != (
-            self._before
-        ):
+        before = self._before
+        if before and read_at(fd, len(before), self.offset - len(before)) != before:
             return RESET_TRUNCATED
+        pending = self._pending
+        if pending and (
+            size < self.offset + len(pending) or read_at(fd, len(pending), self.offset) != pending
+        ):
+            self._pending = b""
+            self.decoder.forget_unfinished()
         return None
 
     def _read(self, fd: int, size: int, max_bytes: int | None, update: TailUpdate) -> None:
@@ -170,8 +183,8 @@ class TelemetryTail:
             # The fingerprint of the file is its first line (the header): a
             # different header means a different file, the same header with
             # different rows before the offset means truncated and rewritten.
-            head = os.pread(fd, _HEAD, 0)
+            head = read_at(fd, _HEAD, 0)
             newline = head.find(b"\n")
             self._head = head if newline < 0 else head[: newline + 1]
         start = max(0, self.offset - _BEFORE)
-        self._before = os.pread(fd, self.offset - start, start)
+        self._before = read_at(fd, self.offset - start, start)

@@ -90,7 +90,9 @@ def fields_of(text: str) -> list[str]:
     return next(csv.reader(io.StringIO(text, newline=""), strict=True))
 
 
-def may_start_row(buf: bytes, at: int, width: int, status_at: int, date_at: int) -> bool | None:
+def may_start_row(
+    buf: bytes, at: int, width: int, status_at: int, date_at: int, older: bool = False
+) -> bool | None:
     """Whether the line at ``at`` alone starts a row (see the README's stray-quote rule)."""
     end = buf.find(b"\n", at)
     if end < 0:
@@ -113,10 +115,12 @@ def may_start_row(buf: bytes, at: int, width: int, status_at: int, date_at: int)
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         return False
+    # Under an older header (a prefix of SCHEMA) a row of every column is a row too.
+    widths = {width, WIDTH} if older else {width}
     if kind == RECORD:
-        return len(fields_of(text.removesuffix("\n").removesuffix("\r"))) == width
+        return len(fields_of(text.removesuffix("\n").removesuffix("\r"))) in widths
     count = len(fields_of(text + '"'))  # the open field closed, to count the fields
-    return status_at < count - 1 <= width - 1
+    return status_at < count - 1 <= max(widths) - 1
 
 
 def bare_crs_before_rows(data: bytes, header: list[str]) -> bytes:
@@ -184,7 +188,8 @@ def decode(data: bytes) -> tuple[list[str] | None, Decoded]:
                 kind, _ = scan(data[:at], pos)
                 if kind != PREFIX:
                     break
-                starts_row = may_start_row(data, at, len(header), status_at, date_at)
+                older = tuple(header) == SCHEMA[: len(header)] and len(header) < WIDTH
+                starts_row = may_start_row(data, at, len(header), status_at, date_at, older)
                 if starts_row is None:  # the file's last line, unfinished: so is the record
                     end, reason = len(data), "torn final record (no line end)"
                     break

@@ -13,12 +13,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from telemetry import (
     LEGACY_SCHEMA,
     SCHEMA,
     BackfillState,
     HistoricalTelemetry,
+    TelemetryFormatError,
     diagnose,
     upgrade_header,
 )
@@ -300,3 +303,94 @@ def test_a_cr_only_file_opening_with_a_stray_lf_is_read_without_raising(tmp_path
     assert _runs(path) == ["r0", "r1", "r2"]
     _, decoded = reference.decode(path.read_bytes())
     assert [r.values[0] for r in decoded.rows] == ["r0", "r1", "r2"]
+
+
+def test_the_tail_never_glues_a_rolled_back_row_onto_later_rows(tmp_path: Path) -> None:
+    from telemetry import TelemetryTail
+    from telemetry.store import encode_row, row_values
+
+    path = tmp_path / "t.csv"
+    HistoricalTelemetry(path).append_row(_row("2020-01-01", run="a"))
+    stored = path.stat().st_size
+    torn = encode_row(row_values(_row("2020-01-02", "long message " * 20, run="rolled")))
+    with open(path, "ab") as fh:
+        fh.write(torn[: len(torn) // 2])  # a write in progress, seen by the tail
+    tail = TelemetryTail(path)
+    first = tail.read_new()
+    assert [r.values[0] for r in first.records] == ["a"] and tail.held_back > 0
+    os.truncate(path, stored)  # the writer rolls it back (ENOSPC on its fsync) ...
+    for i in range(3):  # ... and later appends regrow the file past where it was
+        HistoricalTelemetry(path).append_row(_row(f"2020-01-1{i}", "x" * 60, run=f"later{i}"))
+    assert path.stat().st_size > stored + len(torn) // 2
+    update = tail.read_new()
+    assert update.reset is None
+    assert [r.values[0] for r in update.records] == ["later0", "later1", "later2"]
+    assert update.malformed == [] and tail.held_back == 0
+
+
+_DAMAGE = st.lists(
+    st.tuples(
+        st.sampled_from(["insert", "delete", "cut", "replace", "cr-only", "older"]),
+        st.floats(0, 1),
+        st.sampled_from([b'"', b"\r", b"\n", b",", b"\x00", b"\xff", b"x", b'""', b"\r\n"]),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+def _damage(data: bytes, edits: list[tuple[str, float, bytes]]) -> bytes:
+    out = bytearray(data)
+    for op, where, piece in edits:
+        pos = int(where * len(out))
+        if op == "insert":
+            out[pos:pos] = piece
+        elif op == "delete":
+            del out[pos : pos + 3]
+        elif op == "cut":
+            del out[max(pos, len(HEADER) // 2) :]
+        elif op == "replace" and pos < len(out):
+            out[pos] = piece[0]
+        elif op == "cr-only":  # an old editor saved the rest of the file
+            out[pos:] = bytes(out[pos:]).replace(b"\r\n", b"\r")
+        elif op == "older" and out.startswith(HEADER):  # an older, shorter header
+            short = ",".join(SCHEMA[: 18 + int(where * 4)]).encode() + b"\r\n"
+            out[: len(HEADER)] = short
+    return bytes(out)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(["", "plain", 'q "x", y', "multi\nline\r\nz", "a,b"]),
+        min_size=1,
+        max_size=8,
+    ),
+    _DAMAGE,
+)
+def test_an_append_to_a_damaged_file_keeps_every_row_it_held(
+    tmp_path: Path, messages: list[str], edits: list[tuple[str, float, bytes]]
+) -> None:
+    path = tmp_path / "damaged.csv"
+    path.unlink(missing_ok=True)
+    for i, msg in enumerate(messages):
+        HistoricalTelemetry(path).append_row(_row(f"2020-01-{i + 1:02d}", msg, run=f"r{i}"))
+    path.write_bytes(_damage(path.read_bytes(), edits))
+    _fresh_process()
+    try:
+        before = list(HistoricalTelemetry(path).iter_rows())
+    except TelemetryFormatError:
+        return  # no longer a telemetry file: the writer refuses it (tested elsewhere)
+    assume(before)  # the file still holds rows: the property is about keeping them
+    try:
+        HistoricalTelemetry(path).append_row(_row("2021-01-01", run="NEW"))
+    except TelemetryFormatError:
+        # A header that is not SCHEMA or an older prefix of it: refused, untouched.
+        assert list(HistoricalTelemetry(path).iter_rows()) == before
+        return
+    after = list(HistoricalTelemetry(path).iter_rows())
+    assert after[:-1] == before and after[-1].run_id == "NEW"
+    state = BackfillState.from_path(path)
+    assert sum(len(state.history(path, day)) for day in state.latest) == state.rows
