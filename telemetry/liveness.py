@@ -11,10 +11,10 @@ import statistics
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
-from itertools import pairwise
+from datetime import datetime, timedelta
+from itertools import chain, pairwise
 
-from .latest import parse_instant
+from .latest import parse_instant, writer_format
 
 #: The writer counts as quiet after this many typical gaps between rows...
 QUIET_GAPS = 10
@@ -22,18 +22,82 @@ QUIET_GAPS = 10
 QUIET_FLOOR = timedelta(minutes=2)
 
 
+_UTC = "+00:00"
+
+
+class Newest:
+    """The newest row timestamp seen, compared as instants; what does not parse is skipped.
+
+    Timestamps as the writers write them (UTC, ``+00:00``) compare as text,
+    so most rows cost one string comparison; a new text maximum is kept
+    only once it parses (a leap second ``23:59:60`` or ``n/a`` never hides
+    the real newest row). Any other timestamp (another offset, ``Z``, no
+    offset) is parsed and compared as an instant.
+    """
+
+    __slots__ = ("_other", "_text")
+
+    def __init__(self) -> None:
+        self._text = ""  # the newest parseable "+00:00" timestamp, as text
+        self._other: datetime | None = None  # the newest of the others
+
+    def clear(self) -> None:
+        """Forget every timestamp."""
+        self._text, self._other = "", None
+
+    def note(self, moment: str) -> None:
+        """Note one timestamp (an empty one is ignored)."""
+        if moment > self._text:
+            if moment.endswith(_UTC):
+                if parse_instant(moment) is not None:
+                    self._text = moment
+                return
+        elif not moment or moment.endswith(_UTC):
+            return
+        parsed = parse_instant(moment)
+        if parsed is not None and (self._other is None or parsed > self._other):
+            self._other = parsed
+
+    def note_in_order(self, started: list[str], finished: list[str]) -> None:
+        """Note rows whose ``started`` are the writers' UTC text, rising (the in-order fold).
+
+        Their ``finished`` are checked to be so too in C-level passes; any
+        other shape is noted one by one.
+        """
+        done = list(filter(None, finished))
+        if done and not writer_format(done):
+            for moment in done:
+                self.note(moment)
+            done = []
+        top = max(started[-1], max(done, default=""))
+        if top > self._text:
+            if parse_instant(top) is not None:
+                self._text = top
+            else:  # a leap second, say: find the newest that parses
+                for moment in chain(started, done):
+                    self.note(moment)
+
+    @property
+    def instant(self) -> datetime | None:
+        """The newest instant noted, or ``None``."""
+        text = parse_instant(self._text) if self._text else None
+        if text is None or (self._other is not None and self._other > text):
+            return self._other
+        return text
+
+
 class RowGaps:
     """The typical gap between rows, from the timestamps of the newest rows.
 
-    Keeps the newest ``keep`` row instants (the later of ``started_at_utc``
-    and ``finished_at_utc`` of each row, as text) and gives the median gap
+    Keeps the timestamps of the newest ``keep`` rows (``started_at_utc``
+    and ``finished_at_utc``) and gives the median gap
     between consecutive ones: the writer's usual rhythm, which tells "quiet
     for a while" from "gone".
     """
 
     def __init__(self, keep: int = 200) -> None:
         self.keep = keep
-        self._moments: deque[str] = deque(maxlen=keep)
+        self._moments: deque[tuple[str, str]] = deque(maxlen=keep)
 
     def clear(self) -> None:
         """Forget every row (the file was reset)."""
@@ -41,15 +105,23 @@ class RowGaps:
 
     def add(self, started: Iterable[str], finished: Iterable[str]) -> None:
         """Note rows by their ``started_at_utc`` and ``finished_at_utc`` (only the newest count)."""
-        self._moments.extend(map(max, started, finished))
+        self._moments.extend(zip(started, finished, strict=True))
 
     def median(self) -> timedelta | None:
-        """Median positive gap between the kept rows, or ``None`` with fewer than three."""
-        parsed = sorted(m for m in map(parse_instant, self._moments) if m is not None)
+        """Median positive gap between the kept rows, or ``None`` with fewer than three.
+
+        A row's moment is the later of its two timestamps that parse.
+        """
+        parsed = sorted(filter(None, map(_later, self._moments)))
         gaps = [(b - a).total_seconds() for a, b in pairwise(parsed) if b > a]
         if len(gaps) < 3:
             return None
         return timedelta(seconds=statistics.median(gaps))
+
+
+def _later(pair: tuple[str, str]) -> datetime | None:
+    moments = [m for m in map(parse_instant, pair) if m is not None]
+    return max(moments, default=None)
 
 
 @dataclass(frozen=True)

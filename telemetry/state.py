@@ -38,7 +38,7 @@ from .figures import (
     day_runs,
 )
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
-from .liveness import Liveness, RowGaps, liveness
+from .liveness import Liveness, Newest, RowGaps, liveness
 from .records import RecordDecoder, cold_load, read_batches, read_header
 from .rules import (
     _DURATION_OF_STATUS,
@@ -265,7 +265,7 @@ class BackfillState:
         self.cdf_mb = 0.0
         self.records_downloaded = 0
         self._finish_times: array[float] = array("d")
-        self._last_moment = ""
+        self._newest_row = Newest()
         # While every row so far is in time order, batches take the fast fold.
         self._in_order = True
         self._high = ""
@@ -435,7 +435,7 @@ class BackfillState:
         slots = self._slots
         get_slot = slots.get
         measure = self._measure.get
-        last_moment = self._last_moment
+        note_moment = self._newest_row.note
         volumes = {figure: getattr(self, figure) for figure in _VOLUMES}
         volumes_of = _VOLUMES_OF_STATUS.get
         attempts = 0
@@ -455,10 +455,8 @@ class BackfillState:
                 when = values[STARTED_COL]
                 status = canonical(values[_STATUS], values[_STATUS])
                 finished = values[_FINISHED]
-                if when > last_moment:
-                    last_moment = when
-                if finished > last_moment:
-                    last_moment = finished
+                note_moment(when)
+                note_moment(finished)
                 measured = measure(status)
                 if measured is not None:
                     cell = values[measured[1]]
@@ -496,7 +494,6 @@ class BackfillState:
                     winners[day] = values
         self._last_day = previous_day
         self._newest = newest
-        self._last_moment = last_moment
         for figure, total in volumes.items():
             setattr(self, figure, total)
         self._total_attempts += attempts
@@ -517,7 +514,7 @@ class BackfillState:
         keeps, statuses, days = segment.keeps, segment.statuses, segment.days
         finished = segment.column(_FINISHED)
         canonical = _CANONICAL_STATUS.__getitem__
-        self._last_moment = max(self._last_moment, whens[-1], max(finished))
+        self._newest_row.note_in_order(whens, finished)
         flags = _status_flags(statuses)
         self._measure_in_bulk(segment, flags)
         opens = flags[_OPENS]
@@ -803,7 +800,7 @@ class BackfillState:
     @property
     def last_row_at(self) -> datetime | None:
         """The latest ``started_at_utc``/``finished_at_utc`` seen, as an instant."""
-        return parse_instant(self._last_moment) if self._last_moment else None
+        return self._newest_row.instant
 
     def since_last_row(self, now: datetime | None = None) -> timedelta | None:
         """How long ago the newest row's timestamp is (writer liveness)."""

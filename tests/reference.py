@@ -316,7 +316,7 @@ class Fold:
     csv_mb: float = 0.0
     cdf_mb: float = 0.0
     records_downloaded: int = 0
-    last_moment: str = ""
+    last_moment: datetime | None = None  # the newest timestamp, as an instant
     rows: int = 0
 
     def status_counts(self) -> dict[str, int]:
@@ -375,7 +375,9 @@ def fold(rows: list[Row]) -> Fold:
         out.rows += 1
         status = values[COL["status"]]
         when, finished = values[COL["started_at_utc"]], values[COL["finished_at_utc"]]
-        out.last_moment = max(out.last_moment, when, finished)
+        for moment in map(instant, (when, finished)):  # what does not parse is skipped
+            if moment is not None and (out.last_moment is None or moment > out.last_moment):
+                out.last_moment = moment
         column = DURATION_OF.get(status)
         if column is not None:
             with contextlib.suppress(ValueError):

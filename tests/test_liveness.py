@@ -110,3 +110,51 @@ def test_days_finished_over_the_run_fall_to_zero_once_nothing_finishes(tmp_path:
     assert width == timedelta(minutes=15) and sum(counts) == 28
     assert counts[-20:] == [0] * 20  # the end of the run shows as nothing finishing
     assert BackfillState().finished_over_run(10) == (timedelta(seconds=10), [0])
+
+
+def _stamp(path: Path, day: str, started: str, finished: str = "") -> None:
+    HistoricalTelemetry(path).append_row(
+        {
+            "chunk_date_utc": day,
+            "status": "UPLOADED",
+            "started_at_utc": started,
+            "finished_at_utc": finished,
+        }
+    )
+
+
+def test_the_newest_row_is_the_latest_instant_whatever_its_offset(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    _write(path, 30, timedelta(seconds=20))  # UTC, 20 s apart, the last at T0 + 9:50
+    newer = (T0 + timedelta(minutes=20)).astimezone(timezone(timedelta(hours=-5)))
+    _stamp(path, "2020-02-01", newer.isoformat())  # as text it sorts before the UTC rows
+    now = T0 + timedelta(minutes=21)
+    for state in (BackfillState.from_path(path), _followed(path)):
+        assert state.last_row_at == T0 + timedelta(minutes=20)
+        live = state.liveness(now)
+        assert live.since == timedelta(minutes=1) and live.quiet is False
+
+
+def test_timestamps_that_do_not_parse_are_skipped_not_taken_for_the_newest(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.csv"
+    _write(path, 30, timedelta(seconds=20))
+    _stamp(path, "2020-02-01", "n/a", "n/a")  # sorts after every digit as text
+    _stamp(path, "2020-02-02", "2026-01-01T23:59:60+00:00")  # a leap second
+    expected = T0 + timedelta(seconds=20 * 29 + 10)  # the last parseable row's finish
+    for state in (BackfillState.from_path(path), _followed(path)):
+        assert state.last_row_at == expected
+        assert state.liveness(expected + timedelta(hours=1)).quiet is True
+        assert state.liveness(expected + timedelta(seconds=30)).quiet is False
+
+
+def _followed(path: Path) -> BackfillState:
+    """The state as a live follower builds it, row batch by row batch."""
+    state = BackfillState()
+    tail = TelemetryTail(path)
+    while True:
+        update = tail.read_new(max_bytes=300)
+        state.apply(update.records, update.malformed)
+        if tail.caught_up(update):
+            return state
