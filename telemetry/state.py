@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import operator
+import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -957,32 +958,60 @@ class BackfillState:
     def history(self, path: Path | str, day: date) -> list[Record]:
         """Read every row of ``day`` from the file at ``path``, in file order.
 
-        Reads only the file's header and those rows (by their byte offsets);
-        each record keeps its line number in the file.
-        Rows that no longer decode (the file changed under us) are left out.
+        Reads only the file's header and those rows (by their byte offsets):
+        each run's bytes are read and decoded once, however the day's rows
+        are spread through the file. Each record keeps its line number in
+        the file. Rows that no longer decode (the file changed under us) are
+        left out.
         """
         out: list[Record] = []
-        slot = self._slots.get(day)
-        if slot is None:
+        runs = self.runs(day)
+        if not runs:
             return out
         with open(path, "rb") as fh:
             header, cr_only = _read_header(fh)
-            for offset, line, count in self.runs(day):
+            size = os.fstat(fh.fileno()).st_size
+            window = _Window(fh, size)
+            # A run's bytes are about its rows times the file's mean row.
+            mean = size // max(self.rows, 1) + 1
+            for offset, line, count in runs:
                 decoder = RecordDecoder()
                 decoder.adopt_header(header, line=line, cr_only=cr_only)
-                fh.seek(offset)
-                found = 0
-                for batch in read_batches(fh, decoder=decoder, start=offset):
-                    for record in batch.records:
-                        moved = found == 0 and record.offset != offset
-                        if found == count or record.day != day or moved:
-                            found = count  # the file changed under us: stop here
-                            break
-                        out.append(record)
-                        found += 1
-                    if found == count:
+                want = count * mean + mean
+                found: list[Record] = []
+                while True:
+                    buf = window.bytes(offset, want)
+                    final = offset + len(buf) >= size
+                    found = decoder.decode(buf, offset, final=final).records[:count]
+                    decoder.adopt_header(header, line=line, cr_only=cr_only)
+                    if len(found) == count or final:
                         break
+                    want *= 2
+                for k, record in enumerate(found):
+                    if record.day != day or (k == 0 and record.offset != offset):
+                        break  # the file changed under us: stop here
+                    out.append(record)
         return out
+
+
+class _Window:
+    """Bytes of an open file read in pieces of at least 64 KiB, the last piece kept."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self._fh = fh
+        self._size = size
+        self._start = 0
+        self._data = b""
+
+    def bytes(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` (fewer at the end of the file)."""
+        length = min(length, self._size - offset)
+        start, data = self._start, self._data
+        if not (start <= offset and offset + length <= start + len(data)):
+            self._fh.seek(offset)
+            data = self._data = self._fh.read(max(length, 64 << 10))
+            start = self._start = offset
+        return data[offset - start : offset - start + length]
 
 
 def _read_header(fh: BinaryIO) -> tuple[list[str] | None, bool]:

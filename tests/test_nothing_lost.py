@@ -10,7 +10,9 @@ import csv
 import errno
 import logging
 import os
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -394,3 +396,35 @@ def test_an_append_to_a_damaged_file_keeps_every_row_it_held(
     assert after[:-1] == before and after[-1].run_id == "NEW"
     state = BackfillState.from_path(path)
     assert sum(len(state.history(path, day)) for day in state.latest) == state.rows
+
+
+def test_history_decodes_each_run_once_however_the_days_interleave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from telemetry.records import RecordDecoder, read_batches
+
+    path = tmp_path / "t.csv"
+    HistoricalTelemetry(path).append_row(_row("2020-01-01", run="h"))
+    with open(path, "ab") as fh:  # 2,000 rows of two days, alternating
+        for i in range(2000):
+            day = "2020-01-01" if i % 2 else "2020-01-02"
+            msg = "multi\nline" if i % 7 == 0 else "x" * (i % 50)
+            fh.write(store_module.encode_row(store_module.row_values(_row(day, msg, run=f"r{i}"))))
+    state = BackfillState.from_path(path)
+    assert len(state.runs(date(2020, 1, 1))) == 1001
+    decoded = []
+    real = RecordDecoder.decode
+
+    def decode(self: RecordDecoder, buf: bytes, offset: int, *, final: bool = False) -> Any:
+        decoded.append(len(buf))
+        return real(self, buf, offset, final=final)
+
+    monkeypatch.setattr(RecordDecoder, "decode", decode)
+    rows = state.history(path, date(2020, 1, 1))
+    monkeypatch.undo()
+    # Each run's bytes are decoded about once (two or three times the file at most).
+    assert sum(decoded) <= 3 * path.stat().st_size
+    assert [r.values[0] for r in rows] == ["h"] + [f"r{i}" for i in range(1, 2000, 2)]
+    with open(path, "rb") as fh:
+        every = [r for b in read_batches(fh) for r in b.records if r.day == date(2020, 1, 1)]
+    assert rows == every  # offsets and line numbers too
