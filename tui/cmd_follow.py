@@ -99,9 +99,12 @@ def follow(
       backfill-monitor follow telemetry.csv --jsonl
       backfill-monitor follow /mnt/efs/telemetry.csv --jsonl --changes-only --poll
     """
-    from .follow import wakeups
+    from .follow import hub, wakeups
 
     telemetry_file(file, missing_ok=True)
+    hub().on_fallback.append(
+        lambda reason: click.echo(f"backfill-monitor follow: {reason}", err=True)
+    )
     tail = TelemetryTail(file)
     state = BackfillState(stale_after=stale_after)
     quiet = False

@@ -101,6 +101,7 @@ def metrics(
     """
     from prometheus_client import CollectorRegistry, start_http_server, write_to_textfile
 
+    from .follow import hub
     from .metrics import BackfillCollector, FileFollower
 
     check_range(start, end, "--start", "--end")
@@ -127,13 +128,15 @@ def metrics(
             start=start,
             end=end,
             poll=poll,
-            interval=interval.total_seconds(),
             on_change=changed.set,
             on_error=report,
         )
         followers[path] = follower
         follower.start()
 
+    hub().on_fallback.append(
+        lambda reason: click.echo(f"backfill-monitor metrics: {reason}", err=True)
+    )
     for path in files:
         add(path)
     registry = CollectorRegistry(auto_describe=False)

@@ -1,9 +1,11 @@
 """The state of many backfills as Prometheus metrics (``backfill-monitor metrics``).
 
-One :class:`FileFollower` thread per telemetry file tails it with the engine
+One :class:`FileFollower` per telemetry file tails it with the engine
 (:class:`~telemetry.TelemetryTail` into a :class:`~telemetry.BackfillState`),
-so a scrape reads figures the state keeps up to date: its cost does not grow
-with the file. :class:`BackfillCollector` turns every follower's figures
+woken by the process's one :class:`~tui.follow.WakeHub` (one watcher per
+directory, or one poll loop for every file), so a scrape reads figures the
+state keeps up to date: its cost does not grow with the file, and the
+threads do not grow with the files. :class:`BackfillCollector` turns every follower's figures
 into metric families at each scrape, for ``prometheus_client``'s HTTP server
 and its textfile writer alike.
 
@@ -27,7 +29,7 @@ from prometheus_client.registry import Collector
 from telemetry import PHASE_OF_STATUS, VALID_STATUSES, BackfillState, TelemetryTail
 from telemetry.schema import COLUMN, PHASES
 
-from .follow import wakeups
+from .follow import hub
 
 _SENSOR = COLUMN["sensor_id"]
 _DESCRIPTOR = COLUMN["descriptor"]
@@ -41,11 +43,12 @@ def utc_now() -> datetime:
 
 
 class FileFollower:
-    """Follows one telemetry file in a thread; its figures are read under :attr:`lock`.
+    """Follows one telemetry file; its figures are read under :attr:`lock`.
 
-    ``on_change`` is called (from the thread) after every update that
+    ``on_change`` is called (from a hub thread) after every update that
     changed something; ``on_error`` with a message when the file stops or
-    starts being telemetry (``None`` when it is telemetry again).
+    starts being telemetry, or cannot be read (``None`` when it is
+    telemetry again). A file that cannot be read is exported as down.
     """
 
     def __init__(
@@ -56,7 +59,6 @@ class FileFollower:
         start: date | None = None,
         end: date | None = None,
         poll: bool = False,
-        interval: float = 1.0,
         on_change: Callable[[], None] = lambda: None,
         on_error: Callable[[Path, str | None], None] = lambda path, error: None,
     ) -> None:
@@ -69,27 +71,34 @@ class FileFollower:
         self.error: str | None = None
         self.source = ("", "")
         self._poll = poll
-        self._interval = interval
         self._on_change = on_change
         self._on_error = on_error
         self._tail = TelemetryTail(path)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"follow {path}", daemon=True)
+        self._reading = threading.Lock()  # one catch-up at a time (watch and poll threads)
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     def start(self) -> None:
-        """Read what the file holds now (before returning), then follow it in a thread."""
+        """Read what the file holds now (before returning), then follow it."""
         self.catch_up()
-        self._thread.start()
+        self._unsubscribe = hub().subscribe(self.path, self.catch_up, poll=self._poll)
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        for _ in wakeups(self.path, self._stop, poll=self._poll, interval=self._interval):
-            self.catch_up()
+        self._unsubscribe()
 
     def catch_up(self) -> None:
-        """Apply everything new in the file (a few MiB at a time)."""
+        """Apply everything new in the file (a few MiB at a time); never raises."""
+        with self._reading:
+            try:
+                self._catch_up()
+            except OSError as exc:  # unreadable (permissions, I/O): down until it reads
+                error = f"cannot read it: {exc.strerror or exc}"
+                with self.lock:
+                    if error != self.error:
+                        self.error = error
+                        self._on_error(self.path, error)
+                self._on_change()
+
+    def _catch_up(self) -> None:
         changed = False
         while True:
             update = self._tail.read_new(max_bytes=4 << 20)
@@ -166,6 +175,11 @@ class BackfillCollector(Collector):
             "backfill_last_row_timestamp_seconds", "Newest started/finished time of any row."
         )
         quiet = gauge("backfill_writer_quiet", "1 while the writer is quiet (the monitor's rule).")
+        polling = GaugeMetricFamily(
+            "backfill_watch_polling",
+            "1 when files are polled with stat because the kernel refused a watcher.",
+        )
+        polling.add_metric([], 1.0 if hub().fallback is not None else 0.0)
         quiet_after = gauge(
             "backfill_writer_quiet_after_seconds", "How long without a row counts as quiet."
         )
@@ -213,4 +227,4 @@ class BackfillCollector(Collector):
                     eta.add_metric(labels, progress.eta.total_seconds())
         yield from (up, days, phase, expected, missing, progress_ratio, failed, stalled)
         yield from (attempts, retries, rows, malformed, resets, last_row, quiet, quiet_after)
-        yield from (rate, eta)
+        yield from (rate, eta, polling)

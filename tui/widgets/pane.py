@@ -39,7 +39,7 @@ from telemetry import (
     resume_plan,
 )
 
-from ..follow import wakeups
+from ..follow import hub, wakeups
 from ..pager import day_report, page, report_path, save_text
 from ..spans import human_duration, plural
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
@@ -202,6 +202,7 @@ class MonitorPane(Vertical):
         self.percentiles = DownloadPercentiles()
         self._figures_at = 0.0
         self._banner_timer: Timer | None = None
+        self._told_fallback = False  # the wake-up hub fell back to polling, and we said so
         self._badge = ""
         self._error: str | None = None  # why the file is not telemetry, while it is not
         #: Seconds between two recomputations of the duration chart.
@@ -474,6 +475,10 @@ class MonitorPane(Vertical):
 
     def _tick(self) -> None:
         self.flush()
+        fallback = hub().fallback
+        if fallback is not None and not self._told_fallback:
+            self._told_fallback = True  # said once: the file is followed all the same
+            self.show_banner(f"⚠ {fallback}")
         # While a big file loads the figures are redrawn once a second (each
         # redraw costs more the more days there are, and the batches come
         # first); when nothing arrives, every few seconds for stalls.
