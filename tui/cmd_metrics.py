@@ -99,8 +99,9 @@ def metrics(
       backfill-monitor metrics /data/telemetry/ --textfile /var/lib/node_exporter/backfill.prom
       backfill-monitor metrics /data/telemetry/ --listen 0.0.0.0:9464   # no authentication!
     """
-    from prometheus_client import CollectorRegistry, start_http_server, write_to_textfile
+    from prometheus_client import CollectorRegistry, write_to_textfile
 
+    from .exporter import MetricsServer
     from .follow import hub
     from .metrics import BackfillCollector, FileFollower
 
@@ -154,7 +155,7 @@ def metrics(
     if address is not None:
         host, port = address
         try:
-            start_http_server(port, addr=host, registry=registry)
+            MetricsServer(host, port, registry).start()
         except (OSError, socket.gaierror) as exc:
             raise click.ClickException(f"--listen {listen}: {exc.strerror or exc}") from None
         click.echo(f"serving metrics on http://{listen}/metrics", err=True)
