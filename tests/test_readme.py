@@ -38,3 +38,12 @@ def test_ci_runs_the_quick_start_test_command_verbatim() -> None:
     assert "python -m pytest" in quick_start[1]
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert quick_start[1] in ci
+
+
+def test_every_code_fence_is_a_line_of_its_own() -> None:
+    """A fence followed by prose on its line leaves the block open to the end."""
+    fences = [line for line in README.read_text(encoding="utf-8").splitlines() if "```" in line]
+    assert fences and len(fences) % 2 == 0
+    for opening, closing in zip(fences[::2], fences[1::2], strict=True):
+        assert re.fullmatch(r"```[a-z]*", opening), opening
+        assert closing == "```", closing
