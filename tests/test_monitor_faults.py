@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import Static
 
 import tui.widgets.pane
+from telemetry import HistoricalTelemetry
 from tests.monitor_wait import wait_for_rows, wait_until
 from tests.test_monitor import (
     SIZE,
@@ -96,3 +97,29 @@ async def test_file_replaced_by_rename_after_an_error_reloads(tmp_path: Path) ->
         await wait_for_rows(pilot, app, 1)
         assert "not a telemetry file" not in _banner(app)
         assert app.state.days == NEW_DAYS[:1]
+
+
+async def test_no_inotify_instance_left_shows_a_banner_once_and_the_monitor_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    from collections.abc import Iterator
+
+    import watchfiles
+
+    import tui.follow
+
+    def refused(*args: object, **kwargs: object) -> Iterator[set[object]]:
+        raise OSError(errno.EMFILE, "Too many open files (os error 24)")
+        yield set()
+
+    monkeypatch.setattr(watchfiles, "watch", refused)
+    monkeypatch.setattr(tui.follow, "_hub", tui.follow.WakeHub(poll_every=0.05))
+    path, rows = backfill(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, rows)
+        assert await wait_until(pilot, lambda: "polling with stat instead" in _banner(app))
+        HistoricalTelemetry(path).append_row(row(NEW_DAYS[0], "FAILED", 0))
+        await wait_for_rows(pilot, app, rows + 1)
+        assert app.state.status_of(NEW_DAYS[0]) == "FAILED"
