@@ -7,6 +7,7 @@ of the original module are all importable from here.
 from .fields import Malformed, Record, TelemetryFormatError, row_values
 from .figures import DurationStats, FailureGroup, Progress, attempt_numbers, day_runs
 from .latest import parse_instant, replaces
+from .live import LiveFile, Step
 from .liveness import Liveness, RowGaps
 from .plan import ResumePlan, resume_plan
 from .recorder import Attempt, record_attempt
@@ -59,6 +60,7 @@ __all__ = [
     "DurationTrend",
     "FailureGroup",
     "HistoricalTelemetry",
+    "LiveFile",
     "Liveness",
     "Malformed",
     "Progress",
@@ -66,6 +68,7 @@ __all__ = [
     "RecordDecoder",
     "ResumePlan",
     "RowGaps",
+    "Step",
     "TailUpdate",
     "TelemetryFormatError",
     "TelemetryRow",

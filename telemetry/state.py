@@ -281,6 +281,7 @@ class BackfillState:
         self.header: list[str] | None = None
         #: The timestamps of the newest rows: the writer's usual rhythm.
         self.gaps = RowGaps()
+        self._newest_segments: list[Segment] = []  # folded in bulk, gaps not noted yet
 
     # -- loading ---------------------------------------------------------------
 
@@ -299,19 +300,34 @@ class BackfillState:
             return state
         with fh, cold_load():
             decoder = RecordDecoder(segments=True)
-            newest: list[Segment] = []  # the last segments: enough rows for the gaps
             for batch in read_batches(fh, decoder=decoder):
-                state.malformed.extend(batch.malformed)
-                for segment in batch.segments:
-                    state._fold_segment(segment)
-                    newest.append(segment)
-                    if sum(len(s.keeps) for s in newest[1:]) >= state.gaps.keep:
-                        del newest[0]
-            for segment in newest:
-                state._note_gaps(segment)
+                state.fold_segments(batch.segments, batch.malformed)
             state.header = decoder.header
-            state._recount()
+            state.finish_fold()
         return state
+
+    def fold_segments(self, segments: Iterable[Segment], malformed: Iterable[Malformed]) -> None:
+        """Fold rows read in bulk, in file order (a cold load or a catch-up).
+
+        The figures that depend on each day's latest row (counts, failures,
+        pending days, finish times) are not kept up to date meanwhile:
+        :meth:`finish_fold` derives them once, before the state is read or
+        rows are applied with :meth:`apply`.
+        """
+        self.malformed.extend(malformed)
+        newest = self._newest_segments
+        for segment in segments:
+            self._fold_segment(segment)
+            newest.append(segment)  # the last segments: enough rows for the gaps
+            if sum(len(s.keeps) for s in newest[1:]) >= self.gaps.keep:
+                del newest[0]
+
+    def finish_fold(self) -> None:
+        """Derive the figures of the rows folded by :meth:`fold_segments`."""
+        for segment in self._newest_segments:
+            self._note_gaps(segment)
+        self._newest_segments.clear()
+        self._recount()
 
     def _note_gaps(self, segment: Segment) -> None:
         keep = -(self.gaps.keep)

@@ -14,6 +14,7 @@ from pathlib import Path
 from .fields import Malformed, Record, TelemetryFormatError
 from .framing import CHUNK_SIZE, next_read, read_at
 from .records import RecordDecoder, cold_load
+from .segments import Segment
 
 #: Reasons a tail starts over, as reported in :attr:`TailUpdate.reset`.
 RESET_TRUNCATED = "truncated"
@@ -41,6 +42,8 @@ class TailUpdate:
 
     records: list[Record] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)
+    #: With ``segments=True``: the rows as columns, instead of ``records``.
+    segments: list[Segment] = field(default_factory=list)
     reset: str | None = None
     exists: bool = True
     size: int = 0
@@ -74,6 +77,16 @@ class TelemetryTail:
         self._head = b""
         self._before = b""
 
+    def restart(self) -> None:
+        """Read the file at the path again from its start at the next call.
+
+        Reports no reset for the file it reads now (its identity is kept); a
+        file deleted meanwhile and created again is reported as created.
+        """
+        identity = self._identity
+        self._start()
+        self._identity = identity
+
     @property
     def header(self) -> list[str] | None:
         """The header of the file as read so far, or ``None`` before it."""
@@ -88,11 +101,16 @@ class TelemetryTail:
         """Bytes after :attr:`offset` that do not form a complete record yet."""
         return len(self._pending)
 
-    def read_new(self, max_bytes: int | None = None) -> TailUpdate:
+    def read_new(
+        self, max_bytes: int | None = None, *, segments: bool = False, until: int | None = None
+    ) -> TailUpdate:
         """Return what was appended since the last call.
 
         At most ``max_bytes`` are read, or as many as an unfinished record
-        held back holds so far, if more (so a long record costs linear time).
+        held back holds so far, if more (so a long record costs linear time);
+        nothing past the file offset ``until``. With ``segments`` the rows come
+        as :attr:`TailUpdate.segments` (the cold load's bulk form) instead of
+        records.
 
         Never raises for what the file holds: a file that is not telemetry
         gives an update with :attr:`TailUpdate.error` set (and its reset, if
@@ -123,12 +141,15 @@ class TelemetryTail:
             self._identity = identity
             try:
                 with cold_load():  # decoding allocates many objects and no cycles
-                    self._read(fd, st.st_size, max_bytes, update)
+                    self.decoder.segments = segments
+                    end = st.st_size if until is None else min(until, st.st_size)
+                    self._read(fd, end, max_bytes, update)
             except TelemetryFormatError as exc:
                 # Nothing of such a file counts: read it from the start next time.
                 self._start()
                 self._identity = identity
                 update.records.clear()
+                update.segments.clear()
                 update.malformed.clear()
                 update.error = str(exc)
         finally:
@@ -176,6 +197,7 @@ class TelemetryTail:
             buf = self._pending + chunk if self._pending else chunk
             batch = self.decoder.decode(buf, self.offset)
             update.records.extend(batch.records)
+            update.segments.extend(batch.segments)
             update.malformed.extend(batch.malformed)
             self.offset += batch.consumed
             self._pending = buf[batch.consumed :]

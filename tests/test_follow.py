@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+import telemetry.live
 import tui.follow
 from telemetry import HistoricalTelemetry, TailUpdate, TelemetryTail
 from telemetry.store import encode_row, row_values
@@ -133,9 +135,9 @@ def test_changes_only_prints_rows_appended_while_the_initial_state_is_read(
     reads = 0
     real_read_new = TelemetryTail.read_new
 
-    def read_new(self: TelemetryTail, max_bytes: int | None = None) -> TailUpdate:
+    def read_new(self: TelemetryTail, max_bytes: int | None = None, **kw: Any) -> TailUpdate:
         nonlocal reads
-        update = real_read_new(self, max_bytes)
+        update = real_read_new(self, max_bytes, **kw)
         reads += 1
         if reads == 1:  # the orchestrator appends while the initial state is read
             store.append_row({"chunk_date_utc": "2030-01-01", "status": "FAILED"})
@@ -146,6 +148,7 @@ def test_changes_only_prints_rows_appended_while_the_initial_state_is_read(
         yield None
 
     monkeypatch.setattr(TelemetryTail, "read_new", read_new)
+    monkeypatch.setattr(telemetry.live, "CATCH_UP_BYTES", 1 << 20)
     monkeypatch.setattr(tui.follow, "wakeups", two_wakeups)
     result = CliRunner().invoke(main, ["follow", str(path), "--jsonl", "--changes-only"])
     assert result.exit_code == 0, result.output

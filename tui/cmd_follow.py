@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from bisect import bisect_left
 from datetime import date, timedelta
 from pathlib import Path
 
 import click
 
-from telemetry import BackfillState, Record, TelemetryTail
+from telemetry import BackfillState, LiveFile, Step
 from telemetry.schema import COLUMN
 
 from .cli import BadInput, telemetry_file
@@ -37,10 +36,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-def _offset(record: Record) -> int:
-    return record.offset
 
 
 def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, object]:
@@ -105,13 +100,15 @@ def follow(
     hub().on_fallback.append(
         lambda reason: click.echo(f"backfill-monitor follow: {reason}", err=True)
     )
-    tail = TelemetryTail(file)
-    state = BackfillState(stale_after=stale_after)
-    quiet = False
     # With --changes-only, the initial state is what the file holds now:
-    # every row past this offset is a change, even one appended while the
-    # rows before it are still being read.
-    initial_end = _size(file) if changes_only else 0
+    # every row appended past this offset is a change, even one appended
+    # while the rows before it are still being read.
+    live = LiveFile(
+        file,
+        lambda: BackfillState(stale_after=stale_after),
+        until=_size(file) if changes_only else None,
+    )
+    quiet_now = [False]
     stop = threading.Event()
     out = sys.stdout
 
@@ -120,36 +117,40 @@ def follow(
             out.write("".join(json.dumps(line) + "\n" for line in lines))
             out.flush()
 
+    # The first catch-up is the initial state: every day of it is printed,
+    # unless only changes are asked for; after a reset the new file is news.
+    print_load = [not changes_only]
+
+    def on_step(step: Step) -> None:
+        if step.error is not None:
+            raise BadInput(f"{file}: {step.error}")
+        lines: list[dict[str, object]] = []
+        if step.reset:
+            lines.append({"event": "reset", "reason": step.reset})
+            print_load[0] = True
+        state = live.state
+        if step.loaded and print_load[0]:
+            changed: dict[date, str | None] = dict.fromkeys(state.days)
+        else:
+            changed = step.changed
+        for day in sorted(changed):
+            values = state.latest_values(day)
+            if values is not None:
+                lines.append(_day_line(day, values, changed[day]))
+        emit(lines)
+
+    def check_quiet() -> None:
+        live_now = live.state.liveness()
+        if live_now.quiet != quiet_now[0]:
+            quiet_now[0] = live_now.quiet
+            emit([_liveness_event(live.state, live_now.quiet)])
+
     try:
+        live.drain(on_step)
+        check_quiet()
         for _ in wakeups(file, stop, poll=poll, interval=interval.total_seconds()):
-            while True:
-                # Small reads: the decoded rows of one read stay in the CPU cache.
-                update = tail.read_new(max_bytes=1 << 20)
-                if update.error is not None:
-                    raise BadInput(f"{file}: {update.error}")
-                lines: list[dict[str, object]] = []
-                if update.reset:
-                    state = BackfillState(stale_after=stale_after)
-                    initial_end = 0  # a new file: all of it is news
-                    lines.append({"event": "reset", "reason": update.reset})
-                records = update.records
-                if records and records[0].offset < initial_end:
-                    cut = bisect_left(records, initial_end, key=_offset)
-                    state.apply_changes(records[:cut], update.malformed)
-                    records = records[cut:]
-                changed = state.apply_changes(records, [])
-                for day in sorted(changed):
-                    values = state.latest_values(day)
-                    if values is not None:
-                        lines.append(_day_line(day, values, changed[day]))
-                emit(lines)
-                if tail.caught_up(update):
-                    break
-            live = state.liveness()
-            if live.quiet != quiet:
-                quiet = live.quiet
-                event = _liveness_event(state, quiet)
-                emit([event])
+            live.drain(on_step)
+            check_quiet()
     except KeyboardInterrupt:
         stop.set()
     except BrokenPipeError:

@@ -1,7 +1,7 @@
 """The state of many backfills as Prometheus metrics (``backfill-monitor metrics``).
 
-One :class:`FileFollower` per telemetry file tails it with the engine
-(:class:`~telemetry.TelemetryTail` into a :class:`~telemetry.BackfillState`),
+One :class:`FileFollower` per telemetry file runs the engine on it
+(:class:`~telemetry.LiveFile`: a bulk catch-up, then row changes),
 woken by the process's one :class:`~tui.follow.WakeHub` (one watcher per
 directory, or one poll loop for every file), so a scrape reads figures the
 state keeps up to date: its cost does not grow with the file, and the
@@ -26,7 +26,7 @@ from pathlib import Path
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from telemetry import PHASE_OF_STATUS, VALID_STATUSES, BackfillState, TelemetryTail
+from telemetry import PHASE_OF_STATUS, VALID_STATUSES, BackfillState, LiveFile
 from telemetry.schema import COLUMN, PHASES
 
 from .follow import hub
@@ -65,7 +65,7 @@ class FileFollower:
         self.path = path
         self.lock = threading.Lock()
         self._options = {"stale_after": stale_after, "expected_start": start, "expected_end": end}
-        self.state = BackfillState(**self._options)  # type: ignore[arg-type]
+        self.state = self._new_state()
         self.resets = 0
         self.exists = True
         self.error: str | None = None
@@ -73,7 +73,7 @@ class FileFollower:
         self._poll = poll
         self._on_change = on_change
         self._on_error = on_error
-        self._tail = TelemetryTail(path)
+        self._live = LiveFile(path, self._new_state)
         self._reading = threading.Lock()  # one catch-up at a time (watch and poll threads)
         self._unsubscribe: Callable[[], None] = lambda: None
 
@@ -98,31 +98,58 @@ class FileFollower:
                         self._on_error(self.path, error)
                 self._on_change()
 
+    def _new_state(self) -> BackfillState:
+        return BackfillState(**self._options)  # type: ignore[arg-type]
+
     def _catch_up(self) -> None:
+        """Step the engine until caught up. A catch-up (at the start, after a reset)
+        folds into a state of its own, shown once whole; later steps change the
+        shown state under the lock."""
+        live = self._live
         changed = False
         while True:
-            update = self._tail.read_new(max_bytes=4 << 20)
+            if live.loaded:
+                with self.lock:
+                    step = live.step()
+            else:
+                step = live.step()
             with self.lock:
-                if update.exists != self.exists:
-                    self.exists, changed = update.exists, True
-                if update.reset:
-                    # The labels (sensor, descriptor) stay: the same file, as a rule.
-                    self.state = BackfillState(**self._options)  # type: ignore[arg-type]
+                if step.exists != self.exists:
+                    self.exists, changed = step.exists, True
+                if step.reset:
+                    self.state = self._new_state()  # empty until the new file is read
                     self.resets += 1
                     changed = True
-                if update.error != self.error:
-                    self.error, changed = update.error, True
-                    self._on_error(self.path, update.error)
-                if update.records or update.malformed:
-                    self.state.apply(update.records, update.malformed)
-                    if update.records:
-                        values = update.records[-1].values
-                        self.source = (values[_SENSOR], values[_DESCRIPTOR])
+                if step.error != self.error:
+                    self.error, changed = step.error, True
+                    self._on_error(self.path, step.error)
+                if step.loaded:
+                    self.state, changed = live.state, True
+                    self._relabel(_newest_labels(live.state))
+                elif step.records or (step.malformed and not step.loading):
                     changed = True
-            if update.error is not None or self._tail.caught_up(update):
+                    for record in reversed(step.records):
+                        if record.values[_SENSOR] or record.values[_DESCRIPTOR]:
+                            self._relabel((record.values[_SENSOR], record.values[_DESCRIPTOR]))
+                            break
+            if step.caught_up:
                 break
         if changed:
             self._on_change()
+
+    def _relabel(self, labels: tuple[str, str] | None) -> None:
+        """Take the labels of the newest row that has them; rows without keep the old."""
+        if labels is not None:
+            self.source = labels
+
+
+def _newest_labels(state: BackfillState) -> tuple[str, str] | None:
+    """The sensor and descriptor of the newest day's latest row that names them."""
+    for day in reversed(state.days):
+        values = state.latest_values(day)
+        if values is not None and (values[_SENSOR] or values[_DESCRIPTOR]):
+            return values[_SENSOR], values[_DESCRIPTOR]
+    return None
 
 
 class BackfillCollector(Collector):

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -483,6 +484,100 @@ def concurrent_big_rows(tmp: Path, rows: int = 20) -> None:
         print(f"  two processes appending 1 MB rows, {kind}: median {median:.0f} ms per row")
 
 
+def _wall(argv: list[str], done: Callable[[subprocess.Popen[str]], bool]) -> float:
+    """Seconds from starting ``argv`` until ``done(process)``; the process is then ended."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        if not done(proc):
+            raise RuntimeError(f"{argv[3]} never caught up")
+        return time.perf_counter() - t
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def catch_up_figures(path: Path, rounds: int = 3) -> None:
+    """Print how long each live consumer takes to catch up with ``path``, as a ratio to
+    a process that loads it with ``BackfillState.from_path``, measured in the same run.
+
+    ``follow --changes-only``: from its start until it prints a row appended just
+    after it started. ``metrics``: from its start until the first scrape answers
+    (it listens once every file is read through). The monitor: its full load, in
+    process, against ``from_path``'s load in process (both without start-up).
+    """
+    import urllib.request
+
+    from telemetry import HistoricalTelemetry
+
+    python = sys.executable
+    load = (
+        "import sys; from telemetry import BackfillState; "
+        "BackfillState.from_path(sys.argv[1]); print('done', flush=True)"
+    )
+
+    def printed(text: str) -> Callable[[subprocess.Popen[str]], bool]:
+        def done(proc: subprocess.Popen[str]) -> bool:
+            assert proc.stdout is not None
+            return any(text in line for line in proc.stdout)
+
+        return done
+
+    def answers(url: str) -> Callable[[subprocess.Popen[str]], bool]:
+        def done(proc: subprocess.Popen[str]) -> bool:
+            while proc.poll() is None:
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        return b"backfill_rows_total" in response.read()
+                except OSError:
+                    time.sleep(0.01)
+            return False
+
+        return done
+
+    store = HistoricalTelemetry(path)
+    cold, follow, metrics = [], [], []
+    for k in range(rounds):
+        cold.append(_wall([python, "-c", load, str(path)], printed("done")))
+        argv = [python, "-m", "tui.cli", "follow", str(path), "--jsonl", "--changes-only"]
+
+        def append_then_wait(proc: subprocess.Popen[str], k: int = k) -> bool:
+            # Markers every 50 ms: those appended after it took the file's size
+            # are news; the first one printed ends the wait.
+            stop = threading.Event()
+
+            def markers() -> None:
+                for i in range(10_000):
+                    day = (MARKERS - timedelta(days=1000 * (k + 1) + i)).isoformat()
+                    store.append_row({"chunk_date_utc": day, "status": "FAILED"})
+                    if stop.wait(0.05):
+                        return
+
+            threading.Thread(target=markers, daemon=True).start()
+            try:
+                return printed('"FAILED"')(proc)
+            finally:
+                stop.set()
+
+        follow.append(_wall(argv, append_then_wait))
+        port = 19464 + k
+        argv = [python, "-m", "tui.cli", "metrics", str(path), "--listen", f"127.0.0.1:{port}"]
+        metrics.append(_wall(argv, answers(f"http://127.0.0.1:{port}/metrics")))
+    base = min(cold)
+    print(f"catch-up on {path.name} (best of {rounds}; a from_path process: {base:.2f} s):")
+    print(
+        f"  follow --changes-only, append at its start -> line: {min(follow):.2f} s"
+        f" ({min(follow) / base:.2f}x)"
+    )
+    print(f"  metrics, start -> first scrape: {min(metrics):.2f} s ({min(metrics) / base:.2f}x)")
+
+
 def main() -> None:
     from tests.bench.generate import generate
 
@@ -506,6 +601,7 @@ def main() -> None:
         metrics_figures(small, big, args.rows)
         long_record(Path(tmp))
         concurrent_big_rows(Path(tmp))
+        catch_up_figures(big)
         monitor_figures(big, args.rows)
 
 

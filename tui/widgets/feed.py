@@ -100,6 +100,13 @@ class LiveFeed(OptionList):
         if tail and redraw:
             self.redraw()
 
+    def add_rows(self, rows: Iterable[tuple[date, list[str]]], *, redraw: bool = True) -> None:
+        """Like :meth:`add`, for rows given as their day and values."""
+        tail = list(rows)[-FEED_ROWS:]
+        self._rows.extend(tail)
+        if tail and redraw:
+            self.redraw()
+
     def clear_feed(self) -> None:
         """Forget every line (the file was reset)."""
         self._rows.clear()

@@ -38,12 +38,13 @@ from telemetry import (
     TelemetryTail,
     resume_plan,
 )
+from telemetry.segments import Segment
 
 from ..follow import hub, wakeups
 from ..pager import day_report, page, report_path, save_text
 from ..spans import human_duration, plural
 from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
-from .feed import LiveFeed
+from .feed import FEED_ROWS, LiveFeed
 from .summary import (
     DownloadPercentiles,
     day_markup,
@@ -55,6 +56,10 @@ from .trend import DurationChart, chart_label
 
 #: Bytes read per batch: a few thousand rows, applied in a few milliseconds.
 BATCH_BYTES = 1 << 20
+#: Bytes read per batch while reading the file through (folded in bulk).
+BULK_BYTES = 4 << 20
+#: Seconds between two derivations of the figures while reading through.
+BULK_FIGURES_EVERY = 1.0
 #: Seconds between redraws of the figures while rows arrive.
 FIGURES_EVERY = 0.25
 #: From this many columns the live feed stands beside the calendar.
@@ -203,6 +208,7 @@ class MonitorPane(Vertical):
         self._figures_at = 0.0
         self._banner_timer: Timer | None = None
         self._told_fallback = False  # the wake-up hub fell back to polling, and we said so
+        self._unsettled = False  # rows folded in bulk whose figures are not derived yet
         self._badge = ""
         self._error: str | None = None  # why the file is not telemetry, while it is not
         #: Seconds between two recomputations of the duration chart.
@@ -306,19 +312,41 @@ class MonitorPane(Vertical):
 
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
-        """Tail the file: every wake-up reads all that is new, batch by batch."""
+        """Tail the file: every wake-up reads all that is new, batch by batch.
+
+        The worker only reads and decodes; the state belongs to the UI thread,
+        which folds each batch (:meth:`receive`). Until the file has been read
+        through (at the start, after a reset) batches come in the cold load's
+        bulk form, folded at once with the figures derived now and then;
+        after that, as rows whose changes are shown one by one.
+        """
         tail = TelemetryTail(self.path)
-        self._read_all(tail)  # first paint now, not at the first wake-up
+        bulk = [True]
+        self._read_all(tail, bulk)  # first paint now, not at the first wake-up
         for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
-            if not self._read_all(tail):
+            if not self._read_all(tail, bulk):
                 return
 
-    def _read_all(self, tail: TelemetryTail) -> bool:
+    def _read_all(self, tail: TelemetryTail, bulk: list[bool]) -> bool:
         """Hand everything new to the UI thread, batch by batch; False once the app is gone."""
         try:
             while not self._stop.is_set():
-                update = tail.read_new(max_bytes=BATCH_BYTES)
-                caught_up = update.error is not None or tail.caught_up(update)
+                update = tail.read_new(
+                    max_bytes=BULK_BYTES if bulk[0] else BATCH_BYTES, segments=bulk[0]
+                )
+                if update.reset is not None or update.error is not None:
+                    # The new file (or the file once telemetry again) is read in
+                    # bulk from its start.
+                    tail.restart()
+                    bulk[0] = True
+                    update.records.clear()
+                    update.segments.clear()
+                    update.malformed.clear()
+                    caught_up = update.error is not None
+                else:
+                    caught_up = tail.caught_up(update)
+                    if caught_up and update.exists:
+                        bulk[0] = False
                 self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
                 if caught_up:
                     break
@@ -341,17 +369,20 @@ class MonitorPane(Vertical):
         elif self._error is not None:
             self._error = None  # telemetry again (rewritten in place)
             self.hide_banner()
-        self._show_load(offset, update.size, caught_up)
-        if not (update.records or update.malformed):
-            return
-        if self.paused:
+        if not (update.records or update.segments or update.malformed):
+            pass
+        elif self.paused:
             self._waiting.append(update)
             self.refresh_figures(full=False)  # the count of rows waiting
         else:
             self.apply(update)
+        self._show_load(offset, update.size, caught_up)
 
     def apply(self, update: TailUpdate) -> None:
         """Fold one batch into the state and redraw the month lines it changed."""
+        if update.segments or (not update.records and self._unsettled):
+            self._fold_bulk(update)
+            return
         changes = self.state.apply_changes(update.records, update.malformed)
         changed = set(changes)
         if self.calendar.search is not None and changed:
@@ -365,22 +396,50 @@ class MonitorPane(Vertical):
             )
             if failed:
                 self.alert(f"{_days(failed)} turned FAILED", severity="error")
-        if update.records:
-            values = update.records[-1].values
-            sensor, descriptor = values[COLUMN["sensor_id"]], values[COLUMN["descriptor"]]
-            self.source = " / ".join(p for p in (sensor, descriptor) if p)
+        self._name_source([r.values for r in update.records])
         self._changed |= changed
         if self.loaded or time.monotonic() - self._drawn_at >= FIGURES_EVERY:
             self.flush()
         self._figures_due = True
 
+    def _fold_bulk(self, update: TailUpdate) -> None:
+        """Fold a batch of the first read (or a re-read) through the file, in bulk."""
+        self.state.fold_segments(update.segments, update.malformed)
+        self._unsettled = True
+        days = {day for segment in update.segments for day in segment.days}
+        self._changed |= days
+        if self.calendar.search is not None and days:
+            self._search_live(days)
+        last = _last_rows(update.segments)
+        self.feed.add_rows(last, redraw=False)
+        self._name_source([values for _, values in last])
+        if time.monotonic() - self._drawn_at >= BULK_FIGURES_EVERY:
+            self.flush()
+        self._figures_due = True
+
+    def _name_source(self, rows: list[list[str]]) -> None:
+        """Name the sensor and descriptor of the newest of ``rows`` that names them."""
+        for values in reversed(rows):
+            sensor, descriptor = values[COLUMN["sensor_id"]], values[COLUMN["descriptor"]]
+            if sensor or descriptor:
+                self.source = " / ".join(p for p in (sensor, descriptor) if p)
+                return
+
+    def settle(self) -> None:
+        """Derive the figures of the rows folded in bulk (before they are shown or added to)."""
+        if self._unsettled:
+            self._unsettled = False
+            self.state.finish_fold()
+
     def flush(self) -> None:
         """Hand the days changed since the last flush to the calendar.
 
         Live rows are flushed at once; during a cold load, at most every
-        ``FIGURES_EVERY`` seconds, so the calendar fills in as the file loads
-        without redrawing (and laying out) the screen for every batch.
+        ``FIGURES_EVERY`` seconds (``BULK_FIGURES_EVERY`` while folding in
+        bulk), so the calendar fills in as the file loads without redrawing
+        (and laying out) the screen for every batch.
         """
+        self.settle()
         self._drawn_at = time.monotonic()
         if not self._changed:
             return
@@ -397,6 +456,7 @@ class MonitorPane(Vertical):
         self.feed.clear_feed()
         self._forget_durations()
         self.state = self._new_state()
+        self._unsettled = False
         self.source = ""
         self.loaded = False
         if self.calendar.search is not None:
@@ -415,6 +475,8 @@ class MonitorPane(Vertical):
     def _show_load(self, offset: int, size: int, caught_up: bool) -> None:
         loading = self.query_one("#loading")
         if caught_up:
+            if self._unsettled:
+                self.flush()  # the figures of the whole file, then the live rows
             if not self.loaded:
                 self.loaded = True
                 loading.display = False
@@ -488,6 +550,8 @@ class MonitorPane(Vertical):
 
     def refresh_figures(self, full: bool = True) -> None:
         """Redraw the header (always: the clock moves) and, if ``full``, the figures."""
+        if full:
+            self.settle()
         now = self.clock()
         live = self.state.liveness(now)
         progress = self.state.progress(now=now)
@@ -891,3 +955,15 @@ class MonitorPane(Vertical):
         from ..screens import HelpScreen
 
         self.app.push_screen(HelpScreen(STATUS_LEGEND))
+
+
+def _last_rows(segments: list[Segment]) -> list[tuple[date, list[str]]]:
+    """The day and values of the last rows of ``segments`` (as many as the feed shows)."""
+    out: list[tuple[date, list[str]]] = []
+    for segment in reversed(segments):
+        days = segment.row_days()
+        for k in range(len(days) - 1, -1, -1):
+            out.append((days[k], segment.values(k)))
+            if len(out) >= FEED_ROWS:
+                return out[::-1]
+    return out[::-1]
