@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from .fields import Malformed, Record
+from .segments import Segment
 from .state import BackfillState
 from .tail import TelemetryTail
 
@@ -106,7 +107,14 @@ class LiveFile:
 
     def _catch_up(self) -> Step:
         until = self._until
-        update = self.tail.read_new(CATCH_UP_BYTES, segments=True, until=until)
+        # Folded chunk by chunk as it is decoded (the rows still in the CPU cache).
+        fold, folded = self.state.fold_segments, []
+
+        def each(segments: list[Segment], malformed: list[Malformed]) -> None:
+            fold(segments, malformed)
+            folded.extend(malformed)
+
+        update = self.tail.read_new(CATCH_UP_BYTES, segments=True, until=until, each=each)
         out = Step(exists=update.exists, size=update.size, loading=True)
         self.exists = update.exists
         if update.reset is not None or update.error is not None:
@@ -115,8 +123,7 @@ class LiveFile:
         if not update.exists:
             out.caught_up = True  # nothing to read: caught up with once it is there
             return out
-        self.state.fold_segments(update.segments, update.malformed)
-        out.malformed = update.malformed
+        out.malformed = folded
         out.position = self.tail.offset + self.tail.held_back
         end = update.size if until is None else min(until, update.size)
         if out.position >= end:

@@ -194,3 +194,30 @@ def test_follow_says_when_the_writer_goes_quiet_and_when_it_resumes(tmp_path: Pa
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_a_file_that_stops_being_telemetry_is_followed_on_and_said_once(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "follow", str(path), "--jsonl", "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert [line["date"] for line in _read_lines(proc, 1)] == ["2020-01-01"]
+        path.write_text("name,age\nbob,3\n")
+        lines = _read_until(proc, lambda seen: any(x.get("event") == "not_telemetry" for x in seen))
+        assert [x["event"] for x in lines if "event" in x][-1] == "not_telemetry"
+        path.unlink()
+        HistoricalTelemetry(path).append_row({"chunk_date_utc": "2021-06-01", "status": "FAILED"})
+        lines = _read_until(proc, lambda seen: any(x.get("date") == "2021-06-01" for x in seen))
+        assert {"event": "telemetry"} in lines
+        assert lines[-1]["date"] == "2021-06-01" and lines[-1]["status"] == "FAILED"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode != 2  # still running when ended: it never gave up
+    assert err.count("not a telemetry file") == 1 and "Traceback" not in err

@@ -13,7 +13,7 @@ import click
 from telemetry import BackfillState, LiveFile, Step
 from telemetry.schema import COLUMN
 
-from .cli import BadInput, telemetry_file
+from .cli import telemetry_file
 from .options import POSITIVE_DURATION, stale_after_option
 
 _FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
@@ -86,6 +86,8 @@ def follow(
     \b
     A changed day:  {"date": "2020-01-05", "status": "FAILED", "previous": ...}
     A lifecycle event: {"event": "reset", "reason": "truncated|replaced|deleted|created"}
+                    {"event": "not_telemetry", "error": ...} (followed on; also on stderr)
+                    {"event": "telemetry"} (read again from its start)
     The writer:     {"event": "quiet", "last_row_at": ..., "since_seconds": ...}
                     {"event": "resumed", "last_row_at": ...}
 
@@ -121,10 +123,19 @@ def follow(
     # unless only changes are asked for; after a reset the new file is news.
     print_load = [not changes_only]
 
+    error_now: list[str | None] = [None]
+
     def on_step(step: Step) -> None:
-        if step.error is not None:
-            raise BadInput(f"{file}: {step.error}")
         lines: list[dict[str, object]] = []
+        if step.error != error_now[0]:
+            # One policy: the file is followed on, and the change is said once.
+            error_now[0] = step.error
+            if step.error is not None:
+                print_load[0] = True  # once telemetry again, all of it is news
+                lines.append({"event": "not_telemetry", "error": step.error})
+                click.echo(f"backfill-monitor follow: {file}: {step.error}", err=True)
+            else:
+                lines.append({"event": "telemetry"})
         if step.reset:
             lines.append({"event": "reset", "reason": step.reset})
             print_load[0] = True
