@@ -13,15 +13,15 @@ from typing import NamedTuple
 
 from .schema import COLUMN, SCHEMA, VALID_STATUSES
 
-_DATE_COL = COLUMN["chunk_date_utc"]
-_STATUS_COL = COLUMN["status"]
-_WIDTH = len(SCHEMA)
+DATE_COL = COLUMN["chunk_date_utc"]
+STATUS_COL = COLUMN["status"]
+WIDTH = len(SCHEMA)
 # Each valid status text maps to one shared string object (and so does "":
 # the original writer accepts an empty status).
-_CANONICAL_STATUS: dict[str, str] = {s: s for s in VALID_STATUSES}
-_CANONICAL_STATUS[""] = ""
-_STATUS_TEXTS = frozenset(_CANONICAL_STATUS)
-_STATUS_BYTES = frozenset(s.encode() for s in _STATUS_TEXTS)
+CANONICAL_STATUS: dict[str, str] = {s: s for s in VALID_STATUSES}
+CANONICAL_STATUS[""] = ""
+STATUS_TEXTS = frozenset(CANONICAL_STATUS)
+STATUS_BYTES = frozenset(s.encode() for s in STATUS_TEXTS)
 
 
 class TelemetryFormatError(ValueError):
@@ -29,8 +29,8 @@ class TelemetryFormatError(ValueError):
 
 
 # A first line with NUL bytes or bytes that are not UTF-8: not a CSV at all.
-_BINARY = frozenset({"NUL byte", "invalid UTF-8"})
-_NOT_TEXT = "binary data, not a telemetry file"
+BINARY_REASONS = frozenset({"NUL byte", "invalid UTF-8"})
+NOT_TEXT = "binary data, not a telemetry file"
 
 
 class Record(NamedTuple):
@@ -84,13 +84,13 @@ def split_fields(text: str) -> list[str]:
     """
     if '"' not in text:
         return text.split(",")
-    fields = _quoted_fields(text.split('"'))
+    fields = quoted_fields(text.split('"'))
     if fields is None:
         raise ValueError(f"not a well-formed record: {text[:60]!r}")
     return fields
 
 
-def _quoted_fields(parts: list[str]) -> list[str] | None:
+def quoted_fields(parts: list[str]) -> list[str] | None:
     """The fields of a record (without its line end) from its text split on quotes.
 
     Works on the pieces between quotes, not on characters: outside quotes a
@@ -157,7 +157,7 @@ def header_mapping(header: list[str]) -> list[int] | None:
     return [header.index(c) if c in header else -1 for c in SCHEMA]
 
 
-def _field_count_reason(fields: list[str], header: list[str]) -> str:
-    if len(fields) > len(header) and all(not f for f in fields[-_WIDTH:]):
+def field_count_reason(fields: list[str], header: list[str]) -> str:
+    if len(fields) > len(header) and all(not f for f in fields[-WIDTH:]):
         return "torn record (closed off by a later write)"
     return f"expected {len(header)} fields, found {len(fields)}"

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .rules import _OPENS_ATTEMPT
+from .rules import OPENS_ATTEMPT
 from .schema import COLUMN
 
 _STATUS = COLUMN["status"]
@@ -20,7 +20,7 @@ DEFAULT_STALE_AFTER = timedelta(minutes=15)
 DEFAULT_WINDOW = timedelta(hours=1)
 
 
-def _number(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
     if not text:
         return None
     try:
@@ -31,7 +31,7 @@ def _number(text: str) -> float | None:
 
 
 def _floats(cells: Iterable[str], *, finite_only: bool = True) -> list[float]:
-    """The cells that parse as numbers (as :func:`_number`), in one C-level pass if all do."""
+    """The cells that parse as numbers (as :func:`parse_number`), in one C-level pass if all do."""
     texts = list(filter(None, cells))  # empty cells are common (a failed download)
     try:
         numbers = list(map(float, texts))
@@ -47,7 +47,7 @@ def _floats(cells: Iterable[str], *, finite_only: bool = True) -> list[float]:
     return numbers
 
 
-def _add_floats(values: array[float], cells: list[str]) -> None:
+def add_floats(values: array[float], cells: list[str]) -> None:
     """Append the cells that parse as numbers to ``values`` (non-finite ones too)."""
     size = len(values)
     try:  # all of them, in one C-level pass (the usual case)
@@ -57,7 +57,7 @@ def _add_floats(values: array[float], cells: list[str]) -> None:
         values.extend(_floats(cells, finite_only=False))
 
 
-def _sum_whole(cells: list[str]) -> int:
+def sum_whole(cells: list[str]) -> int:
     """The sum of the cells that parse as finite numbers, each cut to a whole number."""
     try:  # all of them, in one C-level pass (the usual case)
         return sum(map(int, map(float, cells)))
@@ -65,7 +65,7 @@ def _sum_whole(cells: list[str]) -> int:
         return sum(map(int, _floats(cells)))
 
 
-def _sum_floats(cells: list[str]) -> float:
+def sum_floats(cells: list[str]) -> float:
     """The sum of the cells that parse as finite numbers."""
     try:  # all of them, in one C-level pass (the usual case)
         total = sum(map(float, cells))
@@ -223,7 +223,7 @@ def attempt_numbers(rows: Iterable[Sequence[str]]) -> list[int]:
     for values in rows:
         started = values[STARTED_COL]
         if started != last:
-            if n == 0 or values[_STATUS] in _OPENS_ATTEMPT:
+            if n == 0 or values[_STATUS] in OPENS_ATTEMPT:
                 n += 1
             last = started
         numbers.append(n)

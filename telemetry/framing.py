@@ -15,7 +15,7 @@ import os
 import re
 from functools import cache
 
-from .fields import _DATE_COL, _STATUS_BYTES, _STATUS_COL, parse_day, split_fields
+from .fields import DATE_COL, STATUS_BYTES, STATUS_COL, parse_day, split_fields
 from .schema import SCHEMA, VALID_STATUSES
 
 BOM = b"\xef\xbb\xbf"
@@ -99,9 +99,9 @@ def frame_record(
     buf: bytes,
     pos: int,
     width: int = -1,
-    status_at: int = _STATUS_COL,
+    status_at: int = STATUS_COL,
     decode: bool = True,
-    date_at: int = _DATE_COL,
+    date_at: int = DATE_COL,
     memo: FrameMemo | None = None,
     at: int = 0,
     whole_width: int = 0,
@@ -298,7 +298,7 @@ def _row_start(status_at: int) -> re.Pattern[bytes]:
 
 
 def _row_on_line(
-    buf: bytes, pos: int, widths: tuple[int, int], status_at: int, date_at: int = _DATE_COL
+    buf: bytes, pos: int, widths: tuple[int, int], status_at: int, date_at: int = DATE_COL
 ) -> bool | None:
     """Whether the line at ``pos`` reads, alone, as the start of a row of ``widths`` fields
     (the header's, and every ``SCHEMA`` column's under an older header, else 0).
@@ -319,7 +319,7 @@ def _row_on_line(
     cells = buf[pos:end].split(b",", status_at + 1)
     if (
         len(cells) <= status_at + 1
-        or cells[status_at] not in _STATUS_BYTES
+        or cells[status_at] not in STATUS_BYTES
         or not cells[status_at]
         or b'"' in buf[pos : end - len(cells[-1])]
     ):
@@ -347,12 +347,12 @@ def _row_on_line(
     return status_at < len(fields) - 1 <= max(widths) - 1
 
 
-def _may_start_row(line: str) -> bool:
+def may_start_row(line: str) -> bool:
     """Whether ``line`` could start a row of ``SCHEMA`` (the cheap test of :func:`_row_on_line`)."""
-    cells = line.split(",", _STATUS_COL + 1)
+    cells = line.split(",", STATUS_COL + 1)
     return (
-        len(cells) > _STATUS_COL + 1
-        and cells[_STATUS_COL] in VALID_STATUSES
+        len(cells) > STATUS_COL + 1
+        and cells[STATUS_COL] in VALID_STATUSES
         and '"' not in line[: len(line) - len(cells[-1])]
     )
 

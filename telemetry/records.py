@@ -27,42 +27,42 @@ from itertools import accumulate, compress, repeat
 from typing import Any, BinaryIO, NamedTuple
 
 from .fields import (
-    _BINARY,
-    _CANONICAL_STATUS,
-    _DATE_COL,
-    _NOT_TEXT,
-    _STATUS_COL,
-    _STATUS_TEXTS,
-    _WIDTH,
+    BINARY_REASONS,
+    CANONICAL_STATUS,
+    DATE_COL,
+    NOT_TEXT,
+    STATUS_COL,
+    STATUS_TEXTS,
+    WIDTH,
     Malformed,
     Record,
     TelemetryFormatError,
-    _field_count_reason,
-    _quoted_fields,
+    field_count_reason,
     header_mapping,
     parse_day,
+    quoted_fields,
 )
 from .framing import (
     BOM,
     CHUNK_SIZE,
     CR_AS_LF,
     FrameMemo,
-    _may_start_row,
     bare_cr_rows,
     close_off,
     cr_only_line_ends,
     frame_record,
     has_bare_cr,
+    may_start_row,
     next_read,
 )
 from .schema import COLUMN, SCHEMA
-from .segments import STRIDE, Segment, _SegmentBuilder, run_firsts, runs_of
+from .segments import STRIDE, Segment, SegmentBuilder, run_firsts, runs_of
 
-_ONLY_WIDTH = {_WIDTH}
+_ONLY_WIDTH = {WIDTH}
 _STARTED_COL = COLUMN["started_at_utc"]
 # The cells after the status of a plain line that stands in for a quoted row
 # in a bulk split (its own cells replace them).
-_STAND_IN = "," * (_WIDTH - 1 - _STATUS_COL)
+_STAND_IN = "," * (WIDTH - 1 - STATUS_COL)
 
 #: Lines of a quoted record past which the one-split path leaves it to the
 #: careful path (whose regular expressions frame it without Python per line).
@@ -93,7 +93,7 @@ class _Chunk:
         self.first_line = first_line
         self.records: list[Record] = []
         self.segments: list[Segment] = []
-        self.builder = _SegmentBuilder()
+        self.builder = SegmentBuilder()
         self.malformed: list[Malformed] = []
         self.ascii_only = buf.isascii()
         self.lines: list[Any]
@@ -348,10 +348,10 @@ class RecordDecoder:
         if set(map(len, rows)) != _ONLY_WIDTH:
             return False
         columns = list(zip(*rows, strict=True))
-        if not _STATUS_TEXTS.issuperset(columns[_STATUS_COL]):
+        if not STATUS_TEXTS.issuperset(columns[STATUS_COL]):
             return False
         try:
-            days = list(map(date.fromisoformat, columns[_DATE_COL]))
+            days = list(map(date.fromisoformat, columns[DATE_COL]))
         except ValueError:
             return False
         offsets = map(operator.add, chunk.starts[a:b], repeat(chunk.offset))
@@ -419,7 +419,7 @@ class RecordDecoder:
             cr = "\r" if ends_cr else ""
             for at, r in placed:
                 values = r.values
-                texts[at] = f",{values[_DATE_COL]},,,{values[_STATUS_COL]}{_STAND_IN}{cr}"
+                texts[at] = f",{values[DATE_COL]},,,{values[STATUS_COL]}{_STAND_IN}{cr}"
         if rows and not self._bulk_segment(chunk, rows, texts):
             del malformed[reported:]
             return None
@@ -439,7 +439,7 @@ class RecordDecoder:
         unfinished, a wrong field count, status or date): the general path
         then decides. The record's end is the first line end after an even
         number of quotes (a CR before it is not part of the record);
-        :func:`_quoted_fields` checks and splits the rest.
+        :func:`quoted_fields` checks and splits the rest.
         """
         lines = chunk.lines
         n = len(lines)
@@ -452,7 +452,7 @@ class RecordDecoder:
                 break
             if k - q > _LONG_RECORD:
                 return -1  # a long record: the careful path frames it at C speed
-            if k < n and lines[k].count(",") > _STATUS_COL and _may_start_row(lines[k]):
+            if k < n and lines[k].count(",") > STATUS_COL and may_start_row(lines[k]):
                 return -1  # the quote may be stray: the careful path judges
         else:
             return -1  # runs to the end of the buffer
@@ -460,14 +460,14 @@ class RecordDecoder:
         text = chunk.text[starts[q] : starts[k] - 1]
         if text.endswith("\r"):
             text = text[:-1]
-        fields = _quoted_fields(text.split('"'))
-        if fields is None or len(fields) != _WIDTH:
+        fields = quoted_fields(text.split('"'))
+        if fields is None or len(fields) != WIDTH:
             return -1
-        status = _CANONICAL_STATUS.get(fields[_STATUS_COL])
+        status = CANONICAL_STATUS.get(fields[STATUS_COL])
         if status is None:
             return -1
-        fields[_STATUS_COL] = status
-        text_day = fields[_DATE_COL]
+        fields[STATUS_COL] = status
+        text_day = fields[DATE_COL]
         if text_day != self._day_text:
             self._day_text, self._day = text_day, parse_day(text_day)
         if self._day is None:
@@ -508,10 +508,10 @@ class RecordDecoder:
             map(operator.contains, fields[STRIDE:-1:STRIDE], repeat(line_end))
         ):
             return False
-        if not _STATUS_TEXTS.issuperset(fields[_STATUS_COL::STRIDE]):
+        if not STATUS_TEXTS.issuperset(fields[STATUS_COL::STRIDE]):
             return False
         # Runs of rows with one day text; a date object per run.
-        ends, days_text = runs_of(fields[_DATE_COL::STRIDE])
+        ends, days_text = runs_of(fields[DATE_COL::STRIDE])
         try:
             days = list(map(date.fromisoformat, days_text))
         except ValueError:
@@ -544,7 +544,7 @@ class RecordDecoder:
         append = records.append
         new = tuple.__new__
         first_line = chunk.first_line
-        canon = _CANONICAL_STATUS.get
+        canon = CANONICAL_STATUS.get
         day_text, day = self._day_text, self._day
         mapping = self._mapping
         header = self.header
@@ -574,8 +574,8 @@ class RecordDecoder:
                 rec = k
                 k += buf.count(b"\n", pos, end)
                 if reason is not None:
-                    if header is None and reason in _BINARY:
-                        raise TelemetryFormatError(_NOT_TEXT)
+                    if header is None and reason in BINARY_REASONS:
+                        raise TelemetryFormatError(NOT_TEXT)
                     malformed.append(Malformed(offset + pos, first_line + rec, reason))
                     continue
                 if mapping is not None:
@@ -591,7 +591,7 @@ class RecordDecoder:
                         row_text = raw.decode("utf-8")
                     except UnicodeDecodeError:
                         if header is None:
-                            raise TelemetryFormatError(_NOT_TEXT) from None
+                            raise TelemetryFormatError(NOT_TEXT) from None
                         malformed.append(Malformed(offset + pos, first_line + rec, "invalid UTF-8"))
                         continue
                     fields = row_text.split(",")
@@ -610,22 +610,22 @@ class RecordDecoder:
                 self._set_header(fields)
                 header, mapping, width = fields, self._mapping, len(fields)
                 continue
-            elif len(fields) == _WIDTH and self._whole_rows and any(fields):
+            elif len(fields) == WIDTH and self._whole_rows and any(fields):
                 values = fields  # every column, under an older header
             else:
-                reason = _field_count_reason(fields, header)
+                reason = field_count_reason(fields, header)
                 malformed.append(Malformed(offset + pos, first_line + rec, reason))
                 continue
-            status = canon(values[_STATUS_COL])
+            status = canon(values[STATUS_COL])
             if status is None:
-                status = values[_STATUS_COL]
+                status = values[STATUS_COL]
                 reason = (
                     "repeated header" if fields == header else f"unknown status {status[:40]!r}"
                 )
                 malformed.append(Malformed(offset + pos, first_line + rec, reason))
                 continue
-            values[_STATUS_COL] = status
-            text_day = values[_DATE_COL]
+            values[STATUS_COL] = status
+            text_day = values[DATE_COL]
             if text_day != day_text:
                 day_text, day = text_day, parse_day(text_day)
             if day is None:
@@ -639,17 +639,17 @@ class RecordDecoder:
     @property
     def _whole_width(self) -> int:
         """The field count of a whole row under an older header (0: none)."""
-        return _WIDTH if self._whole_rows else 0
+        return WIDTH if self._whole_rows else 0
 
     @property
     def _status_at(self) -> int:
         """Where the file's own header has ``status``."""
-        return _STATUS_COL if self._mapping is None else self._mapping[_STATUS_COL]
+        return STATUS_COL if self._mapping is None else self._mapping[STATUS_COL]
 
     @property
     def _date_at(self) -> int:
         """Where the file's own header has ``chunk_date_utc``."""
-        return _DATE_COL if self._mapping is None else self._mapping[_DATE_COL]
+        return DATE_COL if self._mapping is None else self._mapping[DATE_COL]
 
     @staticmethod
     def frame(
@@ -671,7 +671,7 @@ class RecordDecoder:
         if cr_only:
             buf = buf.translate(CR_AS_LF)
         elif has_bare_cr(buf):
-            buf = bare_cr_rows(buf, _STATUS_COL, _DATE_COL)
+            buf = bare_cr_rows(buf, STATUS_COL, DATE_COL)
         chunk = _Chunk(buf, 0, 0, 1)
         lines, starts = chunk.lines, chunk.starts
         n = len(lines)
@@ -680,7 +680,7 @@ class RecordDecoder:
             pos = starts[q]
             if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
                 result = frame_record(
-                    buf, pos, _WIDTH, _STATUS_COL, decode=False, memo=memo, at=offset + pos
+                    buf, pos, WIDTH, STATUS_COL, decode=False, memo=memo, at=offset + pos
                 )
                 if result is None:
                     return pos

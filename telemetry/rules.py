@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import repeat
 
-from .fields import _CANONICAL_STATUS
+from .fields import CANONICAL_STATUS
 from .schema import (
     COLUMN,
     PHASES,
@@ -22,14 +22,14 @@ from .schema import (
 )
 
 # A later run of rows opens a new attempt at the day only with one of these.
-_OPENS_ATTEMPT = frozenset(
+OPENS_ATTEMPT = frozenset(
     {STATUS_DOWNLOAD_PENDING, STATUS_DOWNLOADED, STATUS_SKIPPED_NO_DATA, STATUS_FAILED}
 )
 
 # Which column holds the duration of which phase, and which outcome row
 # reports it (a later row of the same day repeats earlier columns; counting
 # every row would count one download many times).
-_DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
+DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
     STATUS_DOWNLOADED: ("download", COLUMN["download_seconds"]),
     STATUS_FAILED: ("download", COLUMN["download_seconds"]),
     STATUS_SKIPPED_NO_DATA: ("download", COLUMN["download_seconds"]),
@@ -40,45 +40,45 @@ _DURATION_OF_STATUS: dict[str, tuple[str, int]] = {
 # Which outcome row reports which volume: figure -> (that status, its column,
 # whole numbers?). The one table both the row-by-row and the bulk measurement
 # read (a later row of the day repeats the columns: only this row counts).
-_VOLUMES: dict[str, tuple[str, int, bool]] = {
+VOLUMES: dict[str, tuple[str, int, bool]] = {
     "csv_mb": (STATUS_DOWNLOADED, COLUMN["csv_size_mb"], False),
     "records_downloaded": (STATUS_DOWNLOADED, COLUMN["records_downloaded"], True),
     "cdf_mb": (STATUS_PROCESSED, COLUMN["cdf_size_mb"], False),
 }
-_VOLUMES_OF_STATUS: dict[str, list[tuple[str, int, bool]]] = {}
-for _figure, (_reporter, _column, _whole) in _VOLUMES.items():
-    _VOLUMES_OF_STATUS.setdefault(_reporter, []).append((_figure, _column, _whole))
+VOLUMES_OF_STATUS: dict[str, list[tuple[str, int, bool]]] = {}
+for _figure, (_reporter, _column, _whole) in VOLUMES.items():
+    VOLUMES_OF_STATUS.setdefault(_reporter, []).append((_figure, _column, _whole))
 
 # What a row's status says, as flags: the phase whose duration the row
-# reports, which volume it reports (one flag per figure of _VOLUMES), whether
+# reports, which volume it reports (one flag per figure of VOLUMES), whether
 # it may open an attempt. Each status has a one-byte code; a batch's statuses
 # become one bytes object of codes (one dict lookup per row) and each flag one
 # C-level ``translate`` of it (a byte 1 or 0 per row).
-_FLAG_PHASE = {phase: k for k, phase in enumerate(PHASES)}
-_FLAG_VOLUME = {figure: len(PHASES) + k for k, figure in enumerate(_VOLUMES)}
-_OPENS = len(PHASES) + len(_VOLUMES)
+FLAG_PHASE = {phase: k for k, phase in enumerate(PHASES)}
+FLAG_VOLUME = {figure: len(PHASES) + k for k, figure in enumerate(VOLUMES)}
+FLAG_OPENS = len(PHASES) + len(VOLUMES)
 _STATUS_FLAGS: dict[str, tuple[bool, ...]] = {
     status: (
         *(
-            status in _DURATION_OF_STATUS and _DURATION_OF_STATUS[status][0] == phase
-            for phase in _FLAG_PHASE
+            status in DURATION_OF_STATUS and DURATION_OF_STATUS[status][0] == phase
+            for phase in FLAG_PHASE
         ),
-        *(status == reporter for reporter, _, _ in _VOLUMES.values()),
-        status in _OPENS_ATTEMPT,
+        *(status == reporter for reporter, _, _ in VOLUMES.values()),
+        status in OPENS_ATTEMPT,
     )
-    for status in _CANONICAL_STATUS
+    for status in CANONICAL_STATUS
 }
-_FLAGS = _OPENS + 1
+_FLAGS = FLAG_OPENS + 1
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUS_FLAGS, 1)}  # 0: unknown
 _FLAG_TABLES = [
     bytes(flags[k] for flags in [(False,) * _FLAGS, *_STATUS_FLAGS.values()]).ljust(256, b"\0")
     for k in range(_FLAGS)
 ]
 # Each phase's duration column.
-_PHASE_COLUMN = {phase: col for phase, col in _DURATION_OF_STATUS.values()}
+PHASE_COLUMN = {phase: col for phase, col in DURATION_OF_STATUS.values()}
 
 
-def _status_flags(statuses: list[str]) -> list[bytes]:
+def status_flags(statuses: list[str]) -> list[bytes]:
     """Per flag of :data:`_STATUS_FLAGS`, one byte per row: 1 where the row's status has it."""
     codes = bytes(map(_STATUS_CODE.get, statuses, repeat(0)))
     return [codes.translate(table) for table in _FLAG_TABLES]

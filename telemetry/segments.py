@@ -9,7 +9,7 @@ from itertools import chain, compress, islice, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from .fields import _STATUS_COL, _WIDTH, row_values
+from .fields import STATUS_COL, WIDTH, row_values
 from .schema import COLUMN
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ _K = TypeVar("_K")
 _STARTED_COL = COLUMN["started_at_utc"]
 
 #: Cells per row in :attr:`Segment.fields`.
-STRIDE = _WIDTH - 1
+STRIDE = WIDTH - 1
 
 
 class Segment(NamedTuple):
@@ -73,7 +73,7 @@ class Segment(NamedTuple):
     @property
     def statuses(self) -> list[str]:
         """``status`` of every row (valid statuses; equal, not always shared, strings)."""
-        return self.column(_STATUS_COL)
+        return self.column(STATUS_COL)
 
     @property
     def firsts(self) -> list[int]:
@@ -111,7 +111,7 @@ def run_firsts(ends: list[int]) -> list[int]:
     return [0, *islice(ends, len(ends) - 1)]
 
 
-class _SegmentBuilder:
+class SegmentBuilder:
     """The runs and columns of one chunk's rows, collected piece by piece.
 
     What a ``segments`` decoder builds a chunk's :class:`Segment` from.

@@ -23,34 +23,34 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import compress, islice, pairwise, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from .fields import _CANONICAL_STATUS, Malformed, Record, row_values
+from .fields import CANONICAL_STATUS, Malformed, Record, row_values
 from .figures import (
     DEFAULT_STALE_AFTER,
     DEFAULT_WINDOW,
     DurationStats,
     FailureGroup,
     Progress,
-    _add_floats,
-    _number,
-    _sum_floats,
-    _sum_whole,
+    add_floats,
     day_runs,
+    parse_number,
+    sum_floats,
+    sum_whole,
 )
 from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
 from .liveness import Liveness, Newest, RowGaps, liveness
 from .records import RecordDecoder, cold_load, read_batches, read_header
 from .rules import (
-    _DURATION_OF_STATUS,
-    _FLAG_PHASE,
-    _FLAG_VOLUME,
-    _OPENS,
-    _OPENS_ATTEMPT,
-    _PHASE_COLUMN,
-    _VOLUMES,
-    _VOLUMES_OF_STATUS,
-    _status_flags,
+    DURATION_OF_STATUS,
+    FLAG_OPENS,
+    FLAG_PHASE,
+    FLAG_VOLUME,
+    OPENS_ATTEMPT,
+    PHASE_COLUMN,
+    VOLUMES,
+    VOLUMES_OF_STATUS,
+    status_flags,
 )
 from .schema import (
     COLUMN,
@@ -62,9 +62,7 @@ from .schema import (
     TelemetryRow,
 )
 from .segments import Segment, run_firsts, runs_of
-
-if TYPE_CHECKING:
-    from .trend import DurationTrend
+from .trend import DurationTrend, duration_trend, pick_width
 
 _STATUS = COLUMN["status"]
 _FINISHED = COLUMN["finished_at_utc"]
@@ -260,7 +258,7 @@ class BackfillState:
         self.durations: dict[str, DurationStats] = {p: DurationStats() for p in PHASES}
         self._measure = {
             status: (self.durations[phase].values, col)
-            for status, (phase, col) in _DURATION_OF_STATUS.items()
+            for status, (phase, col) in DURATION_OF_STATUS.items()
         }
         self.csv_mb = 0.0
         self.cdf_mb = 0.0
@@ -453,10 +451,10 @@ class BackfillState:
         get_slot = slots.get
         measure = self._measure.get
         note_moment = self._newest_row.note
-        volumes = {figure: getattr(self, figure) for figure in _VOLUMES}
-        volumes_of = _VOLUMES_OF_STATUS.get
+        volumes = {figure: getattr(self, figure) for figure in VOLUMES}
+        volumes_of = VOLUMES_OF_STATUS.get
         attempts = 0
-        canonical = _CANONICAL_STATUS.get
+        canonical = CANONICAL_STATUS.get
         keeps, row_values_of = segment.keeps, segment.values
         previous_day = self._last_day
         newest = self._newest
@@ -483,7 +481,7 @@ class BackfillState:
                         except ValueError:
                             pass
                 for figure, col, whole in volumes_of(status, ()):
-                    number = _number(values[col]) or 0.0
+                    number = parse_number(values[col]) or 0.0
                     volumes[figure] += int(number) if whole else number
                 keep = keeps[k]
                 if slot is None:
@@ -497,7 +495,7 @@ class BackfillState:
                     continue
                 if slot[_LAST_STARTED] != when:
                     slot[_LAST_STARTED] = when
-                    if status in _OPENS_ATTEMPT:
+                    if status in OPENS_ATTEMPT:
                         slot[_ATTEMPTS] += 1
                         attempts += 1
                 current = slot[_STARTED]
@@ -530,11 +528,11 @@ class BackfillState:
         """
         keeps, statuses, days = segment.keeps, segment.statuses, segment.days
         finished = segment.column(_FINISHED)
-        canonical = _CANONICAL_STATUS.__getitem__
+        canonical = CANONICAL_STATUS.__getitem__
         self._newest_row.note_in_order(whens, finished)
-        flags = _status_flags(statuses)
+        flags = status_flags(statuses)
         self._measure_in_bulk(segment, flags)
-        opens = flags[_OPENS]
+        opens = flags[FLAG_OPENS]
         # opening[k - 1] is 1 when row k >= 1 opens an attempt: its
         # started_at_utc differs from the row before and it is download-phase
         # (the two masks are ANDed as integers). The attempts a run opens past
@@ -635,7 +633,7 @@ class BackfillState:
             zip(
                 map(segment.keeps.__getitem__, lasts),
                 latest_whens,
-                map(_CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, lasts)),
+                map(CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, lasts)),
                 attempts,
                 latest_whens,
                 map(finished.__getitem__, lasts),
@@ -660,19 +658,19 @@ class BackfillState:
     def _measure_in_bulk(self, segment: Segment, flags: list[bytes]) -> None:
         """Durations and volumes of a batch, column by column.
 
-        ``flags`` are the rows' :func:`_status_flags`: each column is read
+        ``flags`` are the rows' :func:`status_flags`: each column is read
         only at the rows whose status reports it.
         """
-        for phase, k in _FLAG_PHASE.items():
+        for phase, k in FLAG_PHASE.items():
             mask = flags[k]
             if 1 in mask:
-                cells = list(segment.cells(_PHASE_COLUMN[phase], mask))
-                _add_floats(self.durations[phase].values, cells)
-        for figure, (_, col, whole) in _VOLUMES.items():
-            mask = flags[_FLAG_VOLUME[figure]]
+                cells = list(segment.cells(PHASE_COLUMN[phase], mask))
+                add_floats(self.durations[phase].values, cells)
+        for figure, (_, col, whole) in VOLUMES.items():
+            mask = flags[FLAG_VOLUME[figure]]
             if 1 in mask:
                 cells = list(segment.cells(col, mask))
-                total = _sum_whole(cells) if whole else _sum_floats(cells)
+                total = sum_whole(cells) if whole else sum_floats(cells)
                 setattr(self, figure, getattr(self, figure) + total)
 
     def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
@@ -900,8 +898,6 @@ class BackfillState:
         that covers the first finish to ``now`` in ``buckets``) and the counts,
         oldest first, the last span ending at ``now`` (default: the last finish).
         """
-        from .trend import pick_width
-
         times = self._finish_times
         if not times:
             return pick_width(timedelta(0), buckets), [0]
@@ -918,8 +914,6 @@ class BackfillState:
 
         See :func:`telemetry.trend.duration_trend`: one pass over the days.
         """
-        from .trend import duration_trend
-
         return duration_trend(self, buckets, days)
 
     def progress(self, window: timedelta = DEFAULT_WINDOW, now: datetime | None = None) -> Progress:

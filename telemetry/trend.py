@@ -15,14 +15,22 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .figures import _number, nearest_rank
+from .figures import nearest_rank, parse_number
 from .latest import parse_instant
 from .schema import COLUMN, PHASES, STATUS_FAILED
 
-if TYPE_CHECKING:
-    from .state import BackfillState
+
+class LatestRows(Protocol):
+    """What a trend reads of a state: its days and each day's latest row
+    (:class:`~telemetry.BackfillState` is one)."""
+
+    @property
+    def days(self) -> list[date]: ...
+
+    def latest_values(self, day: date) -> list[str] | None: ...
+
 
 #: Bucket widths to pick from, narrowest first: the first that spans the
 #: run in at most the buckets asked for wins.
@@ -83,7 +91,7 @@ def pick_width(span: timedelta, buckets: int) -> timedelta:
 
 
 def duration_trend(
-    state: BackfillState, buckets: int = 48, days: Iterable[date] | None = None
+    state: LatestRows, buckets: int = 48, days: Iterable[date] | None = None
 ) -> DurationTrend:
     """The :class:`DurationTrend` of ``state`` in at most ``buckets`` buckets.
 
@@ -111,7 +119,7 @@ def duration_trend(
         moments.append(moment)
         failed_flags.append(values[status_at] == STATUS_FAILED)
         for phase, col in _SECONDS.items():
-            number = _number(values[col])
+            number = parse_number(values[col])
             # Negatives count as zero, as in DurationStats.
             seconds[phase].append(math.nan if number is None else max(number, 0.0))
     if not moments:

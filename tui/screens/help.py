@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from ..widgets.calendar import STATUS_LEGEND
+from ..palette import STATUS_LEGEND
 
 #: (keys, what they do) of the main screen, in the order the help lists them.
 MONITOR_KEYS: tuple[tuple[str, str], ...] = (

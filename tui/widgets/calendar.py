@@ -36,35 +36,8 @@ from telemetry import (
     BackfillState,
 )
 
+from ..palette import STALLED, STATUS_LEGEND, STYLE
 from .summary import human_seconds
-
-#: Glyph and colour per latest status: reads without colour too (Okabe-Ito,
-#: colour-blind safe). Skipped days are grey, never the failure colour.
-STYLE: dict[str | None, tuple[str, str]] = {
-    "UPLOADED": ("■", "#009E73"),
-    "PROCESSED": ("▪", "#56B4E9"),
-    "DOWNLOADED": ("▫", "#0072B2"),
-    "SKIPPED_NO_DATA": ("~", "#999999"),
-    "SKIPPED_NO_INPUT": ("~", "#999999"),
-    "FAILED": ("✗", "#D55E00"),
-    "DOWNLOAD_PENDING": ("…", "#E69F00"),
-    "PROCESS_PENDING": ("…", "#E69F00"),
-    "UPLOAD_PENDING": ("…", "#E69F00"),
-    None: ("·", "#7F7F7F"),
-}
-STALLED: tuple[str, str] = ("!", "#CC79A7")
-
-#: (glyph, colour, meaning) of the status mode, in legend order.
-STATUS_LEGEND: tuple[tuple[str, str, str], ...] = (
-    ("■", "#009E73", "uploaded"),
-    ("▪", "#56B4E9", "processed"),
-    ("▫", "#0072B2", "downloaded"),
-    ("~", "#999999", "skipped"),
-    ("✗", "#D55E00", "failed"),
-    ("…", "#E69F00", "pending"),
-    ("!", "#CC79A7", "stalled"),
-    ("·", "#7F7F7F", "missing"),
-)
 
 #: A sequential, colour-blind-safe ramp (viridis, without its darkest end so
 #: the low bins stay visible on dark themes); the glyph height repeats the

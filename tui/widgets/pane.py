@@ -42,8 +42,9 @@ from telemetry.segments import Segment
 
 from ..follow import hub, wakeups
 from ..pager import day_report, page, report_path, save_text
+from ..palette import STATUS_LEGEND
 from ..spans import human_duration, plural
-from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, STATUS_LEGEND, CalendarView, legend
+from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, CalendarView, legend
 from .feed import FEED_ROWS, LiveFeed
 from .summary import (
     DownloadPercentiles,
