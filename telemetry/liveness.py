@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain, pairwise
 
-from .latest import parse_instant, writer_format
+from .latest import parse_instant
 
 #: The writer counts as quiet after this many typical gaps between rows...
 QUIET_GAPS = 10
@@ -58,24 +58,26 @@ class Newest:
         if parsed is not None and (self._other is None or parsed > self._other):
             self._other = parsed
 
-    def note_in_order(self, started: list[str], finished: list[str]) -> None:
-        """Note rows whose ``started`` are the writers' UTC text, rising (the in-order fold).
-
-        Their ``finished`` are checked to be so too in C-level passes; any
-        other shape is noted one by one.
-        """
-        done = list(filter(None, finished))
-        if done and not writer_format(done):
-            for moment in done:
+    def note_rows(self, started: list[str], finished: list[str]) -> None:
+        """Note the timestamps of many rows, with C-level passes when they are all
+        the writers' UTC text (one parse for the new newest, usually)."""
+        moments = list(filter(None, chain(started, finished)))
+        joined = "".join(moments)
+        if joined.count(_UTC) != len(moments) or joined.count("+") != len(moments):
+            for moment in moments:  # other offsets among them: one by one
                 self.note(moment)
-            done = []
-        top = max(started[-1], max(done, default=""))
-        if top > self._text:
-            if parse_instant(top) is not None:
-                self._text = top
-            else:  # a leap second, say: find the newest that parses
-                for moment in chain(started, done):
-                    self.note(moment)
+            return
+        top = max(moments, default="")
+        if top <= self._text:
+            return
+        if parse_instant(top) is not None:
+            self._text = top
+            return
+        # The newest does not parse (a leap second): the newest that does wins.
+        for moment in sorted({m for m in moments if m > self._text}, reverse=True):
+            if parse_instant(moment) is not None:
+                self._text = moment
+                return
 
     @property
     def instant(self) -> datetime | None:

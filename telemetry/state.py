@@ -447,10 +447,10 @@ class BackfillState:
         winners: dict[date, list[str]],
     ) -> None:
         """Fold rows one by one (any order); fill ``before`` and ``winners``."""
+        self._newest_row.note_rows(segment.whens, segment.column(_FINISHED))
         slots = self._slots
         get_slot = slots.get
         measure = self._measure.get
-        note_moment = self._newest_row.note
         volumes = {figure: getattr(self, figure) for figure in VOLUMES}
         volumes_of = VOLUMES_OF_STATUS.get
         attempts = 0
@@ -470,8 +470,6 @@ class BackfillState:
                 when = values[STARTED_COL]
                 status = canonical(values[_STATUS], values[_STATUS])
                 finished = values[_FINISHED]
-                note_moment(when)
-                note_moment(finished)
                 measured = measure(status)
                 if measured is not None:
                     cell = values[measured[1]]
@@ -529,7 +527,7 @@ class BackfillState:
         keeps, statuses, days = segment.keeps, segment.statuses, segment.days
         finished = segment.column(_FINISHED)
         canonical = CANONICAL_STATUS.__getitem__
-        self._newest_row.note_in_order(whens, finished)
+        self._newest_row.note_rows(whens, finished)
         flags = status_flags(statuses)
         self._measure_in_bulk(segment, flags)
         opens = flags[FLAG_OPENS]
