@@ -335,7 +335,9 @@ class MonitorPane(Vertical):
         try:
             while not self._stop.is_set():
                 if bulk[0]:
-                    update = tail.read_new(BULK_BYTES, segments=True)
+                    # A small first batch paints at once; then ever bigger ones.
+                    step = min(BULK_BYTES, max(BATCH_BYTES, 2 * tail.offset))
+                    update = tail.read_new(step, segments=True)
                 else:
                     update = tail.read_new(BATCH_BYTES)
                 if update.reset is not None or update.error is not None:
