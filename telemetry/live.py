@@ -145,9 +145,8 @@ class LiveFile:
             self.tail.restart()  # the new file is caught up with in bulk, from its start
         out.reset, out.error = reset, error
         self.error = error
+        # A new file that is there is read at the next step.
         out.caught_up = error is not None or not out.exists
-        if reset is not None and error is None and out.exists:
-            out.caught_up = False  # the new file is read at the next step
         return out
 
     def drain(self, on_step: Callable[[Step], None] = lambda step: None) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,21 +20,11 @@ from tui.exporter import MetricsServer
 from tui.metrics import BackfillCollector, FileFollower
 
 
-def _wait(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    return predicate()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[MetricsServer]:
     path = tmp_path / "t.csv"
     HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
-    follower = FileFollower(path, stale_after=__import__("datetime").timedelta(minutes=15))
+    follower = FileFollower(path, stale_after=timedelta(minutes=15))
     follower.catch_up()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BackfillCollector(lambda: [follower]))

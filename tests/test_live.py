@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import telemetry.live
-from telemetry import BackfillState, HistoricalTelemetry, LiveFile, Step
+from telemetry import SCHEMA, BackfillState, HistoricalTelemetry, LiveFile, Step
 from telemetry.store import encode_row, row_values
 
-HEADER = (",".join(__import__("telemetry").SCHEMA) + "\r\n").encode()
+HEADER = (",".join(SCHEMA) + "\r\n").encode()
 
 
 def _bytes(day: int, status: str, msg: str = "", minute: int = 0) -> bytes:

@@ -8,9 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry import HistoricalTelemetry
+from tests.polling import get_text, wait
 from tui.cli import main
 from tui.metrics import BackfillCollector, FileFollower
 
@@ -165,24 +163,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
-
-
-def _get(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode()
-    except OSError:
-        return None
-
-
 def _exporter(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "metrics", *args, "--interval", "0.2s"],
@@ -203,20 +183,27 @@ def test_a_directory_is_served_live_and_a_bad_file_does_not_stop_the_others(
     proc = _exporter(str(data), "--listen", f"127.0.0.1:{port}")
     url = f"http://127.0.0.1:{port}/metrics"
     try:
-        text = _wait(lambda: _get(url))
+        text = wait(lambda: get_text(url))
         assert isinstance(text, str)
         assert _value(text, "backfill_up", file=str(data / "bad.csv")) == 0
         a = str(data / "a.csv")
         assert _value(text, "backfill_up", file=a, sensor_id="S7", descriptor="EO") == 1
         assert _value(text, "backfill_rows_total", file=a) == 6
         store.append_row({"chunk_date_utc": "2020-01-04", "status": "UPLOADED"})
-        assert _wait(lambda: _value(_get(url), "backfill_chunks", file=a, status="UPLOADED") == 3)
+        assert wait(
+            lambda: _value(get_text(url), "backfill_chunks", file=a, status="UPLOADED") == 3
+        )
         new = str(data / "new.csv")
         HistoricalTelemetry(new).append_row({"chunk_date_utc": "2020-01-01", "status": "FAILED"})
-        assert _wait(lambda: _value(_get(url), "backfill_chunks", file=new, status="FAILED") == 1)
+        assert wait(
+            lambda: _value(get_text(url), "backfill_chunks", file=new, status="FAILED") == 1
+        )
         if shutil.which("promtool"):
             check = subprocess.run(
-                ["promtool", "check", "metrics"], input=_get(url), capture_output=True, text=True
+                ["promtool", "check", "metrics"],
+                input=get_text(url),
+                capture_output=True,
+                text=True,
             )
             assert check.returncode == 0, check.stdout + check.stderr
     finally:
@@ -232,9 +219,9 @@ def test_the_textfile_is_replaced_atomically_at_each_change(tmp_path: Path) -> N
     prom.parent.mkdir()
     proc = _exporter(str(path), "--textfile", str(prom))
     try:
-        assert _wait(lambda: prom.exists() and "backfill_rows_total" in prom.read_text())
+        assert wait(lambda: prom.exists() and "backfill_rows_total" in prom.read_text())
         store.append_row({"chunk_date_utc": "2020-01-04", "status": "UPLOADED"})
-        assert _wait(lambda: _value(prom.read_text(), "backfill_rows_total") == 7)
+        assert wait(lambda: _value(prom.read_text(), "backfill_rows_total") == 7)
         assert [p.name for p in prom.parent.iterdir()] == ["backfill.prom"]  # no temporary left
     finally:
         proc.terminate()

@@ -11,7 +11,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,19 +18,10 @@ from pathlib import Path
 import pytest
 
 from telemetry import HistoricalTelemetry
+from tests.polling import get_text, wait
 from tui.follow import WakeHub
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _wait(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 def _row(day: str) -> dict[str, str]:
@@ -77,10 +67,10 @@ def test_one_watcher_per_directory_wakes_only_the_file_that_changed(tmp_path: Pa
     try:
         assert len(_threads(f"watch {tmp_path}")) == before + 1
         # Once the watch is up every file is woken once (what came before it is read).
-        assert _wait(lambda: len(woken) == 20)
+        assert wait(lambda: len(woken) == 20)
         woken.clear()
         HistoricalTelemetry(paths[7]).append_row(_row("2020-01-02"))
-        assert _wait(lambda: woken[_key(paths[7])] >= 1)
+        assert wait(lambda: woken[_key(paths[7])] >= 1)
         assert set(woken) == {_key(paths[7])}
         assert hub.fallback is None
     finally:
@@ -99,7 +89,7 @@ def test_one_poll_loop_for_every_file_wakes_only_those_whose_stat_changed(
         assert len(woken) == 300  # each once, at once: what came before is read
         woken.clear()
         HistoricalTelemetry(paths[42]).append_row(_row("2020-01-02"))
-        assert _wait(lambda: woken[_key(paths[42])] >= 1)
+        assert wait(lambda: woken[_key(paths[42])] >= 1)
         time.sleep(0.2)  # a few more rounds: nothing else changed
         assert set(woken) == {_key(paths[42])}
         assert not _threads(f"watch {tmp_path}")
@@ -169,12 +159,12 @@ def test_a_refused_watcher_makes_the_hub_poll_and_say_so_once(
     paths += _files(other, 2)
     woken, unsubscribe = _subscribe_all(hub, paths, poll=False)
     try:
-        assert _wait(lambda: hub.fallback is not None and len(woken) == 5)
+        assert wait(lambda: hub.fallback is not None and len(woken) == 5)
         woken.clear()
         for path in (paths[1], paths[4]):
             HistoricalTelemetry(path).append_row(_row("2020-01-02"))
         changed = {_key(paths[1]), _key(paths[4])}
-        assert _wait(lambda: all(woken[k] >= 1 for k in changed))
+        assert wait(lambda: all(woken[k] >= 1 for k in changed))
         assert set(woken) == changed
         assert len(told) == 1 and "polling with stat instead" in told[0]
     finally:
@@ -209,13 +199,13 @@ def _follow_and_metrics_without_inotify(directory: Path) -> None:
         )
         try:
             url = f"http://{listen[1]}/metrics"
-            assert _wait(lambda: _rows_metric(url) == 1.0), _get(url)
+            assert wait(lambda: _rows_metric(url) == 1.0), get_text(url)
             store.append_row(_row("2020-01-05"))
-            assert _wait(lambda: _rows_metric(url) == 2.0)
+            assert wait(lambda: _rows_metric(url) == 2.0)
             assert follow.stdout is not None
             line = follow.stdout.readline()  # the row appended after it started
             assert '"date": "2020-01-05"' in line
-            page = _get(url) or ""
+            page = get_text(url) or ""
             assert "backfill_watch_polling 1.0" in page
             assert 'backfill_up{descriptor="",file="' in page
         finally:
@@ -237,16 +227,8 @@ def socket_port() -> Iterator[int]:
     yield port
 
 
-def _get(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode()
-    except OSError:
-        return None
-
-
 def _rows_metric(url: str) -> float | None:
-    page = _get(url)
+    page = get_text(url)
     if page is None:
         return None
     for line in page.splitlines():
