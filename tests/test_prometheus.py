@@ -22,7 +22,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_metrics import NOW, _backfill, _free_port, _get, _wait
+from tests.polling import get_text, wait
+from tests.test_metrics import NOW, _backfill, _free_port
 from tui.metrics import BackfillCollector, FileFollower
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,15 +160,15 @@ def test_a_real_prometheus_scrapes_the_counts_as_rows_arrive(tmp_path: Path) -> 
     )
     base = f"http://127.0.0.1:{prometheus_port}"
     try:
-        assert _wait(lambda: _get(f"{base}/-/ready"), timeout=30), "prometheus never got ready"
+        assert wait(lambda: get_text(f"{base}/-/ready"), timeout=30), "prometheus never got ready"
         rows = 'backfill_rows_total{job="backfill"}'
-        assert _wait(lambda: _value_of(base, rows) == 6, timeout=30)
+        assert wait(lambda: _value_of(base, rows) == 6, timeout=30)
         assert _value_of(base, 'backfill_chunks{status="FAILED"}') == 2
         assert _value_of(base, 'up{job="backfill"}') == 1
         store.append_row({"chunk_date_utc": "2020-01-04", "status": "FAILED", "error_type": "X"})
         store.append_row({"chunk_date_utc": "2020-01-07", "status": "UPLOADED"})
-        assert _wait(lambda: _value_of(base, rows) == 8, timeout=30)
-        assert _wait(lambda: _value_of(base, 'backfill_chunks{status="FAILED"}') == 3)
+        assert wait(lambda: _value_of(base, rows) == 8, timeout=30)
+        assert wait(lambda: _value_of(base, 'backfill_chunks{status="FAILED"}') == 3)
         assert _value_of(base, 'backfill_failed_chunks{error_type="X"}') == 1
         assert _value_of(base, "backfill_missing_chunks") == 0
         # The alert rules loaded into the real server.
