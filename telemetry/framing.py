@@ -169,6 +169,11 @@ def frame_record(
             # More bytes may complete it (or, if final, it is torn).
             _remember(buf, pos, at, memo, buf.rfind(b"\n", pos))
             return None
+        cr = buf.rfind(b"\r", pos)
+        if cr > pos and b"\n" not in buf[cr:] and _PARTIAL.fullmatch(buf, pos, cr + 1):
+            # A bare CR with the line after it unfinished: it ends this record
+            # if a row starts there (:func:`bare_cr_rows`): cannot tell yet.
+            return None
         end = buf.find(b"\n", pos) + 1
         if not end:
             return None
@@ -393,13 +398,14 @@ def has_bare_cr(buf: bytes) -> bool:
 
 
 @cache
-def _row_after_cr(status_at: int) -> re.Pattern[bytes]:
+def _row_after_cr(status_at: int, final: bool) -> re.Pattern[bytes]:
     """The start of a row right after a bare CR: plain fields up to a valid status."""
     statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
-    return re.compile(rb'(?:[^",\r\n]*,){%d}(?:%s)(?=[,\r\n])' % (status_at, statuses))
+    end = rb"(?=[,\r\n]|\Z)" if final else rb"(?=[,\r\n])"
+    return re.compile(rb'(?:[^",\r\n]*,){%d}(?:%s)%s' % (status_at, statuses, end))
 
 
-def bare_cr_rows(buf: bytes, status_at: int, date_at: int) -> bytes:
+def bare_cr_rows(buf: bytes, status_at: int, date_at: int, *, final: bool = False) -> bytes:
     """``buf`` with each bare CR that comes right before the start of a row read as a line end.
 
     A block of rows saved with CR-only line ends into a file of LF (or CRLF)
@@ -408,9 +414,10 @@ def bare_cr_rows(buf: bytes, status_at: int, date_at: int) -> bytes:
     row) is left as it is. The decision looks only at the bytes after the CR
     up to the row's status (no further than its line): a CR whose row start
     is not complete in ``buf`` yet is left, and stays in what the decoder
-    holds back. Same length: offsets stay exact.
+    holds back, unless ``buf`` is ``final``: then the file's end ends the
+    status too. Same length: offsets stay exact.
     """
-    pattern = _row_after_cr(status_at)
+    pattern = _row_after_cr(status_at, final)
     out: bytearray | None = None
     for bare in _BARE_CR.finditer(buf):
         at = bare.start()

@@ -250,7 +250,7 @@ class RecordDecoder:
         if self.cr_only:
             buf = buf.translate(CR_AS_LF)  # same length: offsets stay exact
         elif self.header is not None and has_bare_cr(buf):
-            buf = bare_cr_rows(buf, self._status_at, self._date_at)
+            buf = bare_cr_rows(buf, self._status_at, self._date_at, final=final)
         if self._memo.at == offset + base and self.header is not None and not final:
             # The buffer opens with the long record the last call could not
             # finish: frame its new bytes alone; while it goes on, nothing

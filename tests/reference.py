@@ -127,8 +127,8 @@ def bare_crs_before_rows(data: bytes, header: list[str]) -> bytes:
     """Each CR not followed by LF that is followed by the start of a row, as an LF.
 
     A row start: plain cells (no quote) up to a valid (non-empty) status,
-    the status followed by a comma or a line end, and a day that parses when
-    it comes before the status.
+    the status followed by a comma, a line end or the end of the file, and a
+    day that parses when it comes before the status.
     """
     status_at, date_at = header.index("status"), header.index("chunk_date_utc")
     out = bytearray(data)
@@ -137,10 +137,9 @@ def bare_crs_before_rows(data: bytes, header: list[str]) -> bytes:
             continue
         line = data[i + 1 :]
         ends = [e for e in (line.find(b"\r"), line.find(b"\n")) if e >= 0]
-        closed = bool(ends)
         line = line[: min(ends)] if ends else line
         cells = line.split(b",")
-        if len(cells) <= status_at or (not closed and len(cells) == status_at + 1):
+        if len(cells) <= status_at:
             continue
         if any(b'"' in c for c in cells[: status_at + 1]):
             continue
