@@ -11,11 +11,9 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from itertools import chain, compress, groupby, islice, repeat, starmap
 from operator import itemgetter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .fields import row_values
-from .records import RecordDecoder, cold_load, read_batches
 from .schema import COLUMN, SCHEMA, TelemetryRow
 from .segments import STRIDE
 
@@ -117,54 +115,6 @@ def in_writer_order(high: str, whens: list[str]) -> bool:
     return high < whens[0] and all(map(operator.lt, whens, islice(whens, 1, None)))
 
 
-def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
-    """Return the latest row per day of the file at ``path`` ({} if missing).
-
-    See :meth:`telemetry.HistoricalTelemetry.load_state`. While every row so
-    far is in time order (one orchestrator writing as it goes), a batch of
-    rows is folded in with C-level dict updates; otherwise row by row with
-    :func:`replaces`. Holds only each day's latest row as text while
-    reading; the rows are built at the end, freeing the text as they are,
-    with repeated values (run id, sensor, status, bucket...) shared.
-    """
-    path = Path(path)
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return {}
-    keep: dict[date, Any] = {}  # day -> its latest row's text (or values)
-    started: dict[date, str] = {}  # day -> its started_at_utc, once out of order
-    high = ""  # the last started_at_utc while all rows so far are in order
-    in_order = True
-    with fh, cold_load():
-        for batch in read_batches(fh, decoder=RecordDecoder(segments=True, positions=False)):
-            for segment in batch.segments:
-                whens, keeps = segment.whens, segment.keeps
-                if in_order and in_writer_order(high, whens):
-                    # Each run's last row is its day's latest so far.
-                    lasts = map(keeps.__getitem__, map(operator.sub, segment.ends, repeat(1)))
-                    keep.update(zip(segment.days, lasts, strict=True))
-                    high = whens[-1]
-                    continue
-                days = segment.row_days()
-                if in_order:  # from now on the rule needs each day's started_at_utc
-                    in_order = False
-                    started = {day: _started_of(row) for day, row in keep.items()}
-                for day, when, row in zip(days, whens, keeps, strict=True):
-                    current = started.get(day)
-                    if current is None or replaces(when, current):
-                        keep[day] = row
-                        started[day] = when
-        started.clear()
-        return _build_rows(keep)
-
-
-def _started_of(keep: str | list[str]) -> str:
-    if isinstance(keep, str):
-        return row_values(keep)[STARTED_COL]
-    return keep[STARTED_COL]
-
-
 # Columns whose values repeat across days: one string object per distinct value.
 _SHARED_COLUMNS = tuple(
     COLUMN[name]
@@ -180,7 +130,7 @@ _SHARED_COLUMNS = tuple(
 )
 
 
-def _build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
+def build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
     """Turn ``{day: text or values}`` into rows, emptying ``latest`` as it goes.
 
     Works a few thousand rows at a time from the end, freeing their text

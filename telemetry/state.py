@@ -38,7 +38,7 @@ from .figures import (
     sum_floats,
     sum_whole,
 )
-from .latest import STARTED_COL, in_writer_order, parse_instant, replaces
+from .latest import STARTED_COL, build_rows, in_writer_order, parse_instant, replaces
 from .liveness import Liveness, Newest, RowGaps, liveness
 from .records import RecordDecoder, cold_load, read_batches, read_header
 from .rules import (
@@ -78,9 +78,9 @@ _LINE = itemgetter(1)
 _KEEP = 0
 _STARTED = 1
 _LATEST_STATUS = 2
-_ATTEMPTS = 3
-_LAST_STARTED = 4
-_FINISHED_AT = 5
+_FINISHED_AT = 3
+_ATTEMPTS = 4  # the slot's first four fields are its day's latest row: a Latest
+_LAST_STARTED = 5
 _RUNS = 6
 
 
@@ -94,9 +94,10 @@ class DaySlot(list[Any]):
     ``keep``, the latest row (its :attr:`Record.text`, or its values for a
     file whose columns are not ``SCHEMA``); ``started`` / ``status`` /
     ``finished``, that row's ``started_at_utc``, status and
-    ``finished_at_utc``; ``attempts``, the day's attempts so far;
-    ``last_started``, the ``started_at_utc`` of the day's last row in file
-    order (a new one may open an attempt); then three ints per run of the
+    ``finished_at_utc`` (these four, ``slot[:4]``, are a :data:`Latest`);
+    ``attempts``, the day's attempts so far; ``last_started``, the
+    ``started_at_utc`` of the day's last row in file order (a new one may
+    open an attempt); then three ints per run of the
     day's adjacent rows in the file (:meth:`runs`).
     """
 
@@ -177,20 +178,14 @@ def _segment_of(records: list[Record]) -> Segment:
     )
 
 
-def _finish_stamp(values: list[str]) -> float | None:
-    """When a row finished (else started), as a POSIX timestamp; ``None`` if neither parses."""
-    moment = parse_instant(values[_FINISHED] or values[STARTED_COL])
-    return None if moment is None else moment.timestamp()
-
-
-def _finish_times(slots: list[DaySlot]) -> list[float]:
-    """When each day's latest row finished (else started), as POSIX timestamps.
+def _finish_times(latest: list[Latest]) -> list[float]:
+    """When each of these latest rows finished (else started), as POSIX timestamps.
 
     Rows with neither timestamp parseable are left out.
     """
-    texts = list(map(itemgetter(_FINISHED_AT), slots))
+    texts = list(map(itemgetter(_FINISHED_AT), latest))
     if not all(texts):
-        texts = [slot.finished or slot.started for slot in slots]
+        texts = [row[_FINISHED_AT] or row[_STARTED] for row in latest]
     return _stamps(texts)
 
 
@@ -205,6 +200,76 @@ def _stamps(texts: list[str]) -> list[float]:
             return list(map(datetime.timestamp, moments))
     parsed = map(parse_instant, texts)  # naive means UTC there
     return [m.timestamp() for m in parsed if m is not None]
+
+
+#: A day's latest row as the fold keeps it: ``[keep, started, status,
+#: finished]``, the first four fields of its :class:`DaySlot`.
+Latest = list[Any]
+
+#: One change of the fold: a day, its latest row before (``None``: a day
+#: first seen) and after.
+Change = tuple[date, Latest | None, Latest]
+
+
+class DayFigures:
+    """The figures that depend only on each day's latest row, kept from the fold's changes.
+
+    The fold hands every change as ``(day, before, after)``: :meth:`update`
+    takes the ``before`` rows out and puts the ``after`` rows in. A cold load
+    puts every day's latest row in at once (C-level maps over the columns).
+    Adding a figure means adding it here, once.
+    """
+
+    def __init__(self) -> None:
+        self.status_counts: Counter[str] = Counter()
+        self.failed: dict[str, set[date]] = {}
+        self.pending: set[date] = set()
+        #: When each day whose latest status is final finished, sorted.
+        self.finish_times: array[float] = array("d")
+
+    def update(self, changes: list[Change]) -> None:
+        """Take out each change's ``before`` row, then put in its ``after`` row."""
+        gone = [(day, before) for day, before, _ in changes if before is not None]
+        if gone:
+            days, rows = map(list, zip(*gone, strict=True))
+            self.put(days, rows, add=False)
+        self.put(list(map(itemgetter(0), changes)), list(map(itemgetter(2), changes)))
+
+    def put(self, days: list[date], latest: list[Latest], *, add: bool = True) -> None:
+        """Count ``days`` whose latest rows are ``latest`` in every figure (out, unless ``add``)."""
+        statuses = list(map(itemgetter(_LATEST_STATUS), latest))
+        if add:
+            self.status_counts.update(statuses)
+        else:
+            self.status_counts.subtract(statuses)
+        is_failed = list(map(operator.eq, statuses, repeat(STATUS_FAILED)))
+        failed = self.failed
+        for day, row in zip(compress(days, is_failed), compress(latest, is_failed), strict=True):
+            error_type = _values(row[_KEEP])[_ERROR_TYPE]
+            group = failed.setdefault(error_type, set())
+            if add:
+                group.add(day)
+            else:
+                group.discard(day)
+                if not group:
+                    del failed[error_type]
+        pending = compress(days, map(PENDING_STATUSES.__contains__, statuses))
+        if add:
+            self.pending.update(pending)
+        else:
+            self.pending.difference_update(pending)
+        finals = list(compress(latest, map(FINAL_STATUSES.__contains__, statuses)))
+        stamps, times = _finish_times(finals), self.finish_times
+        if add and len(stamps) > 100:  # merge two sorted runs (C-level)
+            self.finish_times = array("d", sorted([*times, *stamps]))
+        elif add:
+            for stamp in stamps:
+                bisect.insort(times, stamp)
+        else:  # the day no longer counts as finished then (it was retried)
+            for stamp in stamps:
+                i = bisect.bisect_left(times, stamp)
+                if i < len(times) and times[i] == stamp:
+                    del times[i]
 
 
 class LatestRows(Mapping[date, TelemetryRow]):
@@ -246,24 +311,24 @@ class BackfillState:
         expected_start: date | None = None,
         expected_end: date | None = None,
         stale_after: timedelta = DEFAULT_STALE_AFTER,
+        figures: bool = True,
     ) -> None:
         self.expected_start = expected_start
         self.expected_end = expected_end
         self.stale_after = stale_after
         self._slots: dict[date, DaySlot] = {}
         self._sorted_days: list[date] | None = []
-        self.status_counts: Counter[str] = Counter()
-        self._failed: dict[str, set[date]] = {}
-        self._pending: set[date] = set()
+        self._figures = DayFigures()
         self.durations: dict[str, DurationStats] = {p: DurationStats() for p in PHASES}
+        # Without figures (``load_state``), only the resume state is kept.
         self._measure = {
             status: (self.durations[phase].values, col)
             for status, (phase, col) in DURATION_OF_STATUS.items()
+            if figures
         }
         self.csv_mb = 0.0
         self.cdf_mb = 0.0
         self.records_downloaded = 0
-        self._finish_times: array[float] = array("d")
         self._newest_row = Newest()
         # While every row so far is in time order, batches take the fast fold.
         self._in_order = True
@@ -316,16 +381,19 @@ class BackfillState:
         newest = self._newest_segments
         for segment in segments:
             self._fold_segment(segment)
-            newest.append(segment)  # the last segments: enough rows for the gaps
-            if sum(len(s.keeps) for s in newest[1:]) >= self.gaps.keep:
-                del newest[0]
+            if self._measure:
+                newest.append(segment)  # the last segments: enough rows for the gaps
+                if sum(len(s.keeps) for s in newest[1:]) >= self.gaps.keep:
+                    del newest[0]
 
     def finish_fold(self) -> None:
         """Derive the figures of the rows folded by :meth:`fold_segments`."""
         for segment in self._newest_segments:
             self._note_gaps(segment)
         self._newest_segments.clear()
-        self._recount()
+        if self._measure:
+            self._recount()
+        self._sorted_days = None  # sorted when first asked for
 
     def _note_gaps(self, segment: Segment) -> None:
         keep = -(self.gaps.keep)
@@ -337,27 +405,17 @@ class BackfillState:
         whens = segment.whens
         if self._in_order and in_writer_order(self._high, whens):
             self._high = whens[-1]
-            self._fold_in_order(segment, whens, None, None)
+            self._fold_in_order(segment, whens, None)
         else:
             self._in_order = False
-            self._fold_rows(segment, {}, {})
+            self._fold_rows(segment, {})
 
     def _recount(self) -> None:
         """Derive the figures that depend on each day's latest row, from scratch."""
-        slots = self._slots
-        days = list(slots)
-        statuses = list(map(itemgetter(_LATEST_STATUS), slots.values()))
-        keeps = list(map(itemgetter(_KEEP), slots.values()))
-        self.status_counts = Counter(statuses)
-        failed: dict[str, set[date]] = {}
-        is_failed = list(map(operator.eq, statuses, repeat(STATUS_FAILED)))
-        for day, keep in zip(compress(days, is_failed), compress(keeps, is_failed), strict=True):
-            failed.setdefault(_values(keep)[_ERROR_TYPE], set()).add(day)
-        self._failed = failed
-        self._pending = set(compress(days, map(PENDING_STATUSES.__contains__, statuses)))
-        finals = list(compress(slots.values(), map(FINAL_STATUSES.__contains__, statuses)))
-        self._finish_times = array("d", sorted(_finish_times(finals)))
-        self._sorted_days = None  # sorted when first asked for
+        self._figures = DayFigures()
+        self._figures.put(
+            list(self._slots), list(map(itemgetter(slice(_ATTEMPTS)), self._slots.values()))
+        )
 
     def apply(self, records: Iterable[Record], malformed: Iterable[Malformed] = ()) -> set[date]:
         """Fold rows (in file order) into the state; return the days whose latest row changed."""
@@ -387,47 +445,21 @@ class BackfillState:
         segment = _segment_of(records)
         whens = segment.whens
         self._note_gaps(segment)
-        before: dict[date, tuple[Any, str, str] | None] = {}
-        winners: dict[date, list[str]] = {}
+        before: dict[date, Latest | None] = {}
         if self._in_order and in_writer_order(self._high, whens):
             self._high = whens[-1]
-            self._fold_in_order(segment, whens, before, winners)
+            self._fold_in_order(segment, whens, before)
         else:
             self._in_order = False
-            self._fold_rows(segment, before, winners)
+            self._fold_rows(segment, before)
         self.rows += len(records)
-        previous: dict[date, str | None] = {}
-        new_days: list[date] = []
-        for day, old in before.items():
-            if old is None:
-                new_days.append(day)
-                previous[day] = None
-            else:
-                self._retract(day, old)
-                previous[day] = old[1]
-                self._account(day, winners[day])
+        slots = self._slots
+        changes = [(day, old, slots[day][:_ATTEMPTS]) for day, old in before.items()]
+        self._figures.update(changes)
+        new_days = [day for day, old in before.items() if old is None]
         if new_days:
-            self._account_new(new_days, list(map(winners.__getitem__, new_days)))
             self._add_days(new_days)
-        return previous
-
-    def _account_new(self, days: list[date], rows: list[list[str]]) -> None:
-        """:meth:`_account` for days first seen, in bulk."""
-        statuses = list(map(itemgetter(_STATUS), rows))
-        self.status_counts.update(statuses)
-        failed = list(map(operator.eq, statuses, repeat(STATUS_FAILED)))
-        for day, values in zip(compress(days, failed), compress(rows, failed), strict=True):
-            self._failed.setdefault(values[_ERROR_TYPE], set()).add(day)
-        self._pending.update(compress(days, map(PENDING_STATUSES.__contains__, statuses)))
-        finals = list(compress(rows, map(FINAL_STATUSES.__contains__, statuses)))
-        stamps = _stamps([values[_FINISHED] or values[STARTED_COL] for values in finals])
-        times = self._finish_times
-        if len(stamps) > 100:
-            merged = sorted([*times, *stamps])
-            self._finish_times = array("d", merged)
-        else:
-            for stamp in stamps:
-                bisect.insort(times, stamp)
+        return {day: None if old is None else old[_LATEST_STATUS] for day, old in before.items()}
 
     def _add_days(self, new_days: list[date]) -> None:
         """Keep :attr:`days` sorted: append days past the end, else sort again later."""
@@ -443,16 +475,16 @@ class BackfillState:
     def _fold_rows(
         self,
         segment: Segment,
-        before: dict[date, tuple[Any, str, str] | None],
-        winners: dict[date, list[str]],
+        before: dict[date, Latest | None],
     ) -> None:
-        """Fold rows one by one (any order); fill ``before`` and ``winners``."""
-        self._newest_row.note_rows(segment.whens, segment.column(_FINISHED))
+        """Fold rows one by one (any order); fill ``before`` (the changed days' latest rows)."""
+        if self._measure:
+            self._newest_row.note_rows(segment.whens, segment.column(_FINISHED))
         slots = self._slots
         get_slot = slots.get
         measure = self._measure.get
         volumes = {figure: getattr(self, figure) for figure in VOLUMES}
-        volumes_of = VOLUMES_OF_STATUS.get
+        volumes_of = (VOLUMES_OF_STATUS if self._measure else {}).get
         attempts = 0
         canonical = CANONICAL_STATUS.get
         keeps, row_values_of = segment.keeps, segment.values
@@ -484,12 +516,11 @@ class BackfillState:
                 keep = keeps[k]
                 if slot is None:
                     runs = (segment.offsets[run], segment.lines[run], end - first)
-                    slot = slots[day] = DaySlot((keep, when, status, 1, when, finished, *runs))
+                    slot = slots[day] = DaySlot((keep, when, status, finished, 1, when, *runs))
                     if newest is None or day > newest:
                         newest = day
                     attempts += 1
                     before[day] = None
-                    winners[day] = values
                     continue
                 if slot[_LAST_STARTED] != when:
                     slot[_LAST_STARTED] = when
@@ -499,12 +530,11 @@ class BackfillState:
                 current = slot[_STARTED]
                 if replaces(when, current):
                     if day not in before:
-                        before[day] = (slot[_KEEP], slot[_LATEST_STATUS], current)
+                        before[day] = slot[:_ATTEMPTS]
                     slot[_KEEP] = keep
                     slot[_STARTED] = when
                     slot[_LATEST_STATUS] = status
                     slot[_FINISHED_AT] = finished
-                    winners[day] = values
         self._last_day = previous_day
         self._newest = newest
         for figure, total in volumes.items():
@@ -515,34 +545,36 @@ class BackfillState:
         self,
         segment: Segment,
         whens: list[str],
-        before: dict[date, tuple[Any, str, str] | None] | None,
-        winners: dict[date, list[str]] | None,
+        before: dict[date, Latest | None] | None,
     ) -> None:
         """Fold rows known to be in time order: each row replaces its day's latest.
 
         Equal to :meth:`_fold_rows` on such rows (a property test checks it),
         with Python code per run of same-day rows instead of per row. Fills
-        ``before`` and ``winners`` unless they are ``None`` (a cold load).
+        ``before`` unless it is ``None`` (a cold load).
         """
         keeps, statuses, days = segment.keeps, segment.statuses, segment.days
         finished = segment.column(_FINISHED)
         canonical = CANONICAL_STATUS.__getitem__
-        self._newest_row.note_rows(whens, finished)
-        flags = status_flags(statuses)
-        self._measure_in_bulk(segment, flags)
-        opens = flags[FLAG_OPENS]
-        # opening[k - 1] is 1 when row k >= 1 opens an attempt: its
-        # started_at_utc differs from the row before and it is download-phase
-        # (the two masks are ANDed as integers). The attempts a run opens past
-        # its first row are then one C-level count of it.
-        changed = bytes(map(operator.ne, islice(whens, 1, None), whens))
-        both = int.from_bytes(changed, "little") & int.from_bytes(opens[1:], "little")
-        opening = both.to_bytes(len(changed), "little")
+        if self._measure:
+            flags = status_flags(statuses)
+            self._newest_row.note_rows(whens, finished)
+            self._measure_in_bulk(segment, flags)
+            opens = flags[FLAG_OPENS]
+            # opening[k - 1] is 1 when row k >= 1 opens an attempt: its
+            # started_at_utc differs from the row before and it is download-phase
+            # (the two masks are ANDed as integers). The attempts a run opens past
+            # its first row are then one C-level count of it.
+            changed = bytes(map(operator.ne, islice(whens, 1, None), whens))
+            both = int.from_bytes(changed, "little") & int.from_bytes(opens[1:], "little")
+            opening = both.to_bytes(len(changed), "little")
+        else:  # the resume state alone: no figures, no attempts
+            opens = opening = bytes(len(whens))
         slots = self._slots
         firsts, ends = segment.firsts, segment.ends
         columns = (whens, statuses, finished, opening, firsts)
         added = 0
-        for run in self._new_days_in_bulk(segment, columns, before, winners):
+        for run in self._new_days_in_bulk(segment, columns, before):
             day = days[run]
             i, j = firsts[run], ends[run]
             last = j - 1
@@ -554,13 +586,11 @@ class BackfillState:
             slot[_ATTEMPTS] += new_attempts
             added += new_attempts
             if before is not None and day not in before:
-                before[day] = (slot[_KEEP], slot[_LATEST_STATUS], slot[_STARTED])
+                before[day] = slot[:_ATTEMPTS]
             slot[_KEEP] = keeps[last]
             slot[_STARTED] = slot[_LAST_STARTED] = whens[last]
             slot[_LATEST_STATUS] = canonical(statuses[last])
             slot[_FINISHED_AT] = finished[last]
-            if winners is not None:
-                winners[day] = segment.values(last)
         self._total_attempts += added
         self._last_day = days[-1]
 
@@ -568,8 +598,7 @@ class BackfillState:
         self,
         segment: Segment,
         columns: tuple[list[str], list[str], list[str], bytes, list[int]],
-        before: dict[date, tuple[Any, str, str] | None] | None,
-        winners: dict[date, list[str]] | None,
+        before: dict[date, Latest | None] | None,
     ) -> list[int]:
         """Make the slots of days first seen here, from their first run, with C-level maps.
 
@@ -623,8 +652,11 @@ class BackfillState:
             left = list(compress(range(runs), stale))
         lasts = list(map(operator.sub, stops, repeat(1)))
         # 1 + the attempts opened inside the run past its first row
-        opened = map(opening.count, repeat(1), starts, lasts)
-        attempts = list(map(operator.add, opened, repeat(1)))
+        if self._measure:
+            opened = map(opening.count, repeat(1), starts, lasts)
+            attempts = list(map(operator.add, opened, repeat(1)))
+        else:
+            attempts = [0] * len(starts)
         latest_whens = list(map(whens.__getitem__, lasts))
         new_slots = map(
             DaySlot,
@@ -632,9 +664,9 @@ class BackfillState:
                 map(segment.keeps.__getitem__, lasts),
                 latest_whens,
                 map(CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, lasts)),
+                map(finished.__getitem__, lasts),
                 attempts,
                 latest_whens,
-                map(finished.__getitem__, lasts),
                 offsets,
                 lines,
                 map(operator.sub, stops, starts),
@@ -649,8 +681,6 @@ class BackfillState:
         self._total_attempts += sum(attempts)
         if before is not None:
             before.update(zip(new_days, repeat(None)))
-        if winners is not None:
-            winners.update(zip(new_days, map(segment.values, lasts), strict=True))
         return left
 
     def _measure_in_bulk(self, segment: Segment, flags: list[bytes]) -> None:
@@ -671,38 +701,12 @@ class BackfillState:
                 total = sum_whole(cells) if whole else sum_floats(cells)
                 setattr(self, figure, getattr(self, figure) + total)
 
-    def _retract(self, day: date, old: tuple[Any, str, str]) -> None:
-        keep, status, _started = old
-        self.status_counts[status] -= 1
-        if status == STATUS_FAILED:
-            error_type = _values(keep)[_ERROR_TYPE]
-            group = self._failed[error_type]
-            group.discard(day)
-            if not group:
-                del self._failed[error_type]
-        elif status in PENDING_STATUSES:
-            self._pending.discard(day)
-        elif status in FINAL_STATUSES:
-            # The day no longer counts as finished then (it was retried).
-            stamp = _finish_stamp(_values(keep))
-            times = self._finish_times
-            i = bisect.bisect_left(times, stamp) if stamp is not None else len(times)
-            if i < len(times) and times[i] == stamp:
-                del times[i]
-
-    def _account(self, day: date, values: list[str]) -> None:
-        status = values[_STATUS]
-        self.status_counts[status] += 1
-        if status == STATUS_FAILED:
-            self._failed.setdefault(values[_ERROR_TYPE], set()).add(day)
-        elif status in PENDING_STATUSES:
-            self._pending.add(day)
-        elif status in FINAL_STATUSES:
-            stamp = _finish_stamp(values)
-            if stamp is not None:
-                bisect.insort(self._finish_times, stamp)
-
     # -- the resume state --------------------------------------------------------
+
+    @property
+    def status_counts(self) -> Counter[str]:
+        """Days by their latest status (a count may be zero)."""
+        return self._figures.status_counts
 
     @property
     def latest(self) -> Mapping[date, TelemetryRow]:
@@ -790,12 +794,12 @@ class BackfillState:
 
     def failed_counts(self) -> dict[str, int]:
         """Days whose latest status is FAILED, by ``error_type``: one count per type, no sorting."""
-        return {error_type: len(days) for error_type, days in self._failed.items() if days}
+        return {error_type: len(days) for error_type, days in self._figures.failed.items() if days}
 
     def failures(self) -> list[FailureGroup]:
         """Days whose latest status is FAILED, grouped by ``error_type``, biggest first."""
         groups = []
-        for error_type, days in self._failed.items():
+        for error_type, days in self._figures.failed.items():
             ordered = sorted(days)
             sample = ordered[-1]
             groups.append(
@@ -834,7 +838,7 @@ class BackfillState:
         """Days whose latest row is ``*_PENDING`` and older than ``stale_after``, sorted."""
         now = now or datetime.now(timezone.utc)
         out = []
-        for day in self._pending:
+        for day in self._figures.pending:
             moment = parse_instant(self._slots[day].started)
             if moment is not None and now - moment > self.stale_after:
                 out.append(day)
@@ -849,7 +853,7 @@ class BackfillState:
         nothing finishes: a stopped backfill reads as stopped), else at the
         last finish. ``None`` until at least two days have finished.
         """
-        times = self._finish_times
+        times = self._figures.finish_times
         if len(times) < 2:
             return None
         end = times[-1] if now is None else max(times[-1], now.timestamp())
@@ -878,7 +882,7 @@ class BackfillState:
 
         Oldest first; the last span ends at ``now`` (default: the last finish).
         """
-        times = self._finish_times
+        times = self._figures.finish_times
         if not times:
             return [0] * buckets
         end = times[-1] if now is None else now.timestamp()
@@ -896,7 +900,7 @@ class BackfillState:
         that covers the first finish to ``now`` in ``buckets``) and the counts,
         oldest first, the last span ending at ``now`` (default: the last finish).
         """
-        times = self._finish_times
+        times = self._figures.finish_times
         if not times:
             return pick_width(timedelta(0), buckets), [0]
         end = times[-1] if now is None else now.timestamp()
@@ -962,6 +966,15 @@ class BackfillState:
             rate,
             eta,
         )
+
+    def latest_rows(self) -> dict[date, TelemetryRow]:
+        """Every day's latest row, built at once: ``load_state()``'s answer.
+
+        The state gives its rows up: it is left empty.
+        """
+        slots, self._slots = self._slots, {}
+        self._sorted_days = []
+        return build_rows(dict(zip(slots, map(itemgetter(_KEEP), slots.values()), strict=True)))
 
     def history(self, path: Path | str, day: date) -> list[Record]:
         """Read every row of ``day`` from the file at ``path``, in file order.
@@ -1033,3 +1046,14 @@ def _read_header(fh: BinaryIO) -> tuple[list[str] | None, bool]:
         header, _, cr_only = read_header(buf)
         if header is not None or not chunk:
             return header, cr_only
+
+
+def load_latest(path: Path | str) -> dict[date, TelemetryRow]:
+    """The latest row per day of the file at ``path`` ({} if missing).
+
+    See :meth:`telemetry.HistoricalTelemetry.load_state`: the fold of
+    :class:`BackfillState` without its figures, each day's latest row built
+    at the end.
+    """
+    with cold_load():
+        return BackfillState.from_path(path, figures=False).latest_rows()

@@ -251,7 +251,7 @@ class HistoricalTelemetry:
         others as strings. Malformed rows and rows whose ``chunk_date_utc`` does
         not parse are skipped. A missing file gives ``{}``.
         """
-        from .latest import load_latest
+        from .state import load_latest
 
         return load_latest(self.path)
 
