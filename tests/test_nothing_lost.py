@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from telemetry import (
@@ -371,6 +371,10 @@ def _damage(data: bytes, edits: list[tuple[str, float, bytes]]) -> bytes:
         max_size=8,
     ),
     _DAMAGE,
+)
+@example(  # a CR-only block whose last row is torn: the row before it stays a row
+    messages=["", "", "", 'q "x", y', "multi\nline\r\nz", "multi\nline\r\nz", "plain", "plain"],
+    edits=[("cut", 0.896484375, b'"'), ("cr-only", 0.5, b'"')],
 )
 def test_an_append_to_a_damaged_file_keeps_every_row_it_held(
     tmp_path: Path, messages: list[str], edits: list[tuple[str, float, bytes]]
