@@ -1,21 +1,21 @@
 """One followed telemetry file: the engine every live consumer runs on.
 
 :class:`LiveFile` owns a file's :class:`~telemetry.TelemetryTail` and its
-:class:`~telemetry.BackfillState`. Each :meth:`LiveFile.step` reads the next
-batch and applies it: while the file is being caught up with (at the start,
-and after every reset) in the cold load's bulk form, one fold per batch with
-no per-day bookkeeping; once caught up, row by row, reporting which days
-changed. Resets (truncated, replaced, deleted, re-created), a file that is
-not (or no longer) telemetry and malformed records come back in the same
-:class:`Step` for every consumer, with one policy: the state starts over
-empty, the consumer keeps running and says so, and the file is read again
-from its start as soon as it is telemetry.
+:class:`~telemetry.BackfillState`. Each step reads the next batch
+(:meth:`LiveFile.read`) and applies it (:meth:`LiveFile.apply`): while the
+file is being caught up with (at the start, and after every reset) in the
+cold load's bulk form, with no per-day bookkeeping; once caught up, row by
+row, reporting which days changed. Resets (truncated, replaced, deleted,
+re-created), a file that is not (or no longer) telemetry and malformed
+records come back in the same :class:`Step` for every consumer, with one
+policy: the state starts over empty, the consumer keeps running and says
+so, and the file is read again from its start as soon as it is telemetry.
 
-Concurrency: a :class:`LiveFile` and its state belong to one thread at a
-time; a consumer that reads the state from another thread takes its own
-lock around :meth:`LiveFile.step` and its reads (``metrics``), or runs the
-steps where it reads (``follow``, the monitor's worker hands each step's
-state to the UI thread only once the step is done).
+Concurrency, the same in every consumer: the state belongs to the thread
+that applies the steps. :meth:`LiveFile.step` reads and applies in one
+thread (``follow``; ``metrics`` under the lock its scrapes take). The
+monitor reads in a worker and applies in the UI thread, which alone
+touches the state; its search and chart workers get copies.
 """
 
 from __future__ import annotations
@@ -30,37 +30,47 @@ from .segments import Segment
 from .state import BackfillState
 from .tail import TelemetryTail
 
-#: Bytes read per step while catching up (bulk: the decoded rows of a step
-#: are folded at once) and once caught up (one step a wake-up, usually less).
+#: Bytes read per step while catching up: the first step reads a little (a
+#: first paint at once), each next one twice what was read, up to this.
 CATCH_UP_BYTES = 8 << 20
+FIRST_BYTES = 1 << 20
+#: Bytes read per step once caught up (one step a wake-up, usually less).
 LIVE_BYTES = 1 << 20
 
 
 @dataclass
 class Step:
-    """What one :meth:`LiveFile.step` found and did."""
+    """What one step read (and, once applied, did)."""
 
     #: Days whose latest row changed, with their latest status before
-    #: (``None``: a day first seen). Empty while catching up.
+    #: (``None``: a day first seen). Filled by :meth:`LiveFile.apply`; empty
+    #: while catching up.
     changed: dict[date, str | None] = field(default_factory=dict)
-    #: The rows applied, in file order (empty while catching up).
+    #: The rows read, in file order (empty while catching up).
     records: list[Record] = field(default_factory=list)
+    #: The rows read while catching up, in bulk (empty once folded).
+    segments: list[Segment] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)
-    #: The file was reset (truncated, replaced, deleted, created): the state
-    #: started over empty, and the new file is caught up with from its start.
+    #: The file was reset (truncated, replaced, deleted, created).
     reset: str | None = None
     #: Why the file is not telemetry (``None`` while it is).
     error: str | None = None
+    #: The state starts over empty with this step (a reset, or a file that
+    #: stopped being telemetry): the file is caught up with from its start.
+    starts_over: bool = False
     exists: bool = True
     #: This step was part of a catch-up (bulk, nothing per day reported).
     loading: bool = False
-    #: This step finished a catch-up: the state holds the whole file.
+    #: This step finishes a catch-up: once applied, the state holds the whole file.
     loaded: bool = False
     #: Everything there was to read has been read.
     caught_up: bool = False
     #: Where reading stands in the file, and its size then.
     position: int = 0
     size: int = 0
+    #: The segments were folded as they were read (:meth:`LiveFile.step`).
+    folded: bool = False
+    header: list[str] | None = None
 
 
 class LiveFile:
@@ -68,7 +78,9 @@ class LiveFile:
 
     ``new_state`` makes the empty state at the start and after each reset.
     ``until`` (for the first catch-up only) stops the bulk catch-up at that
-    offset: what was appended after it comes as changes.
+    offset: what was appended after it comes as changes. ``catch_up_bytes``
+    bounds a catch-up step (what one step holds in memory when it is read
+    in one thread and applied in another).
     """
 
     def __init__(
@@ -77,22 +89,36 @@ class LiveFile:
         new_state: Callable[[], BackfillState] = BackfillState,
         *,
         until: int | None = None,
+        catch_up_bytes: int = CATCH_UP_BYTES,
     ) -> None:
         self.path = Path(path)
         self._new_state = new_state
         self.state = new_state()
         self.tail = TelemetryTail(self.path)
-        #: The state holds the whole file as read so far (a catch-up is done).
+        #: The state holds the whole file as read so far (a catch-up is applied).
         self.loaded = False
         self.resets = 0
         self.error: str | None = None
         self.exists = True
         self._until = until
+        self._catch_up_bytes = catch_up_bytes
+        # The reader's side: catching up, and whether anything was read since
+        # the last start (a file that stops being telemetry then starts over).
+        self._catching_up = True
+        self._read_any = False
 
     def step(self) -> Step:
         """Read the next batch and apply it. ``OSError`` (unreadable) propagates."""
-        if not self.loaded:
-            return self._catch_up()
+        return self.apply(self.read(fold=True))
+
+    def read(self, *, fold: bool = False) -> Step:
+        """Read the next batch, without touching the state unless ``fold``.
+
+        With ``fold``, a catch-up's rows are folded into the state as they
+        are decoded (only in the thread that owns the state).
+        """
+        if self._catching_up:
+            return self._catch_up(fold)
         update = self.tail.read_new(LIVE_BYTES)
         out = Step(exists=update.exists, size=update.size)
         self.exists = update.exists
@@ -100,22 +126,45 @@ class LiveFile:
             return self._start_over(out, update.reset, update.error)
         self.error = None
         out.records, out.malformed = update.records, update.malformed
-        out.changed = self.state.apply_changes(update.records, update.malformed)
+        self._read_any |= bool(update.records or update.malformed)
         out.position = self.tail.offset + self.tail.held_back
         out.caught_up = self.tail.caught_up(update)
         return out
 
-    def _catch_up(self) -> Step:
+    def apply(self, step: Step) -> Step:
+        """Apply a step read by :meth:`read`, in order (in the state's thread); returns it."""
+        if step.starts_over:
+            self.state = self._new_state()
+            self.loaded = False
+        if step.loading:
+            if not step.folded:
+                self.state.fold_segments(step.segments, step.malformed)
+            if step.loaded:
+                self.state.header = step.header
+                self.state.finish_fold()
+                self.loaded = True
+        elif step.records or step.malformed:
+            step.changed = self.state.apply_changes(step.records, step.malformed)
+        return step
+
+    def _catch_up(self, fold: bool) -> Step:
         until = self._until
+        out = Step(loading=True, folded=fold)
         # Folded chunk by chunk as it is decoded (the rows still in the CPU cache).
-        fold, folded = self.state.fold_segments, []
+        fold_now = self.state.fold_segments
 
         def each(segments: list[Segment], malformed: list[Malformed]) -> None:
-            fold(segments, malformed)
-            folded.extend(malformed)
+            if fold:
+                fold_now(segments, malformed)
+            else:
+                out.segments += segments
+            out.malformed += malformed
+            if segments or malformed:
+                self._read_any = True
 
-        update = self.tail.read_new(CATCH_UP_BYTES, segments=True, until=until, each=each)
-        out = Step(exists=update.exists, size=update.size, loading=True)
+        most = min(self._catch_up_bytes, max(FIRST_BYTES, 2 * self.tail.offset))
+        update = self.tail.read_new(most, segments=True, until=until, each=each)
+        out.exists, out.size = update.exists, update.size
         self.exists = update.exists
         if update.reset is not None or update.error is not None:
             return self._start_over(out, update.reset, update.error)
@@ -123,24 +172,26 @@ class LiveFile:
         if not update.exists:
             out.caught_up = True  # nothing to read: caught up with once it is there
             return out
-        out.malformed = folded
         out.position = self.tail.offset + self.tail.held_back
         end = update.size if until is None else min(until, update.size)
         if out.position >= end:
-            self.state.header = self.tail.header
-            self.state.finish_fold()
-            self.loaded = out.loaded = True
+            out.header = self.tail.header
+            out.loaded = True
+            self._catching_up = False
             self._until = None
             out.caught_up = self.tail.caught_up(update)
         return out
 
     def _start_over(self, out: Step, reset: str | None, error: str | None) -> Step:
         """A reset or a file that is not telemetry: an empty state, read again from the start."""
-        had_rows = self.state.rows > 0 or bool(self.state.malformed)
-        if reset is not None or (error is not None and had_rows):
+        out.segments.clear()
+        out.malformed.clear()
+        out.loading = out.loaded = False
+        if reset is not None or (error is not None and self._read_any):
             self.resets += reset is not None
-            self.state = self._new_state()
-            self.loaded = False
+            out.starts_over = True
+            self._catching_up = True
+            self._read_any = False
             self._until = None
             self.tail.restart()  # the new file is caught up with in bulk, from its start
         out.reset, out.error = reset, error

@@ -1,12 +1,12 @@
 """One followed telemetry file: header, summary, progress, calendar, selected day.
 
-:class:`MonitorPane` owns a :class:`BackfillState` and the thread worker
-that tails its file. The worker reads at most :data:`BATCH_BYTES` at a time
-and hands each batch to the UI thread (``call_from_thread``), which folds it
-into the state and redraws only the month lines whose days changed: a big
-file fills the calendar in as it loads, and input is handled between
-batches. The figures (summary, header) are redrawn on a short timer, not per
-batch.
+:class:`MonitorPane` runs its file on a :class:`~telemetry.LiveFile`: a
+thread worker reads each step (:meth:`LiveFile.read`) and hands it to the UI
+thread (``call_from_thread``), which applies it (:meth:`LiveFile.apply`: the
+state belongs to the UI thread) and redraws only the month lines whose days
+changed: a big file fills the calendar in as it loads, and input is handled
+between steps. The figures (summary, header) are redrawn on a short timer,
+not per step.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from telemetry import (
     STATUS_FAILED,
     BackfillState,
     DurationTrend,
-    TailUpdate,
-    TelemetryTail,
+    LiveFile,
+    Step,
     resume_plan,
 )
 from telemetry.segments import Segment
@@ -55,9 +55,7 @@ from .summary import (
 )
 from .trend import DurationChart, chart_label
 
-#: Bytes read per batch: a few thousand rows, applied in a few milliseconds.
-BATCH_BYTES = 1 << 20
-#: Bytes read per batch while reading the file through (folded in bulk: the UI
+#: Bytes read per step while reading the file through (folded in bulk: the UI
 #: thread folds one in a few tens of milliseconds; bigger ones load a little faster
 #: and hold far more decoded rows at once).
 BULK_BYTES = 4 << 20
@@ -195,12 +193,12 @@ class MonitorPane(Vertical):
         self.start = start
         self.end = end
         self.clock = clock
-        self.state = self._new_state()
+        self.live = LiveFile(path, self._new_state, catch_up_bytes=BULK_BYTES)
         self.paused = False
         self.exists = True
         self.loaded = False  # caught up with the file once
         self.source = ""  # "sensor_id / descriptor" of the newest row
-        self._waiting: list[TailUpdate] = []
+        self._waiting: list[Step] = []
         self._stop = threading.Event()
         self._figures_due = True
         self._stalled: list[date] = []
@@ -242,6 +240,11 @@ class MonitorPane(Vertical):
         self._durations_loaded = False  # whether that was after the file was read through
         #: Rows applied when the duration chart on show was computed (-1: none yet).
         self.durations_rows = -1
+
+    @property
+    def state(self) -> BackfillState:
+        """The state of the file (the UI thread's: workers get what they need from it)."""
+        return self.live.state
 
     def _new_state(self) -> BackfillState:
         return BackfillState(
@@ -316,86 +319,68 @@ class MonitorPane(Vertical):
 
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
-        """Tail the file: every wake-up reads all that is new, batch by batch.
+        """Follow the file: every wake-up reads all that is new, step by step.
 
-        The worker only reads and decodes; the state belongs to the UI thread,
-        which folds each batch (:meth:`receive`). Until the file has been read
-        through (at the start, after a reset) batches come in the cold load's
-        bulk form, folded at once with the figures derived now and then;
-        after that, as rows whose changes are shown one by one.
+        The worker only reads and decodes; the UI thread applies each step
+        (:meth:`receive`). Until the file has been read through (at the start,
+        after a reset) steps come in the cold load's bulk form, folded at once
+        with the figures derived now and then; after that, as rows whose
+        changes are shown one by one.
         """
-        tail = TelemetryTail(self.path)
-        bulk = [True]
-        self._read_all(tail, bulk)  # first paint now, not at the first wake-up
+        live = self.live
+        self._read_all(live)  # first paint now, not at the first wake-up
         for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
-            if not self._read_all(tail, bulk):
+            if not self._read_all(live):
                 return
 
-    def _read_all(self, tail: TelemetryTail, bulk: list[bool]) -> bool:
-        """Hand everything new to the UI thread, batch by batch; False once the app is gone."""
+    def _read_all(self, live: LiveFile) -> bool:
+        """Hand everything new to the UI thread, step by step; False once the app is gone."""
         try:
             while not self._stop.is_set():
-                if bulk[0]:
-                    # A small first batch paints at once; then ever bigger ones.
-                    step = min(BULK_BYTES, max(BATCH_BYTES, 2 * tail.offset))
-                    update = tail.read_new(step, segments=True)
-                else:
-                    update = tail.read_new(BATCH_BYTES)
-                if update.reset is not None or update.error is not None:
-                    # The new file (or the file once telemetry again) is read in
-                    # bulk from its start.
-                    tail.restart()
-                    bulk[0] = True
-                    update.records.clear()
-                    update.segments.clear()
-                    update.malformed.clear()
-                    caught_up = update.error is not None
-                else:
-                    caught_up = tail.caught_up(update)
-                    if caught_up and update.exists:
-                        bulk[0] = False
-                self.app.call_from_thread(self.receive, update, tail.offset, caught_up)
-                if caught_up:
+                step = live.read()
+                self.app.call_from_thread(self.receive, step)
+                if step.caught_up:
                     break
-        except RuntimeError:  # the app closed between two batches
+        except RuntimeError:  # the app closed between two steps
             return False
         return not self._stop.is_set()
 
-    def receive(self, update: TailUpdate, offset: int, caught_up: bool) -> None:
-        """Take one batch from the worker (UI thread): apply it, or hold it while paused."""
-        if update.exists != self.exists:
-            self.exists = update.exists
+    def receive(self, step: Step) -> None:
+        """Take one step from the worker (UI thread): apply it, or hold it while paused."""
+        if step.exists != self.exists:
+            self.exists = step.exists
             self._figures_due = True
-        if update.reset or (update.error and (self.state.rows or self.state.malformed)):
+        if step.starts_over:
             self._waiting.clear()
-            self.reset(update.reset or "replaced")
-        if update.error is not None:
-            if self._error != update.error:
-                self._error = update.error
-                self.show_banner(f"✗ {update.error}: showing nothing until it is one", sticky=True)
+            self.live.apply(step)
+            self.reset(step.reset or "replaced")
+        if step.error is not None:
+            if self._error != step.error:
+                self._error = step.error
+                self.show_banner(f"✗ {step.error}: showing nothing until it is one", sticky=True)
         elif self._error is not None:
             self._error = None  # telemetry again (rewritten in place)
             self.hide_banner()
-        if not (update.records or update.segments or update.malformed):
-            pass
-        elif self.paused:
-            self._waiting.append(update)
+        if self.paused and (step.records or step.segments or step.malformed or step.loaded):
+            self._waiting.append(step)
             self.refresh_figures(full=False)  # the count of rows waiting
-        else:
-            self.apply(update)
-        self._show_load(offset, update.size, caught_up)
+        elif not step.starts_over:
+            self.apply(step)
+        self._show_load(step.position, step.size, step.caught_up)
 
-    def apply(self, update: TailUpdate) -> None:
-        """Fold one batch into the state and redraw the month lines it changed."""
-        if update.segments or (not update.records and self._unsettled):
-            self._fold_bulk(update)
+    def apply(self, step: Step) -> None:
+        """Apply one step and redraw the month lines it changed."""
+        if step.loading:
+            self._fold_bulk(step)
+            return
+        if not (step.records or step.malformed):
             return
         self.settle(force=True)  # rows are added to derived figures: derive them first
-        changes = self.state.apply_changes(update.records, update.malformed)
+        changes = self.live.apply(step).changed
         changed = set(changes)
         if self.calendar.search is not None and changed:
             self._search_live(changed)
-        self.feed.add(update.records, redraw=self.loaded)
+        self.feed.add(step.records, redraw=self.loaded)
         if self.loaded and "failed" in self.alert_on:
             failed = sorted(
                 day
@@ -404,21 +389,21 @@ class MonitorPane(Vertical):
             )
             if failed:
                 self.alert(f"{_days(failed)} turned FAILED", severity="error")
-        self._name_source([r.values for r in update.records])
+        self._name_source([r.values for r in step.records])
         self._changed |= changed
         if self.loaded or time.monotonic() - self._drawn_at >= FIGURES_EVERY:
             self.flush()
         self._figures_due = True
 
-    def _fold_bulk(self, update: TailUpdate) -> None:
-        """Fold a batch of the first read (or a re-read) through the file, in bulk."""
-        self.state.fold_segments(update.segments, update.malformed)
-        self._unsettled = True
-        days = {day for segment in update.segments for day in segment.days}
+    def _fold_bulk(self, step: Step) -> None:
+        """Apply a step of the first read (or a re-read) through the file, in bulk."""
+        self.live.apply(step)
+        self._unsettled = not step.loaded  # the last step derives the figures
+        days = {day for segment in step.segments for day in segment.days}
         self._changed |= days
         if self.calendar.search is not None and days:
             self._search_live(days)
-        last = _last_rows(update.segments)
+        last = _last_rows(step.segments)
         self.feed.add_rows(last, redraw=False)
         self._name_source([values for _, values in last])
         if time.monotonic() - self._drawn_at >= BULK_FIGURES_EVERY:
@@ -472,7 +457,6 @@ class MonitorPane(Vertical):
         self._was_quiet = False
         self.feed.clear_feed()
         self._forget_durations()
-        self.state = self._new_state()
         self._unsettled = False
         self.source = ""
         self.loaded = False
