@@ -92,3 +92,21 @@ def test_no_import_cycles_between_modules_or_between_screens_and_widgets() -> No
             if layer(module) != layer(target) and target not in ("telemetry", "tui"):
                 layers.setdefault(layer(module), set()).add(layer(target))
     assert _cycle(layers) is None
+
+
+def test_every_live_consumer_runs_on_the_one_engine() -> None:
+    """No module of ``tui/`` tails a file itself: each follows it through ``LiveFile``."""
+    imports, _ = _imports()
+    tails = sorted(
+        m for m, names in imports.items() if m.startswith("tui") and "telemetry.tail" in names
+    )
+    assert not tails, f"{tails} tail a file themselves: follow it with telemetry.LiveFile"
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "tui"
+    own = [
+        p.name
+        for p in root.rglob("*.py")
+        if "TelemetryTail(" in p.read_text() or ".read_new(" in p.read_text()
+    ]
+    assert not own, f"{own} tail a file themselves: follow it with telemetry.LiveFile"
