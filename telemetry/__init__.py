@@ -12,6 +12,7 @@ from .liveness import Liveness, RowGaps
 from .plan import ResumePlan, resume_plan
 from .recorder import Attempt, record_attempt
 from .records import RecordDecoder, cold_load
+from .rules import phase_of
 from .schema import (
     COLUMN,
     FINAL_STATUSES,
@@ -79,6 +80,7 @@ __all__ = [
     "diagnose",
     "duration_trend",
     "parse_instant",
+    "phase_of",
     "record_attempt",
     "replaces",
     "resume_plan",

@@ -7,7 +7,7 @@ import bisect
 import math
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from .rules import OPENS_ATTEMPT
@@ -169,6 +169,15 @@ class FailureGroup:
     runs: list[tuple[date, date]]
     sample_day: date
     sample_message: str
+    #: Days of the group by the phase they failed in, most first.
+    phases: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def phase_text(self) -> str:
+        """``process``, or ``download 3, process 2`` when the days failed in several."""
+        if len(self.phases) == 1:
+            return next(iter(self.phases))
+        return ", ".join(f"{phase} {n}" for phase, n in self.phases.items())
 
     @property
     def count(self) -> int:

@@ -18,6 +18,7 @@ from functools import cached_property
 
 from .figures import DEFAULT_STALE_AFTER, day_runs
 from .latest import parse_instant
+from .rules import phase_of
 from .schema import (
     FINAL_STATUSES,
     PHASES,
@@ -47,25 +48,8 @@ _PENDING_PHASE: dict[str, str] = {
 
 
 def failed_phase(row: TelemetryRow) -> str:
-    """The phase a ``FAILED`` row failed in, as far as the row tells.
-
-    The attempt recorder writes ``<phase>_seconds`` on every outcome and
-    carries earlier phases' columns, so the last phase with a duration is the
-    one that failed. Without durations, an output of a phase (``cdf_path``,
-    ``csv_path``) says that phase succeeded and the next one failed. Failing
-    all that: ``"download"``, the safe answer (it redoes everything).
-    """
-    if row.upload_seconds:
-        return "upload"
-    if row.process_seconds:
-        return "process"
-    if row.download_seconds:
-        return "download"
-    if row.cdf_path or row.s3_key:
-        return "upload"
-    if row.csv_path:
-        return "process"
-    return "download"
+    """The phase a ``FAILED`` row failed in, as far as the row tells (:func:`phase_of`)."""
+    return phase_of(list(row.to_dict().values()))
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ status flags derived from them, so the two can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import repeat
 
 from .fields import CANONICAL_STATUS
 from .schema import (
     COLUMN,
+    PHASE_OF_STATUS,
     PHASES,
     STATUS_DOWNLOAD_PENDING,
     STATUS_DOWNLOADED,
@@ -82,3 +84,37 @@ def status_flags(statuses: list[str]) -> list[bytes]:
     """Per flag of :data:`_STATUS_FLAGS`, one byte per row: 1 where the row's status has it."""
     codes = bytes(map(_STATUS_CODE.get, statuses, repeat(0)))
     return [codes.translate(table) for table in _FLAG_TABLES]
+
+
+_PHASE_TELLS = tuple(
+    (COLUMN[name], phase)
+    for name, phase in (
+        ("upload_seconds", "upload"),
+        ("process_seconds", "process"),
+        ("download_seconds", "download"),
+        ("cdf_path", "upload"),
+        ("s3_key", "upload"),
+        ("csv_path", "process"),
+    )
+)
+
+
+def phase_of(values: Sequence[str]) -> str:
+    """The phase a row (values in ``SCHEMA`` order) is in, or for ``FAILED`` failed in.
+
+    The one rule of every view that names a phase, and of the resume plan.
+    A status names its phase; a ``FAILED`` row tells it by its columns: the
+    attempt recorder writes ``<phase>_seconds`` on every outcome and carries
+    earlier phases' columns, so the last phase with a duration is the one
+    that failed. Without durations, an output of a phase (``cdf_path`` or
+    ``s3_key``, ``csv_path``) says that phase succeeded and the next one
+    failed. Failing all that: ``"download"``, the safe answer (it redoes
+    everything).
+    """
+    status = values[COLUMN["status"]]
+    if status != STATUS_FAILED:
+        return PHASE_OF_STATUS.get(status, "download")
+    for col, phase in _PHASE_TELLS:
+        if values[col]:
+            return phase
+    return "download"

@@ -50,6 +50,7 @@ from .rules import (
     PHASE_COLUMN,
     VOLUMES,
     VOLUMES_OF_STATUS,
+    phase_of,
     status_flags,
 )
 from .schema import (
@@ -223,6 +224,8 @@ class DayFigures:
     def __init__(self) -> None:
         self.status_counts: Counter[str] = Counter()
         self.failed: dict[str, set[date]] = {}
+        #: Failed days by the phase they failed in (:func:`~telemetry.rules.phase_of`).
+        self.failed_phases: Counter[str] = Counter()
         self.pending: set[date] = set()
         #: When each day whose latest status is final finished, sorted.
         self.finish_times: array[float] = array("d")
@@ -244,15 +247,17 @@ class DayFigures:
             self.status_counts.subtract(statuses)
         is_failed = list(map(operator.eq, statuses, repeat(STATUS_FAILED)))
         failed = self.failed
+        phases = self.failed_phases
         for day, row in zip(compress(days, is_failed), compress(latest, is_failed), strict=True):
-            error_type = _values(row[_KEEP])[_ERROR_TYPE]
-            group = failed.setdefault(error_type, set())
+            values = _values(row[_KEEP])
+            group = failed.setdefault(values[_ERROR_TYPE], set())
+            phases[phase_of(values)] += 1 if add else -1
             if add:
                 group.add(day)
             else:
                 group.discard(day)
                 if not group:
-                    del failed[error_type]
+                    del failed[values[_ERROR_TYPE]]
         pending = compress(days, map(PENDING_STATUSES.__contains__, statuses))
         if add:
             self.pending.update(pending)
@@ -718,6 +723,15 @@ class BackfillState:
         slot = self._slots.get(day)
         return None if slot is None else list(_values(slot.keep))
 
+    def phase_of(self, day: date) -> str | None:
+        """The phase ``day``'s latest row is in (for FAILED: failed in), or ``None``.
+
+        :func:`telemetry.rules.phase_of`: the rule of every view and of the
+        resume plan.
+        """
+        slot = self._slots.get(day)
+        return None if slot is None else phase_of(_values(slot.keep))
+
     def status_of(self, day: date) -> str | None:
         """The latest status of ``day``, or ``None`` if it was never attempted."""
         slot = self._slots.get(day)
@@ -785,11 +799,15 @@ class BackfillState:
     # -- derived figures ---------------------------------------------------------
 
     def phase_counts(self) -> dict[str, Counter[str]]:
-        """Days by latest status, grouped by the phase of that status."""
+        """Days by latest status, grouped by phase: a status's own, or for FAILED
+        the phase it failed in (:func:`~telemetry.rules.phase_of`)."""
         out: dict[str, Counter[str]] = {p: Counter() for p in PHASES}
         for status, count in self.status_counts.items():
-            if count:
+            if count and status != STATUS_FAILED:
                 out[PHASE_OF_STATUS.get(status, "download")][status] += count
+        for phase, count in self._figures.failed_phases.items():
+            if count:
+                out[phase][STATUS_FAILED] += count
         return out
 
     def failed_counts(self) -> dict[str, int]:
@@ -802,6 +820,7 @@ class BackfillState:
         for error_type, days in self._figures.failed.items():
             ordered = sorted(days)
             sample = ordered[-1]
+            phases = Counter(phase_of(_values(self._slots[day].keep)) for day in ordered)
             groups.append(
                 FailureGroup(
                     error_type=error_type,
@@ -809,6 +828,7 @@ class BackfillState:
                     runs=day_runs(ordered),
                     sample_day=sample,
                     sample_message=_values(self._slots[sample].keep)[COLUMN["error_message"]],
+                    phases=dict(phases.most_common()),
                 )
             )
         groups.sort(key=lambda g: (-g.count, g.error_type))
@@ -974,7 +994,9 @@ class BackfillState:
         """
         slots, self._slots = self._slots, {}
         self._sorted_days = []
-        return build_rows(dict(zip(slots, map(itemgetter(_KEEP), slots.values()), strict=True)))
+        keeps = dict(zip(slots, map(itemgetter(_KEEP), slots.values()), strict=True))
+        slots.clear()  # before the rows are built: the peak is one of the two
+        return build_rows(keeps)
 
     def history(self, path: Path | str, day: date) -> list[Record]:
         """Read every row of ``day`` from the file at ``path``, in file order.

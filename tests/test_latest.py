@@ -43,7 +43,7 @@ def test_latest_json_and_date_filters(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in lines]  # one object per line
     assert [(r["chunk_date_utc"], r["status"]) for r in rows] == expected
     table = CliRunner().invoke(main, [*args, "table"]).output.splitlines()
-    assert table[0].split() == ["date", "status", "started_at_utc", "error_type"]
+    assert table[0].split() == ["date", "status", "phase", "started_at_utc", "error_type"]
     assert [line.split()[:2] for line in table[1:]] == [list(e) for e in expected]
 
 

@@ -372,12 +372,19 @@ async def test_failures_groups_counts_and_runs(backfill: tuple[BackfillState, Pa
         screen = app.screen
         assert isinstance(screen, FailuresScreen)
         groups = table_rows(screen.query_one("#groups", DataTable))
-        assert [row[:5] for row in groups] == [
-            ["TimeoutError", "4", "2020-01-03", "2020-01-08", "2020-01-03..2020-01-05, 2020-01-08"],
-            ["HTTPError", "1", "2020-01-07", "2020-01-07", "2020-01-07"],
+        assert [row[:6] for row in groups] == [
+            [
+                "TimeoutError",
+                "download",
+                "4",
+                "2020-01-03",
+                "2020-01-08",
+                "2020-01-03..2020-01-05, 2020-01-08",
+            ],
+            ["HTTPError", "download", "1", "2020-01-07", "2020-01-07", "2020-01-07"],
         ]
-        assert groups[0][5] == "TimeoutError: read timed out after 300s"
-        assert groups[1][5].startswith("HTTPError: 503 Service Unavailable")
+        assert groups[0][6] == "TimeoutError: read timed out after 300s"
+        assert groups[1][6].startswith("HTTPError: 503 Service Unavailable")
         # Neither the retried day (now uploaded) nor the skipped day is a failure.
         days = table_rows(screen.query_one("#days", DataTable))
         assert [row[0] for row in days] == [d.isoformat() for d in TIMEOUT_DAYS]
@@ -424,9 +431,10 @@ async def test_failures_follow_the_live_state(tmp_path: Path) -> None:
         _catch_up(state, tail)
         await pilot.pause(1.3)
         groups = table_rows(screen.query_one("#groups", DataTable))
-        assert [row[:5] for row in groups] == [
+        assert [row[:6] for row in groups] == [
             [
                 "TimeoutError",
+                "download",
                 "5",
                 "2020-01-03",
                 "2020-01-10",

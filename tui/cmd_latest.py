@@ -16,7 +16,9 @@ from telemetry import (
     HistoricalTelemetry,
     ResumePlan,
     TelemetryFormatError,
+    TelemetryRow,
     day_runs,
+    phase_of,
     resume_plan,
 )
 from telemetry.plan import PHASES
@@ -103,23 +105,33 @@ def latest(
     out = sys.stdout
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(SCHEMA)
+        writer.writerow(SCHEMA)  # a telemetry file again: the schema's columns only
         for d in days:
             writer.writerow(state[d].to_dict().values())
     elif fmt == "json":
-        out.write(json.dumps([state[d].to_dict() for d in days]) + "\n")
+        out.write(json.dumps([_with_phase(state[d]) for d in days]) + "\n")
     elif fmt == "jsonl":
         for d in days:
-            out.write(json.dumps(state[d].to_dict()) + "\n")
+            out.write(json.dumps(_with_phase(state[d])) + "\n")
     elif fmt == "dates":
         out.write("".join(f"{d}\n" for d in days))
     elif fmt == "ranges":
         out.write("".join(f"{a}..{b}\n" if a != b else f"{a}\n" for a, b in day_runs(days)))
     else:
-        out.write(f"{'date':<10}  {'status':<17} {'started_at_utc':<32} error_type\n")
+        out.write(f"{'date':<10}  {'status':<17} {'phase':<8} {'started_at_utc':<32} error_type\n")
         for d in days:
             row = state[d]
-            out.write(f"{d}  {row.status:<17} {row.started_at_utc:<32} {row.error_type}\n")
+            phase = phase_of(list(row.to_dict().values()))
+            out.write(
+                f"{d}  {row.status:<17} {phase:<8} {row.started_at_utc:<32} {row.error_type}\n"
+            )
+
+
+def _with_phase(row: TelemetryRow) -> dict[str, str]:
+    """The row's columns and ``phase``: the one it is in, or for FAILED failed in."""
+    data = row.to_dict()
+    data["phase"] = phase_of(list(data.values()))
+    return data
 
 
 def _run_text(a: date, b: date) -> str:

@@ -26,8 +26,8 @@ from pathlib import Path
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from telemetry import PHASE_OF_STATUS, VALID_STATUSES, BackfillState, LiveFile
-from telemetry.schema import COLUMN, PHASES
+from telemetry import VALID_STATUSES, BackfillState, LiveFile
+from telemetry.schema import COLUMN
 
 from .follow import hub
 
@@ -227,11 +227,8 @@ class BackfillCollector(Collector):
                 counts = state.status_counts
                 for status in sorted(VALID_STATUSES):
                     days.add_metric([*labels, status], counts.get(status, 0))
-                by_phase = dict.fromkeys(PHASES, 0)
-                for status, count in counts.items():
-                    by_phase[PHASE_OF_STATUS.get(status, "download")] += count
-                for name, count in by_phase.items():
-                    phase.add_metric([*labels, name], count)
+                for name, statuses in state.phase_counts().items():
+                    phase.add_metric([*labels, name], sum(statuses.values()))
                 progress = state.progress(now=now)
                 expected.add_metric(labels, progress.total)
                 missing.add_metric(labels, progress.missing)

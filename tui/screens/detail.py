@@ -175,6 +175,8 @@ class DayDetailScreen(Screen[None]):
 
     def _title(self) -> str:
         status = self.state.status_of(self.day) or "never attempted"
+        if status == "FAILED":
+            status += f" in {self.state.phase_of(self.day)}"
         attempts = self.state.attempts(self.day)
         rows = self.state.row_count(self.day)
         return (

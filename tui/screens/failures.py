@@ -19,7 +19,7 @@ from .detail import LIVE_CHECK_SECONDS, DayDetailScreen
 from .tables import fill_table
 
 _MESSAGE = COLUMN["error_message"]
-_GROUP_COLUMNS = ("error_type", "days", "first", "last", "runs", "sample message")
+_GROUP_COLUMNS = ("error_type", "phase", "days", "first", "last", "runs", "sample message")
 _DAY_COLUMNS = ("day", "attempts", "last error")
 
 #: Longest rendering of a group's runs before it is cut short.
@@ -150,6 +150,7 @@ class FailuresScreen(Screen[None]):
             [
                 (
                     group.error_type or "(none)",
+                    group.phase_text,
                     str(group.count),
                     group.first.isoformat(),
                     group.last.isoformat(),

@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from telemetry import COLUMN, PHASE_OF_STATUS, Record
+from telemetry import COLUMN, VALID_STATUSES, Record
+from telemetry.rules import phase_of
 
 from .summary import human_seconds
 
@@ -47,7 +48,7 @@ _DURATION_COLUMN = {
 def feed_line(values: list[str]) -> Text:
     """One attempt as a feed line: ``12:04:05 2020-01-05 download FAILED 4.0s HTTPError``."""
     status = values[COLUMN["status"]]
-    phase = PHASE_OF_STATUS.get(status, "")
+    phase = phase_of(values) if status in VALID_STATUSES else ""
     when = values[COLUMN["finished_at_utc"]] or values[COLUMN["started_at_utc"]]
     clock = when[11:19] if len(when) >= 19 else when[:8]
     seconds = values[_DURATION_COLUMN[phase]] if phase else ""

@@ -406,7 +406,7 @@ class MonitorPane(Vertical):
         last = _last_rows(step.segments)
         self.feed.add_rows(last, redraw=False)
         self._name_source([values for _, values in last])
-        if time.monotonic() - self._drawn_at >= BULK_FIGURES_EVERY:
+        if step.loaded or time.monotonic() - self._drawn_at >= BULK_FIGURES_EVERY:
             self.flush()
         self._figures_due = True
 
