@@ -127,3 +127,35 @@ def test_a_retried_failure_leaves_its_phase(tmp_path: Path) -> None:
         "upload": 1,
     }
     assert state.phase_counts()["process"]["FAILED"] == 1
+
+
+def _sensors(text: str) -> set[str]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        sample.labels["sensor_id"]
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if "sensor_id" in sample.labels
+    }
+
+
+def test_a_files_labels_change_only_when_it_is_reset(tmp_path: Path) -> None:
+    """Rows without a sensor, or naming another, do not relabel the file's series."""
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    row = {"chunk_date_utc": "2020-01-01", "status": "UPLOADED", "sensor_id": "S1"}
+    store.append_row(row)
+    follower = _follower(path)
+    follower.catch_up()
+    assert _sensors(_scrape([follower])) == {"S1"}
+    store.append_row({"chunk_date_utc": "2020-01-02", "status": "FAILED"})
+    store.append_row({**row, "chunk_date_utc": "2020-01-03", "sensor_id": "S2"})
+    follower.catch_up()
+    assert follower.state.rows == 3
+    assert _sensors(_scrape([follower])) == {"S1"}
+    path.unlink()  # replaced: a new file, its own labels
+    HistoricalTelemetry(path).append_row({**row, "sensor_id": "S3"})
+    follower.catch_up()
+    assert follower.state.rows == 1
+    assert _sensors(_scrape([follower])) == {"S3"}

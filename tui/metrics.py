@@ -124,23 +124,18 @@ class FileFollower:
                     self.error, changed = step.error, True
                     self._on_error(self.path, step.error)
                 if step.loaded:
+                    # A file's labels are set once it is read (through); they
+                    # change only when it is reset, so its series stay the same.
                     self.state, changed = live.state, True
-                    self._relabel(_newest_labels(live.state))
+                    self.source = _newest_labels(live.state) or ("", "")
                 elif step.records or (step.malformed and not step.loading):
                     changed = True
-                    for record in reversed(step.records):
-                        if record.values[_SENSOR] or record.values[_DESCRIPTOR]:
-                            self._relabel((record.values[_SENSOR], record.values[_DESCRIPTOR]))
-                            break
+                    if self.source == ("", ""):  # the first row that names them
+                        self.source = _newest_labels(live.state) or ("", "")
             if step.caught_up:
                 break
         if changed:
             self._on_change()
-
-    def _relabel(self, labels: tuple[str, str] | None) -> None:
-        """Take the labels of the newest row that has them; rows without keep the old."""
-        if labels is not None:
-            self.source = labels
 
 
 def _newest_labels(state: BackfillState) -> tuple[str, str] | None:
