@@ -210,6 +210,8 @@ class Progress:
     missing: int
     days_per_hour: float | None
     eta: timedelta | None
+    #: No ``--start``/``--end`` (or not both): the range is the days seen so far.
+    range_inferred: bool = False
 
     @property
     def fraction(self) -> float:

@@ -131,8 +131,9 @@ class Liveness:
     """How long the writer has been silent, and whether that is unusual.
 
     ``since`` is the age of the newest row's timestamp (``None`` without
-    rows); ``quiet`` is True when it is older than ``limit``:
-    ``max(stale_after, QUIET_FLOOR, QUIET_GAPS x the median gap between rows)``.
+    rows); ``quiet`` is True when it is older than ``limit``: the writer's
+    own cadence, ``max(QUIET_FLOOR, QUIET_GAPS x the median gap between
+    rows)``; ``stale_after`` only while there are too few rows for a gap.
     """
 
     since: timedelta | None
@@ -142,8 +143,9 @@ class Liveness:
 
 def liveness(since: timedelta | None, gaps: RowGaps, stale_after: timedelta) -> Liveness:
     """The writer's liveness given the newest row's age (see :class:`Liveness`)."""
-    limit = max(stale_after, QUIET_FLOOR)
     median = gaps.median()
-    if median is not None:
-        limit = max(limit, median * QUIET_GAPS)
+    if median is None:
+        limit = max(stale_after, QUIET_FLOOR)
+    else:
+        limit = max(QUIET_FLOOR, median * QUIET_GAPS)
     return Liveness(since, limit, since is not None and since > limit)

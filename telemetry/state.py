@@ -849,8 +849,9 @@ class BackfillState:
     def liveness(self, now: datetime | None = None) -> Liveness:
         """Whether the writer went quiet: the one rule of :mod:`telemetry.liveness`.
 
-        Quiet means the newest row is older than ``stale_after``, two
-        minutes, and ten times the median gap between the newest 200 rows.
+        Quiet means the newest row is older than ten times the median gap
+        between the newest 200 rows, and two minutes (by the writer's own
+        cadence; ``stale_after`` only while there are too few rows for a gap).
         """
         return liveness(self.since_last_row(now), self.gaps, self.stale_after)
 
@@ -942,8 +943,11 @@ class BackfillState:
         """Progress over the expected range (or first..last day seen) and the ETA.
 
         With ``now`` the rate is the recent one (:meth:`throughput`): no day
-        finished in the window means a rate of 0 and no ETA.
+        finished in the window means a rate of 0 and no ETA, and a writer
+        gone quiet (:meth:`liveness`) has no ETA either. ``range_inferred``
+        says the range is not both ``expected_start`` and ``expected_end``.
         """
+        inferred = self.expected_start is None or self.expected_end is None
         start = self.expected_start
         end = self.expected_end
         days = self.days
@@ -951,7 +955,8 @@ class BackfillState:
             start = start or days[0]
             end = end or days[-1]
         if start is None or end is None or end < start:
-            return Progress(start, end, 0, 0, 0, 0, 0, self.throughput(window, now), None)
+            rate = self.throughput(window, now)
+            return Progress(start, end, 0, 0, 0, 0, 0, rate, None, inferred)
         total = (end - start).days + 1
         done = failed = attempted = 0
         whole_range = not days or (start <= days[0] and days[-1] <= end)
@@ -973,7 +978,8 @@ class BackfillState:
         rate = self.throughput(window, now)
         remaining = total - done
         eta = None
-        if rate and remaining >= 0:
+        quiet = now is not None and self.liveness(now).quiet
+        if rate and remaining >= 0 and not quiet:
             eta = timedelta(hours=remaining / rate)
         return Progress(
             start,
@@ -985,6 +991,7 @@ class BackfillState:
             total - attempted,
             rate,
             eta,
+            inferred,
         )
 
     def latest_rows(self) -> dict[date, TelemetryRow]:

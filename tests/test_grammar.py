@@ -135,7 +135,8 @@ def test_summary_says_when_the_writer_went_quiet_and_can_fail_on_it(tmp_path: Pa
     )
     result = CliRunner().invoke(main, ["summary", str(path), "--json", "--fail-on", "quiet"])
     assert result.exit_code == 1
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
+    assert result.stderr.strip() == "backfill-monitor summary: --fail-on tripped: quiet"
     assert data["quiet"] is True and data["last_row_at"] == old.isoformat()
     assert 3 * 3600 - 60 < data["last_row_age_seconds"] < 3 * 3600 + 60
     text = CliRunner().invoke(main, ["summary", str(path)]).output

@@ -24,7 +24,7 @@ def _write(path: Path, rows: int, gap: timedelta) -> None:
         )
 
 
-def test_quiet_after_ten_usual_gaps_never_before_stale_after_or_two_minutes(
+def test_quiet_after_ten_usual_gaps_never_before_two_minutes_whatever_stale_after(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "t.csv"
@@ -35,12 +35,14 @@ def test_quiet_after_ten_usual_gaps_never_before_stale_after_or_two_minutes(
     live = state.liveness(last + timedelta(minutes=11))
     assert live.quiet is True and live.limit == timedelta(minutes=10)
     assert live.since == timedelta(minutes=11)
-    # A slow writer: the floor is stale_after, not ten gaps of a second.
+    # A fast writer: the floor is two minutes, not ten gaps of a second, and
+    # not --stale-after (that is for stalled days).
     fast = tmp_path / "fast.csv"
     _write(fast, 50, timedelta(seconds=1))
-    quick = BackfillState.from_path(fast, stale_after=timedelta(minutes=5))
-    assert quick.liveness(T0 + timedelta(minutes=4)).quiet is False
-    assert quick.liveness(T0 + timedelta(minutes=6)).quiet is True
+    quick = BackfillState.from_path(fast, stale_after=timedelta(minutes=15))
+    last_fast = T0 + timedelta(seconds=49)
+    assert quick.liveness(last_fast + timedelta(seconds=119)).quiet is False
+    assert quick.liveness(last_fast + timedelta(seconds=121)).quiet is True
     assert BackfillState().liveness(T0).since is None
 
 

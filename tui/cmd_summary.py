@@ -33,6 +33,7 @@ def summarize(state: BackfillState, now: datetime | None = None) -> dict[str, An
         "quiet_after_seconds": live.limit.total_seconds(),
         "days_by_status": {s: n for s, n in sorted(state.status_counts.items()) if n},
         "range": [str(progress.start), str(progress.end)] if progress.start else None,
+        "range_inferred": progress.range_inferred,
         "total_days": progress.total,
         "done": progress.done,
         "failed": progress.failed,
@@ -49,6 +50,7 @@ def summarize(state: BackfillState, now: datetime | None = None) -> dict[str, An
             {
                 "error_type": g.error_type,
                 "count": g.count,
+                "phases": g.phases,
                 "first": str(g.first),
                 "last": str(g.last),
                 "runs": [f"{a}..{b}" if a != b else str(a) for a, b in g.runs],
@@ -91,8 +93,9 @@ def summary(
     """Counts by status, progress, throughput, ETA, failures, stalls, malformed
     rows, and whether the writer went quiet.
 
-    The writer is quiet when its newest row is older than --stale-after, two
-    minutes, and ten times the usual gap between its rows (the monitor's rule).
+    The writer is quiet when its newest row is older than ten times the usual
+    gap between its rows, and two minutes (the monitor's rule; --stale-after
+    is for stalled days).
 
     \b
     Examples:
@@ -121,8 +124,19 @@ def summary(
             f"{data['failed']:,} failed, {data['in_flight']:,} in flight, "
             f"{data['missing']:,} missing"
         )
+        if data["range_inferred"] and data["range"]:
+            click.echo(
+                f"range {data['range'][0]}..{data['range'][1]} inferred from the file "
+                "(the days seen so far): give --start and --end for the real one"
+            )
         rate = data["days_per_hour"]
-        click.echo(f"throughput: {rate:,.1f} days/h" if rate else "throughput: -")
+        eta = data["eta_hours"]
+        if eta is not None:
+            when = human_duration(timedelta(hours=eta))
+        else:
+            when = "- (writer quiet)" if data["quiet"] else "-"
+        throughput = f"{rate:,.1f} days/h" if rate else "-"
+        click.echo(f"throughput: {throughput}  ETA: {when}")
         for g in data["failures"]:
             first, last = date.fromisoformat(g["first"]), date.fromisoformat(g["last"])
             click.echo(
@@ -136,5 +150,7 @@ def summary(
         "malformed": bool(data["malformed"]),
         "quiet": data["quiet"],
     }
-    if any(tripped[c] for c in conditions):
+    hits = [c for c in conditions if tripped[c]]
+    if hits:
+        click.echo(f"backfill-monitor summary: --fail-on tripped: {', '.join(hits)}", err=True)
         raise SystemExit(1)

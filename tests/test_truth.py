@@ -1,0 +1,66 @@
+"""Figures an operator acts on: no ETA from a dead writer, a guessed range said so."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from telemetry import BackfillState, HistoricalTelemetry
+from tui.cli import main
+
+T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+def _writer_every_20s(path: Path, days: int = 60) -> datetime:
+    """A writer that finished one day every 20 s; returns its last row's time."""
+    store = HistoricalTelemetry(path)
+    for k in range(days):
+        at = (T0 + timedelta(seconds=20 * k)).isoformat()
+        day = (date(2020, 1, 1) + timedelta(days=k)).isoformat()
+        store.append_row(
+            {
+                "chunk_date_utc": day,
+                "status": "UPLOADED",
+                "started_at_utc": at,
+                "finished_at_utc": at,
+            }
+        )
+    return T0 + timedelta(seconds=20 * (days - 1))
+
+
+def test_a_writer_quiet_by_its_own_cadence_has_no_eta(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    last = _writer_every_20s(path)
+    state = BackfillState.from_path(path, expected_end=date(2020, 12, 31))
+    # One minute after its last row it is live: a rate and an ETA.
+    going = state.progress(now=last + timedelta(minutes=1))
+    assert not state.liveness(last + timedelta(minutes=1)).quiet
+    assert going.days_per_hour and going.eta is not None
+    # Eight minutes of nothing (far under --stale-after's 15): quiet, no ETA anywhere.
+    later = last + timedelta(minutes=8)
+    assert state.liveness(later).quiet
+    assert state.progress(now=later).eta is None
+    # The two-minute floor: 100 s of nothing is 5x its gap, not quiet yet...
+    assert not state.liveness(last + timedelta(seconds=100)).quiet
+    # ...and 10x its gap (200 s) is past the floor: quiet.
+    assert state.liveness(last + timedelta(seconds=201)).quiet
+
+
+def test_summary_says_when_the_range_is_inferred(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    _writer_every_20s(path, days=3)
+    guessed = CliRunner().invoke(main, ["summary", str(path), "--json"])
+    assert json.loads(guessed.stdout)["range_inferred"] is True
+    text = CliRunner().invoke(main, ["summary", str(path)]).stdout
+    assert "range 2020-01-01..2020-01-03 inferred from the file" in text
+    assert "ETA: " in text
+    given = ["--start", "2020-01-01", "--end", "2020-12-31"]
+    told = CliRunner().invoke(main, ["summary", str(path), "--json", *given])
+    data = json.loads(told.stdout)
+    assert data["range_inferred"] is False and data["total_days"] == 366
+    assert "inferred" not in CliRunner().invoke(main, ["summary", str(path), *given]).stdout
+    only_start = CliRunner().invoke(main, ["summary", str(path), "--json", "--start", "2020-01-01"])
+    assert json.loads(only_start.stdout)["range_inferred"] is True
