@@ -78,11 +78,11 @@ def test_the_recent_rate_falls_to_zero_when_nothing_finishes(tmp_path: Path) -> 
     stopped = last + timedelta(hours=2)
     assert state.throughput(now=stopped) == 0.0
     assert state.progress(now=stopped).eta is None
-    assert rate_markup(state, stopped).endswith("0.0 days/h  ETA —")
+    assert "0.0 days/h  ETA —" in rate_markup(state, stopped)
     # Quiet, but rows finished within the hour: the rate stands, the ETA does not.
     quiet = last + timedelta(minutes=30)
     assert state.liveness(quiet).quiet and state.throughput(now=quiet) > 0
-    assert rate_markup(state, quiet).endswith("ETA —")
+    assert "ETA —" in rate_markup(state, quiet)
 
 
 def test_days_finished_per_hour_counts_each_finish_in_its_hour(tmp_path: Path) -> None:

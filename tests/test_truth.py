@@ -64,3 +64,28 @@ def test_summary_says_when_the_range_is_inferred(tmp_path: Path) -> None:
     assert "inferred" not in CliRunner().invoke(main, ["summary", str(path), *given]).stdout
     only_start = CliRunner().invoke(main, ["summary", str(path), "--json", "--start", "2020-01-01"])
     assert json.loads(only_start.stdout)["range_inferred"] is True
+
+
+def test_the_monitor_and_the_metrics_say_when_the_range_is_inferred(tmp_path: Path) -> None:
+    from tests.test_metrics import _scrape, _value
+    from tui.metrics import FileFollower
+    from tui.widgets.summary import head_markup, rate_markup
+
+    path = tmp_path / "t.csv"
+    last = _writer_every_20s(path)
+    state = BackfillState.from_path(path)
+    assert "(range inferred)" in rate_markup(state, last)
+    told = BackfillState.from_path(
+        path, expected_start=date(2020, 1, 1), expected_end=date(2020, 2, 1)
+    )
+    assert "inferred" not in rate_markup(told, last)
+    for options, flag in (({}, 1.0), ({"start": date(2020, 1, 1), "end": date(2020, 2, 1)}, 0.0)):
+        follower = FileFollower(path, stale_after=timedelta(minutes=15), **options)
+        follower.catch_up()
+        assert _value(_scrape([follower], last), "backfill_range_inferred") == flag
+    # LIVE and quiet are never shown together.
+    quiet = state.liveness(last + timedelta(minutes=8))
+    assert quiet.quiet
+    head = head_markup("t.csv", "", quiet, paused=False)
+    assert "LIVE" not in head and "writer quiet" in head
+    assert "LIVE" in head_markup("t.csv", "", state.liveness(last), paused=False)

@@ -174,6 +174,10 @@ class BackfillCollector(Collector):
             "backfill_phase_chunks", "Days (chunks) by the phase of their latest row.", ("phase",)
         )
         expected = gauge("backfill_expected_chunks", "Days (chunks) in the expected range.")
+        inferred = gauge(
+            "backfill_range_inferred",
+            "1 when the expected range is the days seen so far (no --start and --end).",
+        )
         missing = gauge(
             "backfill_missing_chunks", "Days (chunks) of the expected range never attempted."
         )
@@ -226,6 +230,7 @@ class BackfillCollector(Collector):
                     phase.add_metric([*labels, name], sum(statuses.values()))
                 progress = state.progress(now=now)
                 expected.add_metric(labels, progress.total)
+                inferred.add_metric(labels, 1.0 if progress.range_inferred else 0.0)
                 missing.add_metric(labels, progress.missing)
                 progress_ratio.add_metric(labels, progress.fraction)
                 for error_type, count in sorted(state.failed_counts().items()):
@@ -244,6 +249,6 @@ class BackfillCollector(Collector):
                     rate.add_metric(labels, progress.days_per_hour / 3600)
                 if progress.eta is not None and not live.quiet:
                     eta.add_metric(labels, progress.eta.total_seconds())
-        yield from (up, days, phase, expected, missing, progress_ratio, failed, stalled)
+        yield from (up, days, phase, expected, inferred, missing, progress_ratio, failed, stalled)
         yield from (attempts, retries, rows, malformed, resets, last_row, quiet, quiet_after)
         yield from (rate, eta, polling)

@@ -72,7 +72,8 @@ def head_markup(
     """The header line: file, sensor / descriptor, LIVE or PAUSED, last row age.
 
     A backfill whose every day is done says so; its writer's silence then is
-    no warning ("complete, writer stopped 3 h ago").
+    no warning ("complete, writer stopped 3 h ago"). A quiet writer is never
+    shown LIVE beside its warning.
     """
     parts = [f"[b]{escape(name)}[/b]"]
     if source:
@@ -80,7 +81,7 @@ def head_markup(
     if paused:
         extra = f" ({plural(waiting, 'row')} waiting)" if waiting else ""
         parts.append(f"[b $warning]❚❚ PAUSED{extra}[/]")
-    else:
+    elif not (live.quiet and exists and not complete):
         parts.append("[b $success]● LIVE[/]")
     if not exists:
         parts.append("[$warning]waiting for the file to appear[/]")
@@ -169,11 +170,12 @@ def rate_markup(state: BackfillState, now: datetime | None = None) -> str:
     rate_text = "- days/h" if rate is None else f"{rate:,.1f} days/h"
     if progress.total and progress.done >= progress.total:
         eta = "complete"
-    elif progress.eta is not None and not state.liveness(now).quiet:
+    elif progress.eta is not None:  # none while the writer is quiet
         eta = f"ETA {human_duration(progress.eta)}"
     else:
         eta = "ETA —"
-    return f"{progress.fraction:.1%} done  {rate_text}  {eta}"
+    inferred = "  [dim](range inferred)[/]" if progress.range_inferred else ""
+    return f"{progress.fraction:.1%} done  {rate_text}  {eta}{inferred}"
 
 
 def last_line(message: str) -> str:
