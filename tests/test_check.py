@@ -38,3 +38,17 @@ def test_check_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(main, ["check", str(other)])
     assert result.exit_code == 2
     assert "not a telemetry file" in result.output
+
+
+def test_check_says_an_older_file_is_the_older_format_and_how_to_upgrade(tmp_path: Path) -> None:
+    from telemetry import SCHEMA
+
+    path = tmp_path / "old.csv"
+    path.write_text(",".join(SCHEMA[:18]) + "\r\n" + "r,2020-01-01,,,UPLOADED" + "," * 13 + "\r\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0
+    assert f"the older format (18 of {len(SCHEMA)} columns)" in result.stdout
+    assert f"backfill-monitor upgrade {path}" in result.stdout
+    new = tmp_path / "new.csv"
+    new.write_text(",".join(SCHEMA) + "\r\n")
+    assert "older format" not in CliRunner().invoke(main, ["check", str(new)]).stdout
