@@ -366,25 +366,33 @@ def test_overlapping_cold_loads_restore_the_collector_once_the_last_ends() -> No
 
 
 def test_a_cold_load_leaves_what_it_built_in_the_oldest_generation() -> None:
-    """The first collection after a load does not walk everything it built as young."""
-    import gc
+    """The first collection after a load does not walk everything it built as young.
 
-    from telemetry import cold_load
+    In a process of its own: a thread of another test still inside a cold
+    load of its own would rightly keep the collector paused.
+    """
+    import subprocess
+    import sys
 
-    with cold_load():
-        built = [[day] for day in range(1000)]
-    oldest = {id(obj) for obj in gc.get_objects(generation=2)}
-    assert all(id(row) in oldest for row in built)
-    assert gc.get_freeze_count() == 0
-    # A process that keeps objects frozen on purpose keeps them frozen.
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        with cold_load():
-            pass
-        assert gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
+    code = """
+import gc
+from telemetry import cold_load
+
+with cold_load():
+    built = [[day] for day in range(1000)]
+oldest = {id(obj) for obj in gc.get_objects(generation=2)}
+assert all(id(row) in oldest for row in built)
+assert gc.get_freeze_count() == 0
+# A process that keeps objects frozen on purpose keeps them frozen.
+gc.freeze()
+frozen = gc.get_freeze_count()
+with cold_load():
+    pass
+assert gc.get_freeze_count() == frozen
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
 
 
 def _tail_in_reads(path: Path, max_bytes: int) -> int:
