@@ -89,3 +89,40 @@ def test_the_monitor_and_the_metrics_say_when_the_range_is_inferred(tmp_path: Pa
     head = head_markup("t.csv", "", quiet, paused=False)
     assert "LIVE" not in head and "writer quiet" in head
     assert "LIVE" in head_markup("t.csv", "", state.liveness(last), paused=False)
+
+
+def test_a_day_stalls_only_past_stale_after_not_at_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    at = T0.isoformat()
+    HistoricalTelemetry(path).append_row(
+        {"chunk_date_utc": "2020-01-01", "status": "DOWNLOAD_PENDING", "started_at_utc": at}
+    )
+    state = BackfillState.from_path(path, stale_after=timedelta(minutes=15))
+    assert state.stalled(T0 + timedelta(minutes=15)) == []
+    assert state.stalled(T0 + timedelta(minutes=15, seconds=1)) == [date(2020, 1, 1)]
+
+
+def test_the_eta_is_the_days_left_at_the_recent_rate(tmp_path: Path) -> None:
+    """Seven days finished 6 minutes apart: 6 finishes in 0.6 h, 10 days/h; 24 left, 2.4 h."""
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    for k in range(7):
+        at = (T0 + timedelta(minutes=6 * k)).isoformat()
+        day = date(2020, 1, 1 + k).isoformat()
+        store.append_row(
+            {
+                "chunk_date_utc": day,
+                "status": "UPLOADED",
+                "started_at_utc": at,
+                "finished_at_utc": at,
+            }
+        )
+    state = BackfillState.from_path(
+        path, expected_start=date(2020, 1, 1), expected_end=date(2020, 1, 31)
+    )
+    progress = state.progress(now=T0 + timedelta(minutes=36))
+    assert (progress.total, progress.done, progress.missing) == (31, 7, 24)
+    assert progress.days_per_hour is not None
+    assert abs(progress.days_per_hour - 10.0) < 1e-9
+    assert progress.eta is not None
+    assert abs(progress.eta.total_seconds() - 2.4 * 3600) < 1e-6
