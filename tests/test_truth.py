@@ -126,3 +126,17 @@ def test_the_eta_is_the_days_left_at_the_recent_rate(tmp_path: Path) -> None:
     assert abs(progress.days_per_hour - 10.0) < 1e-9
     assert progress.eta is not None
     assert abs(progress.eta.total_seconds() - 2.4 * 3600) < 1e-6
+
+
+def test_search_finds_a_day_by_its_run_id_and_nothing_else_by_it() -> None:
+    from telemetry import SCHEMA
+    from tui.widgets.pane import search_matches
+
+    values = dict.fromkeys(SCHEMA, "")
+    values.update(run_id="RUN-7F3A", status="UPLOADED", sensor_id="S1")
+    row = list(values.values())
+    day = date(2020, 1, 5)
+    assert search_matches("run-7f3a", day, row)  # the needle comes lower case
+    assert search_matches("7f3", day, row)
+    assert not search_matches("run-0000", day, row)
+    assert search_matches("2020-01-05", day, row) and search_matches("uploaded", day, row)
