@@ -47,15 +47,19 @@ def _read_until(proc: subprocess.Popen[str], done, timeout: float = 10.0) -> lis
     return lines
 
 
-def test_follow_prints_state_then_changes_then_reset(tmp_path: Path) -> None:
+def _follow_one_day(
+    tmp_path: Path, stderr: int | None = None
+) -> tuple[Path, HistoricalTelemetry, subprocess.Popen[str]]:
+    """A file with one day, and ``follow --jsonl`` on it."""
     path = tmp_path / "t.csv"
     store = HistoricalTelemetry(path)
     store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "follow", str(path), "--jsonl", "--interval", "0.2"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    argv = [sys.executable, "-m", "tui.cli", "follow", str(path), "--jsonl", "--interval", "0.2"]
+    return path, store, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True)
+
+
+def test_follow_prints_state_then_changes_then_reset(tmp_path: Path) -> None:
+    path, store, proc = _follow_one_day(tmp_path)
     try:
         first = _read_lines(proc, 1)
         assert first == [
@@ -197,15 +201,7 @@ def test_follow_says_when_the_writer_goes_quiet_and_when_it_resumes(tmp_path: Pa
 
 
 def test_a_file_that_stops_being_telemetry_is_followed_on_and_said_once(tmp_path: Path) -> None:
-    path = tmp_path / "t.csv"
-    store = HistoricalTelemetry(path)
-    store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "follow", str(path), "--jsonl", "--interval", "0.2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    path, _, proc = _follow_one_day(tmp_path, stderr=subprocess.PIPE)
     try:
         assert [line["date"] for line in _read_lines(proc, 1)] == ["2020-01-01"]
         path.write_text("name,age\nbob,3\n")

@@ -131,7 +131,11 @@ class FileFollower:
                 elif step.records or (step.malformed and not step.loading):
                     changed = True
                     if self.source == ("", ""):  # the first row that names them
-                        self.source = _newest_labels(live.state) or ("", "")
+                        for record in reversed(step.records):
+                            values = record.values
+                            if values[_SENSOR] or values[_DESCRIPTOR]:
+                                self.source = (values[_SENSOR], values[_DESCRIPTOR])
+                                break
             if step.caught_up:
                 break
         if changed:
