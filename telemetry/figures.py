@@ -8,7 +8,7 @@ import math
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from .rules import OPENS_ATTEMPT
 from .schema import COLUMN
@@ -171,6 +171,14 @@ class FailureGroup:
     sample_message: str
     #: Days of the group by the phase they failed in, most first.
     phases: dict[str, int] = field(default_factory=dict)
+    #: When each day last failed (its latest row's finish, else start), by day;
+    #: ``None`` where neither timestamp parses.
+    failed_at: dict[date, datetime | None] = field(default_factory=dict)
+
+    @property
+    def last_failed_at(self) -> datetime | None:
+        """The most recent failure of the group, or ``None`` if none has a timestamp."""
+        return max(filter(None, self.failed_at.values()), default=None)
 
     @property
     def phase_text(self) -> str:

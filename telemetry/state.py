@@ -814,24 +814,35 @@ class BackfillState:
         """Days whose latest status is FAILED, by ``error_type``: one count per type, no sorting."""
         return {error_type: len(days) for error_type, days in self._figures.failed.items() if days}
 
-    def failures(self) -> list[FailureGroup]:
-        """Days whose latest status is FAILED, grouped by ``error_type``, biggest first."""
+    def failures(self, *, recent_first: bool = False) -> list[FailureGroup]:
+        """Days whose latest status is FAILED, grouped by ``error_type``.
+
+        Biggest first; with ``recent_first``, the group that failed most
+        recently first (groups without a timestamp last), then biggest.
+        """
         groups = []
+        finished, started = COLUMN["finished_at_utc"], COLUMN["started_at_utc"]
         for error_type, days in self._figures.failed.items():
             ordered = sorted(days)
-            sample = ordered[-1]
-            phases = Counter(phase_of(_values(self._slots[day].keep)) for day in ordered)
+            rows = [_values(self._slots[day].keep) for day in ordered]
             groups.append(
                 FailureGroup(
                     error_type=error_type,
                     days=ordered,
                     runs=day_runs(ordered),
-                    sample_day=sample,
-                    sample_message=_values(self._slots[sample].keep)[COLUMN["error_message"]],
-                    phases=dict(phases.most_common()),
+                    sample_day=ordered[-1],
+                    sample_message=rows[-1][COLUMN["error_message"]],
+                    phases=dict(Counter(map(phase_of, rows)).most_common()),
+                    failed_at={
+                        day: parse_instant(values[finished]) or parse_instant(values[started])
+                        for day, values in zip(ordered, rows, strict=True)
+                    },
                 )
             )
         groups.sort(key=lambda g: (-g.count, g.error_type))
+        if recent_first:
+            never = datetime.min.replace(tzinfo=timezone.utc)
+            groups.sort(key=lambda g: g.last_failed_at or never, reverse=True)
         return groups
 
     @property

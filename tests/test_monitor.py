@@ -375,9 +375,14 @@ async def test_n_and_shift_n_step_through_failed_days(tmp_path: Path) -> None:
             await pilot.press("n")
             seen.append(calendar.cursor)
         assert seen == sorted(FAILED_DAYS)
-        await pilot.press("n")
+        await pilot.press("n")  # past the last one: back to the first, and it says so
         await pilot.pause()
-        assert calendar.cursor == max(FAILED_DAYS) and "no failed day" in notes(app)
+        assert calendar.cursor == min(FAILED_DAYS)
+        assert "past the last failed day: back to the first" in notes(app)
+        await pilot.press("N")  # and the other way round
+        await pilot.pause()
+        assert calendar.cursor == max(FAILED_DAYS)
+        assert "past the first failed day: back to the last" in notes(app)
         await pilot.press("N")
         assert calendar.cursor == date(2020, 1, 20)
 
@@ -396,6 +401,8 @@ async def test_s_filters_by_status_and_dims_the_others(tmp_path: Path) -> None:
             assert not ("✗" in segment.text and dim)  # failed days stand out
             assert not ("■" in segment.text and not dim)  # the others are dimmed
         assert any("✗" in s.text for s in jan)
+        await pilot.press("s")
+        assert calendar.status_filter == "stalled"
         await pilot.press("s", "s")
         assert calendar.status_filter == "missing"
         await pilot.press("home", "n")
@@ -541,17 +548,33 @@ async def test_command_palette_offers_the_main_screen_actions(tmp_path: Path) ->
         for title in (
             "Go to date",
             "Search",
-            "Next failed day",
+            "Next day",
             "Status filter",
             "Only matching months",
             "Open day in pager",
             "Colour mode",
         ):
             assert title in commands
-        commands["Colour mode"].callback()
+        await commands["Colour mode"].callback()
         assert calendar.mode == "availability"
-        commands["Export resume plan"].callback()
+        await commands["Export resume plan"].callback()
         assert (tmp_path / "telemetry.resume-plan.txt").exists()
+
+
+async def test_a_file_that_is_not_telemetry_is_not_the_first_tab_and_is_marked(
+    tmp_path: Path,
+) -> None:
+    notes_csv, good = tmp_path / "a-notes.csv", tmp_path / "b.csv"
+    notes_csv.write_text("name,age\nbob,3\n")
+    write_rows(good, [row(date(2020, 1, 1), "UPLOADED", 1)])
+    app = MonitorApp([notes_csv, good], clock=lambda: T0)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_until(pilot, lambda: app.pane.state.rows == 1)
+        assert app.pane.path == good  # the first tab, on show, is the telemetry
+        tabs = app.query_one(TabbedContent)
+        assert await wait_until(pilot, lambda: "⚠" in str(tabs.get_tab("tab-1").label))
+        assert str(tabs.get_tab("tab-1").label).startswith("a-notes.csv")
+        assert "⚠" not in str(tabs.get_tab("tab-0").label)
 
 
 async def test_two_files_open_as_two_tabs(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -100,6 +102,8 @@ RETRIED_DAY = date(2020, 1, 2)
 SKIPPED_DAY = date(2020, 1, 6)
 TIMEOUT_DAYS = [date(2020, 1, 3), date(2020, 1, 4), date(2020, 1, 5), date(2020, 1, 8)]
 HTTP_DAY = date(2020, 1, 7)
+#: When HTTP_DAY failed, as the failures view shows a failure days old.
+HTTP_FAILED_AT = "2021-03-01 06:05"
 
 
 def write_backfill(path: Path) -> Path:
@@ -372,19 +376,21 @@ async def test_failures_groups_counts_and_runs(backfill: tuple[BackfillState, Pa
         screen = app.screen
         assert isinstance(screen, FailuresScreen)
         groups = table_rows(screen.query_one("#groups", DataTable))
-        assert [row[:6] for row in groups] == [
+        # The writer is long gone (quiet): the biggest group first.
+        assert [row[:7] for row in groups] == [
             [
                 "TimeoutError",
                 "download",
                 "4",
+                "2021-03-01 07:05",
                 "2020-01-03",
                 "2020-01-08",
                 "2020-01-03..2020-01-05, 2020-01-08",
             ],
-            ["HTTPError", "download", "1", "2020-01-07", "2020-01-07", "2020-01-07"],
+            ["HTTPError", "download", "1", HTTP_FAILED_AT] + ["2020-01-07"] * 3,
         ]
-        assert groups[0][6] == "TimeoutError: read timed out after 300s"
-        assert groups[1][6].startswith("HTTPError: 503 Service Unavailable")
+        assert groups[0][7] == "TimeoutError: read timed out after 300s"
+        assert groups[1][7].startswith("HTTPError: 503 Service Unavailable")
         # Neither the retried day (now uploaded) nor the skipped day is a failure.
         days = table_rows(screen.query_one("#days", DataTable))
         assert [row[0] for row in days] == [d.isoformat() for d in TIMEOUT_DAYS]
@@ -393,7 +399,32 @@ async def test_failures_groups_counts_and_runs(backfill: tuple[BackfillState, Pa
         )
         await pilot.press("down")
         days = table_rows(screen.query_one("#days", DataTable))
-        assert days == [["2020-01-07", "1", HTTP_503[:79] + "…"]]
+        assert days == [["2020-01-07", "1", HTTP_FAILED_AT, HTTP_503[:79] + "…"]]
+
+
+async def test_failures_of_a_live_backfill_come_most_recent_first(tmp_path: Path) -> None:
+    path = write_backfill(tmp_path / "telemetry.csv")
+    late = date(2020, 1, 20)  # a one-day group that failed a minute ago
+    _append(path, _failed(late, 0, "SSLError", "SSLError: handshake failed"))
+    state = BackfillState.from_path(path)
+    now = datetime.fromisoformat(_instant(late, 6))
+    app = ScreenHost(lambda: FailuresScreen(state, path, clock=lambda: now))
+    async with app.run_test(size=(180, 48)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen) and screen.recent_first  # the writer is live
+        groups = table_rows(screen.query_one("#groups", DataTable))
+        assert [(row[0], row[3]) for row in groups] == [
+            ("SSLError", "1 min ago"),
+            ("TimeoutError", "12 h 1 min ago"),
+            ("HTTPError", "13 h 1 min ago"),
+        ]
+        days = table_rows(screen.query_one("#days", DataTable))
+        assert days[0][:3] == ["2020-01-20", "1", "1 min ago"]  # each day's last failure
+        await pilot.press("O")  # by size instead
+        groups = table_rows(screen.query_one("#groups", DataTable))
+        assert [row[0] for row in groups] == ["TimeoutError", "HTTPError", "SSLError"]
+        assert "biggest first" in str(screen.query_one("#failures-title", Static).render())
 
 
 async def test_failures_enter_opens_the_day(backfill: tuple[BackfillState, Path]) -> None:
@@ -431,11 +462,12 @@ async def test_failures_follow_the_live_state(tmp_path: Path) -> None:
         _catch_up(state, tail)
         await pilot.pause(1.3)
         groups = table_rows(screen.query_one("#groups", DataTable))
-        assert [row[:6] for row in groups] == [
+        assert [row[:7] for row in groups] == [
             [
                 "TimeoutError",
                 "download",
                 "5",
+                "2021-03-01 09:05",
                 "2020-01-03",
                 "2020-01-10",
                 "2020-01-03..2020-01-05, 2020-01-08, 2020-01-10",
@@ -471,7 +503,7 @@ async def test_malformed_lists_line_numbers_and_reasons(tmp_path: Path) -> None:
     HistoricalTelemetry(path).append_row(_row(date(2020, 1, 10), "DOWNLOAD_PENDING", "x"))
     state = BackfillState.from_path(path)
     assert len(state.malformed) == 1
-    app = ScreenHost(lambda: MalformedScreen(state))
+    app = ScreenHost(lambda: MalformedScreen(state, path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         rows = table_rows(app.screen.query_one("#malformed", DataTable))
@@ -481,13 +513,16 @@ async def test_malformed_lists_line_numbers_and_reasons(tmp_path: Path) -> None:
         assert reason == state.malformed[0].reason and reason
         assert int(byte_offset) == offset
         assert "1 malformed row" in str(app.screen.query_one("#malformed-title", Static).render())
+        raw = app.screen.query_one("#raw", Static)  # the record as it is in the file
+        assert await wait_for(pilot, lambda: "not,a telemetry" in str(raw.render()))
+        assert str(raw.render()) == "this is not,a telemetry row\\r\\n"
         await pilot.press("escape")
         assert not isinstance(app.screen, MalformedScreen)
 
 
 async def test_malformed_empty_state(backfill: tuple[BackfillState, Path]) -> None:
-    state, _ = backfill
-    app = ScreenHost(lambda: MalformedScreen(state))
+    state, path = backfill
+    app = ScreenHost(lambda: MalformedScreen(state, path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert str(app.screen.query_one("#malformed-empty", Static).render()) == (
@@ -502,8 +537,10 @@ async def test_help_lists_the_keys_and_legend() -> None:
         keys = str(app.screen.query_one("#help-keys", Static).render())
         for key, meaning in [
             ("PgUp / PgDn", "month"),
-            ("g", "go to a date"),
+            ("g", "go to a day or a month"),
             ("n / N", "failed day"),
+            ("t", "live feed"),
+            ("*", "every attempt"),
             ("s", "filter by status"),
             ("c", "colour by status"),
             ("e", "export"),
@@ -565,3 +602,53 @@ async def test_monitor_keys_open_every_screen(tmp_path: Path) -> None:
         await until(lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("question_mark")
         await until(lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_day_detail_opens_a_long_traceback_at_its_exception_line(tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.csv"
+    frames = "".join(f'  File "lib{k}.py", line {k}, in call\n    step_{k}()\n' for k in range(40))
+    message = f"Traceback (most recent call last):\n{frames}ConnectionResetError: peer reset"
+    day = date(2020, 1, 3)
+    _append(path, _failed(day, 0, "ConnectionResetError", message))
+    state = BackfillState.from_path(path)
+    app = ScreenHost(lambda: DayDetailScreen(state, path, day))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        area = app.screen.query_one("#message", TextArea)
+        assert await wait_for(pilot, lambda: area.scroll_y == area.max_scroll_y > 0)
+        shown = "\n".join(
+            "".join(seg.text for seg in area.render_line(y)) for y in range(area.size.height)
+        )
+        assert "ConnectionResetError: peer reset" in shown  # on screen, not below it
+        assert "Traceback (most recent call last)" not in shown
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.binary(max_size=60),
+    line=st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=40),
+    after=st.binary(max_size=60),
+)
+def test_raw_text_is_the_record_up_to_its_line_end(
+    tmp_path_factory: pytest.TempPathFactory, before: bytes, line: str, after: bytes
+) -> None:
+    from tui.screens.malformed import raw_text
+
+    path = tmp_path_factory.mktemp("raw") / "t.csv"
+    path.write_bytes(before + line.encode() + b"\n" + after)
+    if line.isprintable():  # printable text shows as it is, then its newline escaped
+        assert raw_text(path, len(before), limit=200) == line + "\\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300), offset=st.integers(0, 300), limit=st.integers(1, 64))
+def test_raw_text_shows_any_bytes_printably_and_bounded(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, offset: int, limit: int
+) -> None:
+    from tui.screens.malformed import raw_text
+
+    path = tmp_path_factory.mktemp("raw") / "t.csv"
+    path.write_bytes(data)
+    shown = raw_text(path, offset, limit)
+    assert all(c.isprintable() or c == " " for c in shown)
+    assert len(shown) <= 4 * limit + 1  # each byte escaped at most as \\xNN, and the …

@@ -63,8 +63,8 @@ def test_failures_snapshot(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
 def test_malformed_snapshot(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """One garbage line at the end of the file."""
-    state, _ = _backfill(tmp_path, garbage=True)
-    app = ScreenHost(lambda: MalformedScreen(state))
+    state, path = _backfill(tmp_path, garbage=True)
+    app = ScreenHost(lambda: MalformedScreen(state, path))
     assert snap_compare(app, terminal_size=SIZE, run_before=_settled())
 
 

@@ -85,6 +85,9 @@ def watch(
       colour_mode = availability
       bell = no
       alert_on = stalled, quiet, failed
+      feed_lines = 1000
+      start = 2020-01-01
+      end = 2024-12-31
 
     \b
     Examples:
@@ -92,11 +95,12 @@ def watch(
       backfill-monitor watch /data/telemetry/ --start 2020-01-01 --end 2024-12-31
       backfill-monitor watch a.csv b.csv --poll --stale-after 30m --no-bell
     """
+    config = _config()
+    start, end = start or config.start, end or config.end
     check_range(start, end, "--start", "--end")
     paths = telemetry_files(files)
     from .monitor import MonitorApp
 
-    config = _config()
     MonitorApp(
         paths,
         poll=poll,

@@ -9,6 +9,9 @@
     colour_mode = availability
     bell = no
     alert_on = stalled, quiet, failed
+    feed_lines = 1000
+    start = 2020-01-01
+    end = 2024-12-31
 
 Every key is optional; command-line options win over the file.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import configparser
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from .options import parse_duration
@@ -26,6 +29,8 @@ from .options import parse_duration
 ALERT_EVENTS = ("failed", "stalled", "quiet")
 #: The calendar's colour modes (``tui.widgets.calendar.MODES``, without importing Textual).
 COLOUR_MODES = ("status", "availability", "duration", "attempts")
+#: The most lines the live feed may be asked to keep.
+MAX_FEED_LINES = 100_000
 
 
 def config_path() -> Path:
@@ -44,6 +49,11 @@ class MonitorConfig:
     colour_mode: str = "status"
     bell: bool = True
     alert_on: frozenset[str] = field(default_factory=lambda: frozenset({"stalled", "quiet"}))
+    #: Attempts the live feed keeps (and failed attempts, apart).
+    feed_lines: int = 200
+    #: The expected range of days, where ``--start`` / ``--end`` do not set it.
+    start: date | None = None
+    end: date | None = None
 
 
 def load_config(path: Path | None = None) -> MonitorConfig:
@@ -62,13 +72,29 @@ def load_config(path: Path | None = None) -> MonitorConfig:
     if not parser.has_section("monitor"):
         return MonitorConfig()
     section = parser["monitor"]
-    unknown = set(section) - {"theme", "stale_after", "colour_mode", "bell", "alert_on"}
+    known = {
+        "theme",
+        "stale_after",
+        "colour_mode",
+        "bell",
+        "alert_on",
+        "feed_lines",
+        "start",
+        "end",
+    }
+    unknown = set(section) - known
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in [monitor]")
     try:
         stale = section.get("stale_after")
         stale_after = parse_duration(stale) if stale else None
         bell = section.getboolean("bell", fallback=True)
+        feed_lines = section.getint("feed_lines", fallback=200)
+        if not 1 <= feed_lines <= MAX_FEED_LINES:
+            raise ValueError(f"feed_lines: {feed_lines} is not between 1 and {MAX_FEED_LINES:,}")
+        start, end = (_day(section, key) for key in ("start", "end"))
+        if start is not None and end is not None and start > end:
+            raise ValueError(f"start {start} is after end {end}")
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     mode = section.get("colour_mode", "status").strip()
@@ -80,4 +106,14 @@ def load_config(path: Path | None = None) -> MonitorConfig:
         bad = ", ".join(sorted(events - set(ALERT_EVENTS)))
         raise ValueError(f"{path}: alert_on: {bad} is not one of {', '.join(ALERT_EVENTS)}")
     theme = section.get("theme") or None
-    return MonitorConfig(theme, stale_after, mode, bell, events)
+    return MonitorConfig(theme, stale_after, mode, bell, events, feed_lines, start, end)
+
+
+def _day(section: configparser.SectionProxy, key: str) -> date | None:
+    text = section.get(key, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{key}: {text!r} is not a date (YYYY-MM-DD)") from None

@@ -12,37 +12,55 @@ import contextlib
 import signal
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from telemetry import BackfillState
+from telemetry import BackfillState, TelemetryFormatError
+from telemetry.records import read_header
 
+from .actions import bindings, commands
 from .config import MonitorConfig
 from .widgets.pane import Clock, MonitorPane, utc_now
+
+#: Bytes of a file read to tell whether it is telemetry before opening its tab.
+SNIFF_BYTES = 64 << 10
+
+
+def looks_like_telemetry(path: Path) -> bool:
+    """Whether ``path``'s first bytes are (or may yet become) a telemetry file.
+
+    False only for a file whose header is there and is not telemetry's; an
+    empty, missing or unreadable file may still become one.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+        read_header(head)
+    except TelemetryFormatError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 class MonitorApp(App[None]):
     """Follows one or more telemetry files and shows where each backfill stands.
 
-    ``paths`` is one file or several (one tab each). ``clock`` returns "now"
+    ``paths`` is one file or several (one tab each, files that are not
+    telemetry last: see :func:`looks_like_telemetry`). ``clock`` returns "now"
     as an aware datetime: pass a constant for deterministic snapshots.
     ``start``/``end`` fix the expected range of days of every file.
     """
 
     TITLE = "backfill-monitor"
     CSS_PATH = "monitor.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
-        Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
-        *(Binding(str(n), f"tab_number({n})", f"Tab {n}", show=False) for n in range(1, 10)),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 
     def __init__(
         self,
@@ -59,7 +77,9 @@ class MonitorApp(App[None]):
         super().__init__()
         self.config = config or MonitorConfig()
         self.bell_on_alert = self.config.bell if bell is None else bell
-        self.paths = [paths] if isinstance(paths, Path) else list(paths)
+        paths = [paths] if isinstance(paths, Path) else list(paths)
+        # The files that are not telemetry go last: never the tab shown first.
+        self.paths = sorted(paths, key=lambda path: not looks_like_telemetry(path))
         self.poll = poll
         self.stale_after = stale_after
         self.start = start
@@ -77,6 +97,7 @@ class MonitorApp(App[None]):
             alert_on=self.config.alert_on,
             bell=self.bell_on_alert,
             colour_mode=self.config.colour_mode,
+            feed_lines=self.config.feed_lines,
             id=f"pane-{index}",
         )
 
@@ -172,53 +193,6 @@ class MonitorApp(App[None]):
         if not self.panes:
             return
         pane = self.pane
-        commands = (
-            ("Go to date", "Jump to a day (YYYY-MM-DD)", pane.action_goto),
-            (
-                "Search",
-                "Find days by error message, type, run id, status or date (/)",
-                pane.action_search,
-            ),
-            (
-                "Next failed day",
-                "Select the next search hit, filtered or failed day (n)",
-                lambda: pane.action_next_failed(1),
-            ),
-            (
-                "Previous failed day",
-                "Select the previous search hit, filtered or failed day (N)",
-                lambda: pane.action_next_failed(-1),
-            ),
-            ("Status filter", "Cycle the status filter (s)", pane.action_cycle_filter),
-            (
-                "Only matching months",
-                "Fold the calendar to the months with a search hit or filtered day (v)",
-                pane.action_fold,
-            ),
-            (
-                "Open day in pager",
-                "The selected day's rows and full error messages in $PAGER (o)",
-                pane.action_page,
-            ),
-            (
-                "Colour mode",
-                "Cycle status / availability / duration / attempts (c)",
-                pane.action_cycle_mode,
-            ),
-            (
-                "Export resume plan",
-                "Write what a restart would redo, stalled days included, to a file (e)",
-                pane.action_export,
-            ),
-            ("Pause / resume", "Stop or resume applying new rows (p)", pane.action_pause),
-            ("Failures", "Failed days grouped by error type (f)", pane.action_failures),
-            ("Malformed rows", "Rows every reader skipped (m)", pane.action_malformed),
-            (
-                "Day detail",
-                "Every attempt of the selected day (Enter)",
-                pane.calendar.action_select,
-            ),
-            ("Keys", "Keys and the calendar legend (?)", pane.action_help),
-        )
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
+        for where, target in (("pane", pane), ("calendar", pane.calendar)):
+            for title, help_text, action in commands(where):
+                yield SystemCommand(title, help_text, partial(target.run_action, action))

@@ -2,7 +2,7 @@
 
 Okabe-Ito colours (colour-blind safe), and a glyph that reads without colour
 too. Skipped days are grey, never the failure colour. The calendar, its
-legend and the help screen take them from here.
+legends, the help screen, the live feed and day detail take them from here.
 """
 
 from __future__ import annotations
@@ -25,12 +25,20 @@ STALLED: tuple[str, str] = ("!", "#CC79A7")
 
 #: (glyph, colour, meaning) of the status mode, in legend order.
 STATUS_LEGEND: tuple[tuple[str, str, str], ...] = (
-    ("■", "#009E73", "uploaded"),
-    ("▪", "#56B4E9", "processed"),
-    ("▫", "#0072B2", "downloaded"),
-    ("~", "#999999", "skipped"),
-    ("✗", "#D55E00", "failed"),
-    ("…", "#E69F00", "pending"),
-    ("!", "#CC79A7", "stalled"),
-    ("·", "#7F7F7F", "missing"),
+    (*STYLE["UPLOADED"], "uploaded"),
+    (*STYLE["PROCESSED"], "processed"),
+    (*STYLE["DOWNLOADED"], "downloaded"),
+    (*STYLE["SKIPPED_NO_DATA"], "skipped"),
+    (*STYLE["FAILED"], "failed"),
+    (*STYLE["DOWNLOAD_PENDING"], "pending"),
+    (*STALLED, "stalled"),
+    (*STYLE[None], "missing"),
 )
+
+
+def status_colour(status: str) -> str:
+    """The colour of ``status`` as text (the feed, day detail): bold for a failure."""
+    glyph_colour = STYLE.get(status)
+    if glyph_colour is None:
+        return ""
+    return f"bold {glyph_colour[1]}" if status == "FAILED" else glyph_colour[1]

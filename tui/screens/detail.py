@@ -16,7 +16,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
@@ -24,7 +24,9 @@ from textual.worker import get_current_worker
 
 from telemetry import COLUMN, BackfillState, Record, attempt_numbers
 
+from ..actions import bindings
 from ..pager import day_report, page, report_path, save_text
+from ..palette import status_colour
 from ..spans import plural
 from .tables import fill_table
 
@@ -78,8 +80,7 @@ def attempt_cells(record: Record, number: int, attempt: int) -> tuple[str | Text
     """
     v = record.values
     status = v[COLUMN["status"]]
-    # The monitor's colour for FAILED (Okabe-Ito vermillion), bold so it reads without colour.
-    status_cell: str | Text = Text(status, style="bold #D55E00") if status == "FAILED" else status
+    status_cell = Text(status, style=status_colour(status))  # the calendar's colours
     return (
         str(number),
         str(attempt),
@@ -127,13 +128,7 @@ class DayDetailScreen(Screen[None]):
     DayDetailScreen #message { height: 1fr; border: none; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("y", "copy_message", "Copy message"),
-        Binding("o", "page", "Pager"),
-        Binding("w", "write", "Write file"),
-        Binding("r", "reload", "Reload"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("detail")
 
     def __init__(self, state: BackfillState, path: Path | str, day: date) -> None:
         super().__init__()
@@ -272,6 +267,9 @@ class DayDetailScreen(Screen[None]):
             )
         )
         area.load_text(message or NO_MESSAGE)
+        # Open at the end: a traceback's telling line (the exception) is its last.
+        area.move_cursor((area.document.line_count - 1, 0))
+        self.call_after_refresh(area.scroll_end, animate=False, immediate=True)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Moving the cursor shows that row's message."""

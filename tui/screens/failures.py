@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from telemetry import COLUMN, BackfillState, FailureGroup
 
-from ..spans import plural
+from ..actions import bindings
+from ..spans import human_duration, plural
 from .detail import LIVE_CHECK_SECONDS, DayDetailScreen
 from .tables import fill_table
 
 _MESSAGE = COLUMN["error_message"]
-_GROUP_COLUMNS = ("error_type", "phase", "days", "first", "last", "runs", "sample message")
-_DAY_COLUMNS = ("day", "attempts", "last error")
+_GROUP_COLUMNS = (
+    "error_type",
+    "phase",
+    "days",
+    "last failed",
+    "first day",
+    "last day",
+    "runs",
+    "sample message",
+)
+_DAY_COLUMNS = ("day", "attempts", "failed at", "last error")
 
 #: Longest rendering of a group's runs before it is cut short.
 RUNS_WIDTH = 48
@@ -39,6 +49,16 @@ def first_line(message: str, width: int = SAMPLE_WIDTH) -> str:
         return ""
     line = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def failed_when(moment: datetime | None, now: datetime) -> str:
+    """When a failure happened, for an operator: ``4 min ago``, ``2020-01-05 12:04``, or ``?``."""
+    if moment is None:
+        return "?"
+    age = now - moment
+    if timedelta(0) <= age < timedelta(days=2):
+        return f"{human_duration(age)} ago"
+    return f"{moment:%Y-%m-%d %H:%M}"
 
 
 def format_runs(runs: Sequence[tuple[date, date]], width: int = RUNS_WIDTH) -> str:
@@ -65,12 +85,14 @@ def format_runs(runs: Sequence[tuple[date, date]], width: int = RUNS_WIDTH) -> s
 
 
 class FailuresScreen(Screen[None]):
-    """Failure groups (biggest first) and the days of the highlighted group.
+    """Failure groups and the days of the highlighted group.
 
-    Keys: ``escape`` back; ``enter`` on a group moves to its days, ``enter`` on
-    a day pushes :class:`DayDetailScreen` for it; ``tab`` switches tables;
+    Groups come most recent failure first while the writer is live (its
+    newest row is not quiet), else biggest first; ``O`` switches. Keys:
+    ``escape`` back; ``enter`` on a group moves to its days, ``enter`` on a
+    day pushes :class:`DayDetailScreen` for it; ``tab`` switches tables;
     ``r`` recomputes the groups from the state (also done every second when
-    the live state has applied new rows).
+    the live state has applied new rows). ``clock`` gives "now" (aware).
     """
 
     DEFAULT_CSS = """
@@ -89,18 +111,20 @@ class FailuresScreen(Screen[None]):
     FailuresScreen #days { height: 1fr; min-height: 4; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
-        # A priority binding, so the Footer shows it and DataTable's own
-        # (hidden) enter binding does not swallow it.
-        Binding("enter", "open", "Open", priority=True),
-        Binding("r", "refresh_groups", "Refresh"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("failures")
 
-    def __init__(self, state: BackfillState, path: Path | str) -> None:
+    def __init__(
+        self,
+        state: BackfillState,
+        path: Path | str,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         super().__init__()
         self.state = state
         self.path = Path(path)
+        self.clock = clock
+        #: Groups ordered by their most recent failure (True) or by size (False).
+        self.recent_first = state.rows > 0 and not state.liveness(clock()).quiet
         #: The groups shown, in table order.
         self.groups: list[FailureGroup] = []
         self._rows_seen = -1
@@ -137,12 +161,14 @@ class FailuresScreen(Screen[None]):
         previous = self.selected_group
         previous_day = self.selected_day
         self._rows_seen = self.state.rows
-        self.groups = self.state.failures()
+        self.groups = self.state.failures(recent_first=self.recent_first)
         total = sum(group.count for group in self.groups)
+        order = "most recent failure first" if self.recent_first else "biggest first"
         self.query_one("#failures-title", Static).update(
             f"{plural(total, 'failed day')} in {plural(len(self.groups), 'group')} "
-            "(latest status FAILED, by error_type)"
+            f"(latest status FAILED, by error_type; {order}, O switches)"
         )
+        now = self.clock()
         self.set_class(not self.groups, "-empty")
         fill_table(
             table,
@@ -152,6 +178,7 @@ class FailuresScreen(Screen[None]):
                     group.error_type or "(none)",
                     group.phase_text,
                     str(group.count),
+                    failed_when(group.last_failed_at, now),
                     group.first.isoformat(),
                     group.last.isoformat(),
                     format_runs(group.runs),
@@ -199,10 +226,13 @@ class FailuresScreen(Screen[None]):
             f"{group.error_type or '(no error_type)'}   enter opens a day, tab switches tables"
         )
         rows = []
+        now = self.clock()
         for day in group.days:
             values = self.state.latest_values(day)
             message = "" if values is None else values[_MESSAGE]
-            rows.append((day.isoformat(), str(self.state.attempts(day)), first_line(message, 80)))
+            attempts = str(self.state.attempts(day))
+            when = failed_when(group.failed_at.get(day), now)
+            rows.append((day.isoformat(), attempts, when, first_line(message, 80)))
         fill_table(days, _DAY_COLUMNS, rows, keys=[day.isoformat() for day in group.days])
         if keep is not None and keep in group.days:
             days.move_cursor(row=group.days.index(keep))
@@ -239,6 +269,11 @@ class FailuresScreen(Screen[None]):
         else:
             self.open_selected_day()
 
-    def action_refresh_groups(self) -> None:
+    def action_order(self) -> None:
+        """Order the groups by most recent failure, or by size."""
+        self.recent_first = not self.recent_first
+        self.refresh_groups()
+
+    def action_reload(self) -> None:
         """Recompute the groups from the live state."""
         self.refresh_groups()

@@ -7,44 +7,13 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from ..actions import MAIN, SCREENS, bindings, help_rows
 from ..palette import STATUS_LEGEND
-
-#: (keys, what they do) of the main screen, in the order the help lists them.
-MONITOR_KEYS: tuple[tuple[str, str], ...] = (
-    ("← → / h l", "previous / next day"),
-    ("↑ ↓ / k j", "previous / next month, same day of month"),
-    ("PgUp / PgDn", "a screenful of months up / down"),
-    ("Home / End", "first / last day of the calendar"),
-    ("g", "go to a date (YYYY-MM-DD, then Enter)"),
-    ("/", "search error messages, types, run ids, statuses, days"),
-    ("n / N", "next / previous hit (else filtered, else failed day)"),
-    ("Esc", "end the search"),
-    ("s", "filter by status"),
-    ("v", "only the months with matches / every month"),
-    ("c", "colour by status, availability, duration, tries"),
-    ("e", "export the resume plan (failed, missing, stalled days)"),
-    ("Enter / click", "day detail: every attempt and its error message"),
-    ("o", "the selected day's rows and errors in $PAGER"),
-    ("f", "failures grouped by error_type"),
-    ("m", "malformed rows"),
-    ("p", "pause / resume following the file"),
-    ("[ ] / 1-9", "previous / next tab, the N-th tab (several files)"),
-    ("?", "this help"),
-    ("q / Ctrl-C", "quit"),
-)
-
-#: Keys of the secondary screens.
-SCREEN_KEYS: tuple[tuple[str, str], ...] = (
-    ("Escape", "back to the previous screen"),
-    ("y", "day detail: the error message to the clipboard"),
-    ("o / w", "day detail: every row in $PAGER / in a file"),
-    ("Enter", "failures: a group's days, then open the day"),
-)
 
 _LONGER = {
     "skipped": "skipped (no data / no input)",
@@ -97,10 +66,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen .help-heading { text-style: bold; color: $accent; margin-top: 1; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Close"),
-        Binding("question_mark", "app.pop_screen", "Close", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("help")
 
     def __init__(self, legend: Sequence[tuple[str, str, str]] = DEFAULT_LEGEND) -> None:
         super().__init__()
@@ -109,9 +75,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static("Keys", classes="help-heading")
-            yield Static(key_table(MONITOR_KEYS), id="help-keys")
+            yield Static(key_table(help_rows(MAIN)), id="help-keys")
             yield Static("On other screens", classes="help-heading")
-            yield Static(key_table(SCREEN_KEYS), id="help-screen-keys")
+            yield Static(key_table(help_rows(SCREENS)), id="help-screen-keys")
             yield Static("Calendar", classes="help-heading")
             yield Static(legend_text(self.legend), id="help-legend")
             yield Static(

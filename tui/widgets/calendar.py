@@ -20,7 +20,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -36,6 +36,7 @@ from telemetry import (
     BackfillState,
 )
 
+from ..actions import bindings
 from ..palette import STALLED, STATUS_LEGEND, STYLE
 from .summary import human_seconds
 
@@ -65,10 +66,12 @@ MODE_TITLES: dict[str, str] = {
 }
 
 #: Status filters cycled by ``s``: name -> which latest statuses match
-#: (``None`` stands for a missing day). Days that do not match are dimmed.
+#: (``None`` in a set stands for a missing day; "all" matches every day and
+#: "stalled" the days marked stalled). Days that do not match are dimmed.
 FILTERS: dict[str, frozenset[str | None] | None] = {
     "all": None,
     "failed": frozenset({STATUS_FAILED}),
+    "stalled": None,  # pending for longer than stale-after: the days marked stalled
     "pending": frozenset(PENDING_STATUSES),
     "missing": frozenset({None}),
     "skipped": frozenset({STATUS_SKIPPED_NO_DATA, STATUS_SKIPPED_NO_INPUT}),
@@ -197,18 +200,7 @@ class CalendarView(ScrollView, can_focus=True):
         "calendar--label-cursor",
         "calendar--cursor",
     }
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "move(-1)", "Day", show=False),
-        Binding("right,l", "move(1)", "Day", show=False),
-        # A line is a month: up and down move one line, the same day of month.
-        Binding("up,k", "month(-1)", "Month", show=False),
-        Binding("down,j", "month(1)", "Month", show=False),
-        Binding("pageup", "page(-1)", "Page", show=False),
-        Binding("pagedown", "page(1)", "Page", show=False),
-        Binding("home", "edge(-1)", "First day", show=False),
-        Binding("end", "edge(1)", "Last day", show=False),
-        Binding("enter", "select", "Detail"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("calendar")
 
     class CursorMoved(Message):
         """The selected day changed."""
@@ -458,7 +450,10 @@ class CalendarView(ScrollView, can_focus=True):
             return
         changed = new ^ self.stalled
         self.stalled = new
-        if self.mode == "status":
+        if self.status_filter == "stalled":
+            self._refold()
+            self.redraw()
+        elif self.mode == "status":
             for line in {self.line_of(d) for d in changed}:
                 self._invalidate(line)
 
@@ -521,7 +516,10 @@ class CalendarView(ScrollView, can_focus=True):
         """True if ``day`` is a search hit (when searching) and passes status filter ``name``."""
         if self.search is not None and day not in self.search:
             return False
-        statuses = FILTERS[name or self.status_filter]
+        name = name or self.status_filter
+        if name == "stalled":
+            return day in self.stalled
+        statuses = FILTERS[name]
         return statuses is None or self.state.status_of(day) in statuses
 
     def set_search(self, days: frozenset[date] | None) -> None:
@@ -597,12 +595,27 @@ class CalendarView(ScrollView, can_focus=True):
         if self.cursor is not None:
             self.post_message(self.DaySelected(self, self.cursor))
 
-    def find(self, direction: int, predicate: Callable[[date], bool]) -> date | None:
-        """The nearest day after (1) or before (-1) the cursor for which ``predicate`` holds."""
+    def find(
+        self, direction: int, predicate: Callable[[date], bool], *, wrap: bool = False
+    ) -> date | None:
+        """The nearest day after (1) or before (-1) the cursor for which ``predicate`` holds.
+
+        With ``wrap``, a search that finds none past the cursor goes on from
+        the other end of the calendar (and may end on the cursor's own day).
+        """
         if self.cursor is None or self._first is None or self._last is None:
             return None
+        found = self._find_from(self.cursor + timedelta(days=direction), direction, predicate)
+        if found is None and wrap:
+            edge = self._first if direction > 0 else self._last
+            found = self._find_from(edge, direction, predicate)
+        return found
+
+    def _find_from(
+        self, day: date, direction: int, predicate: Callable[[date], bool]
+    ) -> date | None:
+        assert self._first is not None and self._last is not None
         step = timedelta(days=direction)
-        day = self.cursor + step
         while self._first <= day <= self._last:
             if predicate(day):
                 return day
@@ -656,6 +669,8 @@ class CalendarView(ScrollView, can_focus=True):
             if day in self.stalled:
                 return STALLED
             return STYLE.get(status, STYLE[None])
+        if status == STATUS_FAILED and self.mode != "attempts":
+            return STYLE[STATUS_FAILED]  # a failed day has no availability or time to show
         values = state.latest_values(day)
         value: float | None = None
         if values is not None:
@@ -757,6 +772,9 @@ def legend(calendar: CalendarView) -> list[tuple[str, str, str]]:
     scale = calendar.scale
     if scale is None:
         return list(STATUS_LEGEND)
-    return [(g, c, label) for (g, c), label in zip(RAMP, scale.labels, strict=True)] + [
-        (NO_VALUE_GLYPHS, NO_VALUE, "no value (status glyph)")
+    failed = [] if calendar.mode == "attempts" else [(*STYLE[STATUS_FAILED], "failed")]
+    return [
+        *((g, c, label) for (g, c), label in zip(RAMP, scale.labels, strict=True)),
+        *failed,
+        (NO_VALUE_GLYPHS, NO_VALUE, "no value (status glyph)"),
     ]

@@ -17,27 +17,18 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from telemetry import COLUMN, VALID_STATUSES, Record
+from telemetry import COLUMN, STATUS_FAILED, VALID_STATUSES, Record
 from telemetry.rules import phase_of
 
+from ..palette import status_colour
 from .summary import human_seconds
 
-#: Lines the feed keeps.
+#: Lines the feed keeps unless told (``feed_lines`` in the config).
 FEED_ROWS = 200
 #: Characters of an error message a feed line shows at most (one line each).
 MESSAGE_CHARS = 60
 
-_STATUS_STYLE = {
-    "UPLOADED": "#009e73",
-    "PROCESSED": "#56b4e9",
-    "DOWNLOADED": "#56b4e9",
-    "SKIPPED_NO_DATA": "grey62",
-    "SKIPPED_NO_INPUT": "grey62",
-    "FAILED": "bold #d55e00",
-    "DOWNLOAD_PENDING": "#e69f00",
-    "PROCESS_PENDING": "#e69f00",
-    "UPLOAD_PENDING": "#e69f00",
-}
+_STATUS = COLUMN["status"]
 _DURATION_COLUMN = {
     "download": COLUMN["download_seconds"],
     "process": COLUMN["process_seconds"],
@@ -61,7 +52,7 @@ def feed_line(values: list[str]) -> Text:
         no_wrap=True,
         overflow="ellipsis",
     )
-    line.append(f"{status or '(none)':<16}", style=_STATUS_STYLE.get(status, ""))
+    line.append(f"{status or '(none)':<16}", style=status_colour(status))
     line.append(f" {duration:>6} {values[COLUMN['error_type']]}")
     message = values[COLUMN["error_message"]].strip()
     if message:  # its last line says most (a traceback ends with the exception)
@@ -85,41 +76,71 @@ class LiveFeed(OptionList):
             super().__init__()
             self.day = day
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, lines: int = FEED_ROWS, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "latest attempts"
-        self._rows: deque[tuple[date, list[str]]] = deque(maxlen=FEED_ROWS)
+        #: Whether only failed attempts are shown (the newest ``lines`` of them).
+        self.failures_only = False
+        self._rows: deque[tuple[date, list[str]]] = deque(maxlen=lines)
+        self._failures: deque[tuple[date, list[str]]] = deque(maxlen=lines)
+        self._title()
+
+    @property
+    def lines(self) -> int:
+        """How many attempts (and, apart, failed attempts) the feed keeps."""
+        return self._rows.maxlen or 0
+
+    def _title(self) -> None:
+        self.border_title = "latest failures (x: all)" if self.failures_only else "latest attempts"
 
     def add(self, records: Iterable[Record], *, redraw: bool = True) -> None:
-        """Note rows read (only the newest :data:`FEED_ROWS` are kept); redraw if ``redraw``.
+        """Note rows read (only the newest :attr:`lines` are kept); redraw if ``redraw``.
 
         A big file's first load adds its batches without redrawing, then
         calls :meth:`redraw` once.
         """
-        tail = list(records)[-FEED_ROWS:]
-        self._rows.extend((r.day, r.values) for r in tail)
-        if tail and redraw:
+        self.add_rows(((r.day, r.values) for r in records), redraw=redraw)
+
+    def add_rows(
+        self,
+        rows: Iterable[tuple[date, list[str]]],
+        *,
+        failed: list[tuple[date, list[str]]] | None = None,
+        redraw: bool = True,
+    ) -> None:
+        """Like :meth:`add`, for rows given as their day and values.
+
+        ``failed`` gives the failed attempts among newer rows than ``rows``
+        shows (a bulk load hands over only the newest rows); by default the
+        failed ones of ``rows``.
+        """
+        tail = list(rows)
+        self._rows.extend(tail[-self.lines :])
+        if failed is None:
+            failed = [row for row in tail if row[1][_STATUS] == STATUS_FAILED]
+        self._failures.extend(failed[-self.lines :])
+        if redraw and (failed if self.failures_only else tail):
             self.redraw()
 
-    def add_rows(self, rows: Iterable[tuple[date, list[str]]], *, redraw: bool = True) -> None:
-        """Like :meth:`add`, for rows given as their day and values."""
-        tail = list(rows)[-FEED_ROWS:]
-        self._rows.extend(tail)
-        if tail and redraw:
-            self.redraw()
+    def show_failures_only(self, on: bool) -> None:
+        """Show only failed attempts (``on``) or every attempt."""
+        self.failures_only = on
+        self._title()
+        self.redraw()
 
     def clear_feed(self) -> None:
         """Forget every line (the file was reset)."""
         self._rows.clear()
+        self._failures.clear()
         self.redraw()
 
     def redraw(self) -> None:
         """Show the kept lines, newest first (the highlighted line stays where it was)."""
         highlighted = self.highlighted
         self.clear_options()
+        rows = self._failures if self.failures_only else self._rows
         self.add_options(
             Option(feed_line(values), id=f"{k}:{day.isoformat()}")
-            for k, (day, values) in enumerate(reversed(self._rows))
+            for k, (day, values) in enumerate(reversed(rows))
         )
         if highlighted is not None and self.option_count:
             self.highlighted = min(highlighted, self.option_count - 1)

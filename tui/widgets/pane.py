@@ -14,14 +14,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.message import Message
@@ -40,11 +40,12 @@ from telemetry import (
 )
 from telemetry.segments import Segment
 
+from ..actions import bindings
 from ..follow import hub, wakeups
 from ..pager import day_report, page, report_path, save_text
 from ..palette import STATUS_LEGEND
 from ..spans import human_duration, plural
-from .calendar import FILTERS, LABEL_WIDTH, MODE_TITLES, CalendarView, legend
+from .calendar import LABEL_WIDTH, MODE_TITLES, CalendarView, legend
 from .feed import FEED_ROWS, LiveFeed
 from .summary import (
     DownloadPercentiles,
@@ -71,10 +72,18 @@ TREND_BARS = 160
 DURATION_BUCKETS = 48
 #: Seconds between two recomputations of the duration chart while rows arrive.
 DURATIONS_EVERY = 10.0
+#: Bytes the every-attempt search reads per step.
+SEARCH_BYTES = 4 << 20
 #: Seconds a reset banner stays up.
 BANNER_SECONDS = 30.0
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MONTH = re.compile(r"^\d{4}-\d{2}$")
+#: The search box's prompt: the latest rows (False) or every attempt (True).
+SEARCH_PROMPTS = {
+    False: "search the latest rows: messages, types, run ids, statuses, days; Enter",
+    True: "search EVERY attempt of each day: messages, types, run ids, statuses; Enter",
+}
 
 Clock = Callable[[], datetime]
 
@@ -111,8 +120,11 @@ def search_matches(needle: str, day: date, values: list[str]) -> bool:
     )
 
 
-def tab_badge(failed: int, stalled: int, quiet: bool) -> str:
-    """What a file's tab label adds to its name: ``✗3 !1 ⏸`` (failed, stalled, quiet)."""
+def tab_badge(failed: int, stalled: int, quiet: bool, error: bool = False) -> str:
+    """What a file's tab label adds to its name: ``✗3 !1 ⏸`` (failed, stalled, quiet),
+    or ``⚠ not telemetry`` (``error``: the file is not telemetry, nothing else is shown)."""
+    if error:
+        return "⚠ not telemetry"
     parts = [f"✗{failed:,}"] if failed else []
     if stalled:
         parts.append(f"!{stalled:,}")
@@ -136,23 +148,7 @@ class MonitorPane(Vertical):
 
     # The footer shows these in this order and cuts what does not fit: the
     # keys an operator needs first come first (all are in help and the palette).
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "app.quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("f", "failures", "Failures"),
-        Binding("g", "goto", "Go to"),
-        Binding("slash", "search", "Search"),
-        Binding("n", "next_failed(1)", "Next"),
-        Binding("N", "next_failed(-1)", "Previous", show=False),
-        Binding("s", "cycle_filter", "Filter"),
-        Binding("c", "cycle_mode", "Colour"),
-        Binding("e", "export", "Export"),
-        Binding("p", "pause", "Pause"),
-        Binding("o", "page", "Pager", show=False),
-        Binding("v", "fold", "Only matching months", show=False),
-        Binding("m", "malformed", "Malformed", show=False),
-        Binding("escape", "cancel_goto", "Cancel", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("pane")
 
     class BadgeChanged(Message):
         """The pane's badge (failed and stalled days, a quiet writer) changed."""
@@ -174,10 +170,17 @@ class MonitorPane(Vertical):
         alert_on: frozenset[str] = frozenset({"stalled", "quiet"}),
         bell: bool = True,
         colour_mode: str = "status",
+        feed_lines: int = FEED_ROWS,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.path = path
+        self.feed_lines = feed_lines
+        #: The side panel shown (True) or hidden (False) by ``t``; None: by the width.
+        self.side: bool | None = None
+        #: Whether the search looks at every attempt of each day, not only the latest.
+        self.search_every = False
+        self._search_cursor: date | None = None  # where the search last put the cursor
         #: Events that raise an alert (a toast, and the bell if ``bell``):
         #: "failed" (a day turns FAILED), "stalled" (a day stalls), "quiet".
         self.alert_on = alert_on
@@ -205,6 +208,7 @@ class MonitorPane(Vertical):
         self._shown: dict[str, str] = {}
         self._changed: set[date] = set()
         self._drawn_at = 0.0
+        self._load_shown_at = 0.0
         self.percentiles = DownloadPercentiles()
         self._figures_at = 0.0
         self._banner_timer: Timer | None = None
@@ -269,17 +273,14 @@ class MonitorPane(Vertical):
         with Horizontal(id="body"):
             yield CalendarView(self.state, id="calendar")
             with Vertical(id="side"):
-                yield LiveFeed(id="feed")
+                yield LiveFeed(lines=self.feed_lines, id="feed")
                 yield Static(id="trend-label")
                 yield Sparkline([], id="trend")
                 yield Static(chart_label(None), id="durations-label")
                 yield DurationChart(id="durations")
         yield Static(id="day")
         yield Input(placeholder="go to YYYY-MM-DD, Enter", id="goto")
-        yield Input(
-            placeholder="search error messages, types, run ids, statuses, days; Enter",
-            id="search",
-        )
+        yield Input(placeholder=SEARCH_PROMPTS[False], id="search")
 
     @property
     def calendar(self) -> CalendarView:
@@ -293,9 +294,25 @@ class MonitorPane(Vertical):
 
     def on_resize(self, event: events.Resize) -> None:
         """The side panel (live feed, trend) takes the right of the calendar on wide terminals."""
-        wide = event.size.width >= WIDE
-        self.query_one("#side").display = wide
-        self.set_class(wide, "-wide")
+        self._place_side()
+
+    def _place_side(self) -> None:
+        """Show the side panel beside the calendar when wide (or asked), or in its
+        place when asked for on a narrow terminal."""
+        wide = self.size.width >= WIDE
+        shown = wide if self.side is None else self.side
+        alone = shown and not wide
+        was = self.query_one("#side").display
+        self.query_one("#side").display = shown
+        self.set_class(shown and wide, "-wide")
+        self.set_class(alone, "-side-only")
+        if alone and self.calendar.has_focus:
+            self.feed.focus()  # arrows move through the attempts, Enter opens a day
+        elif not alone and self.feed.has_focus and not wide:
+            self.calendar.focus()
+        if shown and not was:
+            self.feed.redraw()
+            self._figures_due = True
 
     def on_live_feed_day_chosen(self, event: LiveFeed.DayChosen) -> None:
         """A line of the live feed was chosen: open its day."""
@@ -358,9 +375,11 @@ class MonitorPane(Vertical):
             if self._error != step.error:
                 self._error = step.error
                 self.show_banner(f"✗ {step.error}: showing nothing until it is one", sticky=True)
+                self._figures_due = True  # the tab's mark
         elif self._error is not None:
             self._error = None  # telemetry again (rewritten in place)
             self.hide_banner()
+            self._figures_due = True
         if self.paused and (step.records or step.segments or step.malformed or step.loaded):
             self._waiting.append(step)
             self.refresh_figures(full=False)  # the count of rows waiting
@@ -379,7 +398,7 @@ class MonitorPane(Vertical):
         changes = self.live.apply(step).changed
         changed = set(changes)
         if self.calendar.search is not None and changed:
-            self._search_live(changed)
+            self._search_live(changed, [(r.day, r.values) for r in step.records])
         self.feed.add(step.records, redraw=self.loaded)
         if self.loaded and "failed" in self.alert_on:
             failed = sorted(
@@ -402,9 +421,10 @@ class MonitorPane(Vertical):
         days = {day for segment in step.segments for day in segment.days}
         self._changed |= days
         if self.calendar.search is not None and days:
-            self._search_live(days)
-        last = _last_rows(step.segments)
-        self.feed.add_rows(last, redraw=False)
+            self._search_live(days, step.segments)
+        last = _last_rows(step.segments, self.feed.lines)
+        failed = _last_rows(step.segments, self.feed.lines, failed=True)
+        self.feed.add_rows(last, failed=failed, redraw=False)
         self._name_source([values for _, values in last])
         if step.loaded or time.monotonic() - self._drawn_at >= BULK_FIGURES_EVERY:
             self.flush()
@@ -486,8 +506,9 @@ class MonitorPane(Vertical):
                 self.feed.redraw()
             return
         self.calendar.growing = True
-        if time.monotonic() - self._drawn_at < FIGURES_EVERY and loading.display:
+        if time.monotonic() - self._load_shown_at < FIGURES_EVERY and loading.display:
             return
+        self._load_shown_at = time.monotonic()
         loading.display = True
         self.query_one("#load", ProgressBar).update(total=max(size, 1), progress=offset)
         self._put("#loading-label", f"loading {offset / max(size, 1):.0%} of {size / 1e6:,.1f} MB")
@@ -603,7 +624,8 @@ class MonitorPane(Vertical):
         if self.query_one("#side").display:
             self.refresh_trend(now)
             self.refresh_durations()
-        badge = tab_badge(state.status_counts[STATUS_FAILED], len(stalled), live.quiet)
+        failed = state.status_counts[STATUS_FAILED]
+        badge = tab_badge(failed, len(stalled), live.quiet, self._error is not None)
         if badge != self._badge:
             self._badge = badge
             self.post_message(self.BadgeChanged(self, badge))
@@ -613,12 +635,17 @@ class MonitorPane(Vertical):
         sparkline = self.query_one("#trend", Sparkline)
         buckets = min(max(sparkline.content_size.width, 12), TREND_BARS)
         width, counts = self.state.finished_over_run(buckets, now)
-        sparkline.data = counts
         peak = max(counts, default=0)
+        # Textual draws one value as full bars, and all-equal values as the
+        # floor: with nothing to compare, an empty line says it best.
+        sparkline.data = counts if peak and len(counts) > 1 else []
+        if not peak:
+            self._put("#trend-label", "days finished over the run: none yet")
+            return
         self._put(
             "#trend-label",
             f"days finished per {human_duration(width)} over the run:"
-            f" now {counts[-1] if counts else 0:,}, peak {peak:,}",
+            f" now {counts[-1]:,}, peak {peak:,}",
         )
 
     def refresh_durations(self) -> None:
@@ -722,12 +749,18 @@ class MonitorPane(Vertical):
 
     # -- search ----------------------------------------------------------------------
 
-    def action_search(self) -> None:
-        """Ask for a text to search the days' latest rows for."""
+    def action_search(self, every: bool = False) -> None:
+        """Ask for a text to search the days' latest rows for (``every``: all their rows)."""
+        self.search_every = every
         box = self.query_one("#search", Input)
+        box.placeholder = SEARCH_PROMPTS[every]
         box.value = self.query_text
         box.display = True
         box.focus()
+
+    def action_search_all(self) -> None:
+        """Ask for a text to search every attempt of each day for."""
+        self.action_search(every=True)
 
     @on(Input.Submitted, "#search")
     def start_search(self, event: Input.Submitted) -> None:
@@ -741,8 +774,12 @@ class MonitorPane(Vertical):
         self.query_text = text
         self._search_id += 1
         self._hits = set()
+        self._search_cursor = None
         self.calendar.set_search(frozenset())
-        self.search_days(text.lower(), self._search_id, list(self.state.days))
+        if self.search_every:
+            self.search_rows(text.lower(), self._search_id)
+        else:
+            self.search_days(text.lower(), self._search_id, list(self.state.days))
 
     @work(thread=True, exclusive=True, group="search")
     def search_days(self, needle: str, search_id: int, days: list[date]) -> None:
@@ -762,34 +799,82 @@ class MonitorPane(Vertical):
         if not days:
             self.app.call_from_thread(self._add_hits, search_id, [], True)
 
+    @work(thread=True, exclusive=True, group="search")
+    def search_rows(self, needle: str, search_id: int) -> None:
+        """Look at every row of the file in a thread; hand the days of hits to the UI."""
+        reader = LiveFile(self.path, catch_up_bytes=SEARCH_BYTES)  # read, never applied
+        while True:
+            try:
+                step = reader.read()
+            except OSError as exc:
+                self.app.call_from_thread(self.notify, f"search: {exc}", severity="error")
+                return
+            rows: list[Segment | tuple[date, list[str]]] = [*step.segments]
+            rows += ((r.day, r.values) for r in step.records)
+            hits = [day for day, values in _row_pairs(rows) if search_matches(needle, day, values)]
+            done = step.error is not None or step.caught_up
+            try:
+                self.app.call_from_thread(self._add_hits, search_id, hits, done)
+            except RuntimeError:  # the app closed
+                return
+            if done or self._stop.is_set():
+                return
+
     def _add_hits(self, search_id: int, hits: list[date], done: bool) -> None:
         if search_id != self._search_id:
             return  # an older search, since replaced
-        # The worker read a moment ago: rows applied since may have changed a day.
-        needle = self.query_text.lower()
-        for day in hits:
-            values = self.state.latest_values(day)
-            if values is not None and search_matches(needle, day, values):
-                self._hits.add(day)
+        if self.search_every:
+            self._hits.update(hits)  # a row once written stays a hit
+        else:
+            # The worker read a moment ago: rows applied since may have changed a day.
+            needle = self.query_text.lower()
+            for day in hits:
+                values = self.state.latest_values(day)
+                if values is not None and search_matches(needle, day, values):
+                    self._hits.add(day)
         self.calendar.set_search(frozenset(self._hits))
         self.refresh_legend()
+        self._cursor_to_first_hit()
         if done:
             found = len(self._hits)
+            rows = "any attempt" if self.search_every else "the latest row"
             self.notify(
-                f"{plural(found, 'day')} match {self.query_text!r}: "
-                "n / N step through them, Esc ends the search",
+                f"{plural(found, 'day')} match {self.query_text!r} in {rows}"
+                + (": n / N step through them, Esc ends the search" if found else ""),
+                severity="information" if found else "warning",
                 timeout=4,
             )
 
-    def _search_live(self, days: set[date]) -> None:
-        """Rows that came in while searching: their days join or leave the hits."""
+    def _cursor_to_first_hit(self) -> None:
+        """Put the cursor on the first hit, as hits stream in, until the operator moves it."""
+        calendar = self.calendar
+        moved = self._search_cursor is not None and calendar.cursor != self._search_cursor
+        if not self._hits or moved:
+            return
+        first = min(self._hits)
+        if first != calendar.cursor and calendar.select_day(first):
+            self._search_cursor = first
+
+    def _search_live(
+        self, days: set[date], rows: Iterable[Segment | tuple[date, list[str]]]
+    ) -> None:
+        """Rows that came in while searching: their days join or leave the hits.
+
+        Searching every attempt, a day joins when one of ``rows`` (the rows
+        applied, as records or segments) matches, and never leaves.
+        """
         needle = self.query_text.lower()
-        for day in days:
-            values = self.state.latest_values(day)
-            if values is not None and search_matches(needle, day, values):
-                self._hits.add(day)
-            else:
-                self._hits.discard(day)
+        if self.search_every:
+            for day, row in _row_pairs(rows):
+                if day not in self._hits and search_matches(needle, day, row):
+                    self._hits.add(day)
+        else:
+            for day in days:
+                values = self.state.latest_values(day)
+                if values is not None and search_matches(needle, day, values):
+                    self._hits.add(day)
+                else:
+                    self._hits.discard(day)
         self.calendar.set_search(frozenset(self._hits))
         self.refresh_legend()
 
@@ -797,6 +882,7 @@ class MonitorPane(Vertical):
         """End the search: every day shows again, n / N step through failed days."""
         self._search_id += 1
         self._hits = set()
+        self._search_cursor = None
         self.query_text = ""
         self.calendar.set_search(None)
         self.refresh_legend()
@@ -807,16 +893,24 @@ class MonitorPane(Vertical):
         text = event.value.strip()
         event.input.display = False
         self.calendar.focus()
+        calendar = self.calendar
         try:
-            if not _ISO_DAY.match(text):
+            if _ISO_MONTH.match(text):
+                day = date.fromisoformat(f"{text}-01")
+                month = (day.year, day.month)
+                first = calendar.first_day
+                if first is not None and (first.year, first.month) == month:
+                    day = first  # the month the calendar starts in, from its first day
+            elif _ISO_DAY.match(text):
+                day = date.fromisoformat(text)
+            else:
                 raise ValueError
-            day = date.fromisoformat(text)
         except ValueError:
-            self.notify(f"not a date: {text!r} (use YYYY-MM-DD)", severity="warning")
+            self.notify(f"not a date: {text!r} (use YYYY-MM-DD or YYYY-MM)", severity="warning")
             return
-        if not self.calendar.select_day(day):
-            first, last = self.calendar.first_day, self.calendar.last_day
-            self.notify(f"{day} is outside the calendar ({first}..{last})", severity="warning")
+        if not calendar.select_day(day):
+            first, last = calendar.first_day, calendar.last_day
+            self.notify(f"{text} is outside the calendar ({first}..{last})", severity="warning")
 
     def action_next_failed(self, direction: int) -> None:
         """Select the next (1) or previous (-1) day that is shown: a search hit, a day
@@ -836,18 +930,22 @@ class MonitorPane(Vertical):
         else:
             wanted = calendar.matches
             what = f"{calendar.status_filter} day"
-        day = calendar.find(direction, wanted)
-        if day is None:
-            where = "after" if direction > 0 else "before"
-            self.notify(f"no {what} {where} {calendar.cursor}", timeout=3)
-        else:
-            calendar.select_day(day)
+        cursor = calendar.cursor
+        day = calendar.find(direction, wanted, wrap=True)
+        if day is None or (day == cursor and not wanted(day)):
+            self.notify(f"no {what}", timeout=3)
+            return
+        if cursor is not None and (day - cursor).days * direction <= 0:
+            edge = "last" if direction > 0 else "first"
+            start = "first" if direction > 0 else "last"
+            self.notify(f"past the {edge} {what}: back to the {start}", timeout=3)
+        calendar.select_day(day)
 
     def action_cycle_filter(self) -> None:
         """Show only days of the next status filter (the others are dimmed)."""
         name = self.calendar.cycle_filter()
         self.refresh_legend()
-        count = "" if FILTERS[name] is None else f": n/N step through {name} days"
+        count = "" if name == "all" else f": n/N step through {name} days"
         self.notify(f"filter: {name}{count}", timeout=2)
 
     def action_fold(self) -> None:
@@ -858,12 +956,28 @@ class MonitorPane(Vertical):
             return
         calendar.set_folded(not calendar.folded)
         self.refresh_legend()
-        if calendar.folded:
+        if calendar.folded and not calendar.month_count:
+            self.notify("no day matches: no month to show; v shows every month", timeout=4)
+        elif calendar.folded:
             self.notify(
                 f"showing only the {plural(calendar.month_count, 'month')} with matching days;"
                 " v shows every month",
                 timeout=3,
             )
+
+    def action_toggle_side(self) -> None:
+        """Show or hide the side panel (live feed, trends), whatever the width."""
+        shown = self.query_one("#side").display
+        self.side = not shown
+        self._place_side()
+        if self.side and self.size.width < WIDE:
+            self.notify("the live feed in place of the calendar; t brings the calendar back")
+
+    def action_feed_failures(self) -> None:
+        """Show only failed attempts in the live feed, or every attempt again."""
+        self.feed.show_failures_only(not self.feed.failures_only)
+        if not self.query_one("#side").display:
+            self.action_toggle_side()
 
     def action_cycle_mode(self) -> None:
         """Colour the calendar by the next mode."""
@@ -944,13 +1058,13 @@ class MonitorPane(Vertical):
         """Open the failures grouped by error type."""
         from ..screens import FailuresScreen
 
-        self.app.push_screen(FailuresScreen(self.state, self.path))
+        self.app.push_screen(FailuresScreen(self.state, self.path, self.clock))
 
     def action_malformed(self) -> None:
         """Open the list of malformed rows."""
         from ..screens import MalformedScreen
 
-        self.app.push_screen(MalformedScreen(self.state))
+        self.app.push_screen(MalformedScreen(self.state, self.path))
 
     def action_help(self) -> None:
         """Open the keys and the legend."""
@@ -959,13 +1073,32 @@ class MonitorPane(Vertical):
         self.app.push_screen(HelpScreen(STATUS_LEGEND))
 
 
-def _last_rows(segments: list[Segment]) -> list[tuple[date, list[str]]]:
-    """The day and values of the last rows of ``segments`` (as many as the feed shows)."""
+def _last_rows(
+    segments: list[Segment], count: int, *, failed: bool = False
+) -> list[tuple[date, list[str]]]:
+    """The day and values of the last ``count`` rows of ``segments`` (only the failed ones
+    with ``failed``), oldest first."""
     out: list[tuple[date, list[str]]] = []
     for segment in reversed(segments):
+        statuses = segment.statuses if failed else None
+        if statuses is not None and STATUS_FAILED not in statuses:
+            continue
         days = segment.row_days()
         for k in range(len(days) - 1, -1, -1):
-            out.append((days[k], segment.values(k)))
-            if len(out) >= FEED_ROWS:
-                return out[::-1]
+            if statuses is None or statuses[k] == STATUS_FAILED:
+                out.append((days[k], segment.values(k)))
+                if len(out) >= count:
+                    return out[::-1]
     return out[::-1]
+
+
+def _row_pairs(
+    rows: Iterable[Segment | tuple[date, list[str]]],
+) -> Iterator[tuple[date, list[str]]]:
+    """The (day, values) of rows given as pairs or as segments."""
+    for item in rows:
+        if isinstance(item, Segment):
+            for k, day in enumerate(item.row_days()):
+                yield day, item.values(k)
+        else:
+            yield item

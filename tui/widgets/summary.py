@@ -24,6 +24,7 @@ from telemetry import (
     Liveness,
 )
 
+from ..palette import status_colour
 from ..spans import human_duration, plural
 
 _STARTED = COLUMN["started_at_utc"]
@@ -107,7 +108,11 @@ def summary_markup(
     stalled: int,
     percentiles: tuple[float | None, float | None] = (None, None),
 ) -> str:
-    """Days by latest status, attempts, volume and download times (two lines)."""
+    """Days by latest status, attempts, volume and download times (two lines).
+
+    The day counts of the first line add up to the range: a stalled day is
+    counted as stalled, not also as in flight.
+    """
     counts = state.status_counts
     progress = state.progress()
     skipped = counts[STATUS_SKIPPED_NO_DATA] + counts[STATUS_SKIPPED_NO_INPUT]
@@ -116,7 +121,7 @@ def summary_markup(
     stalled_text = f"[b $text-warning]{stalled:,} stalled[/]" if stalled else "0 stalled"
     line1 = (
         f"[b]{progress.done:,}[/b] done ({counts[STATUS_UPLOADED]:,} uploaded, "
-        f"{skipped:,} skipped)  {failed_text}  {progress.in_flight:,} in flight  "
+        f"{skipped:,} skipped)  {failed_text}  {max(progress.in_flight - stalled, 0):,} in flight  "
         f"{stalled_text}  {progress.missing:,} missing  of {progress.total:,} days"
     )
     p50, p95 = percentiles
@@ -193,7 +198,8 @@ def day_markup(state: BackfillState, day: date | None, stalled: bool = False) ->
     if values is None:
         return f"{head}  missing: never attempted"
     status = values[COLUMN["status"]]
-    status_text = f"[b $text-error]{status}[/]" if status == STATUS_FAILED else f"[b]{status}[/b]"
+    style = f"b {status_colour(status)}".strip()  # the calendar's colours, bold
+    status_text = f"[{style}]{escape(status)}[/]"
     attempts = state.attempts(day)
     parts = [head, status_text, plural(attempts, "attempt")]
     if stalled:

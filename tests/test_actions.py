@@ -1,0 +1,66 @@
+"""One table of keys: every binding resolves to an action, and help, palette and README agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from textual.app import App
+
+from tui.actions import KEYS, MAIN, SCREENS, bindings, commands, help_rows, markdown_table
+from tui.monitor import MonitorApp
+from tui.screens import DayDetailScreen, FailuresScreen, HelpScreen, MalformedScreen
+from tui.widgets.calendar import CalendarView
+from tui.widgets.pane import MonitorPane
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+OWNERS = {
+    "app": MonitorApp,
+    "pane": MonitorPane,
+    "calendar": CalendarView,
+    "detail": DayDetailScreen,
+    "failures": FailuresScreen,
+    "malformed": MalformedScreen,
+    "help": HelpScreen,
+}
+
+
+def _method(owner: type, action: str) -> object:
+    name = action.split("(")[0]
+    if name.startswith("app."):
+        owner, name = App, name[4:]
+    return getattr(owner, f"action_{name}", None)
+
+
+def test_every_binding_and_command_runs_an_action_of_its_widget() -> None:
+    for where, owner in OWNERS.items():
+        assert bindings(where) == owner.BINDINGS, where  # the widget takes the table's keys
+        for binding in bindings(where):
+            assert _method(owner, binding.action) is not None, (where, binding.action)
+        for title, help_text, action in commands(where):
+            assert _method(owner, action) is not None, (where, title)
+            assert help_text.endswith(")"), title  # names its key
+    assert all(set(keys.where) <= set(OWNERS) for keys in KEYS)
+
+
+def test_no_key_is_bound_twice_in_one_place() -> None:
+    for where in OWNERS:
+        keys = [k for b in bindings(where) for k in b.key.split(",")]
+        assert len(keys) == len(set(keys)), where
+
+
+def test_the_readme_key_table_is_the_table() -> None:
+    text = README.read_text(encoding="utf-8")
+    found = re.search(r"^\| keys \| \|\n(?:\|.*\n)+", text, re.M)
+    assert found is not None, "README has no key table"
+    assert found.group(0).rstrip("\n") == markdown_table()
+    assert len(markdown_table().splitlines()) == 3 + len(help_rows(MAIN) + help_rows(SCREENS))
+
+
+def test_help_lists_every_line_of_the_table() -> None:
+    from tui.screens.help import key_table
+
+    shown = key_table(help_rows(MAIN)).plain + key_table(help_rows(SCREENS)).plain
+    for keys in KEYS:
+        if "help" not in keys.where:
+            assert keys.does in shown, keys.shown
