@@ -186,12 +186,15 @@ def test_follow_says_when_the_writer_goes_quiet_and_when_it_resumes(tmp_path: Pa
         quiet = _read_until(proc, lambda lines: lines[-1].get("event") == "quiet")
         assert quiet[-1]["last_row_at"] == old.isoformat()
         assert 3500 < quiet[-1]["since_seconds"] < 3700
+        # The spell goes on for many checks (0.2 s each): it is not said again.
+        time.sleep(1.5)  # not waiting for a result: letting checks happen
         now = datetime.now(timezone.utc).isoformat()
         store.append_row(
             {"chunk_date_utc": "2020-01-02", "status": "UPLOADED", "started_at_utc": now}
         )
         resumed = _read_until(proc, lambda lines: lines[-1].get("event") == "resumed")
         assert resumed[-1] == {"event": "resumed", "last_row_at": now}
+        assert not [line for line in resumed if line.get("event") == "quiet"]  # one per spell
         assert {"date": "2020-01-02"}.items() <= next(
             line for line in resumed if "date" in line
         ).items()
@@ -217,3 +220,37 @@ def test_a_file_that_stops_being_telemetry_is_followed_on_and_said_once(tmp_path
         _, err = proc.communicate(timeout=20)
     assert proc.returncode != 2  # still running when ended: it never gave up
     assert err.count("not a telemetry file") == 1 and "Traceback" not in err
+
+
+def test_one_line_per_changed_day_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.csv"
+    HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-01", "status": "FAILED"})
+    batch = [
+        ("2020-01-01", "DOWNLOAD_PENDING"),
+        ("2020-01-01", "DOWNLOADED"),
+        ("2020-01-01", "UPLOADED"),
+        ("2020-01-02", "DOWNLOAD_PENDING"),
+        ("2020-01-02", "FAILED"),
+    ]
+
+    def one_batch(*args: object, **kwargs: object) -> Iterator[None]:
+        with open(path, "ab") as fh:  # five rows of two days in one write: one batch
+            fh.write(
+                b"".join(
+                    encode_row(row_values({"chunk_date_utc": day, "status": status}))
+                    for day, status in batch
+                )
+            )
+        yield None
+
+    monkeypatch.setattr(tui.follow, "wakeups", one_batch)
+    result = CliRunner().invoke(main, ["follow", str(path), "--jsonl", "--changes-only"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    # Each day once, at its latest status, with what it was before the batch.
+    assert sorted((x["date"], x["status"], x["previous"]) for x in lines) == [
+        ("2020-01-01", "UPLOADED", "FAILED"),
+        ("2020-01-02", "FAILED", None),
+    ]
