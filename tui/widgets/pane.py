@@ -397,7 +397,9 @@ class MonitorPane(Vertical):
         self.settle(force=True)  # rows are added to derived figures: derive them first
         changes = self.live.apply(step).changed
         changed = set(changes)
-        if self.calendar.search is not None and changed:
+        if self.calendar.search is not None and (changed or self.search_every):
+            # Every row counts when every attempt is searched, even one that is
+            # not its day's latest (an older started_at_utc).
             self._search_live(changed, [(r.day, r.values) for r in step.records])
         self.feed.add(step.records, redraw=self.loaded)
         if self.loaded and "failed" in self.alert_on:
