@@ -15,6 +15,7 @@ from tests.test_monitor import (
     FAILED_DAYS,
     SKIPPED_DAY,
     backfill,
+    frozen,
     make_app,
     notes,
     row,
@@ -220,3 +221,20 @@ async def test_the_loading_label_moves_with_the_load(tmp_path: Path, monkeypatch
         await wait_for_rows(pilot, app, count)
     percents = {label.split()[1] for label in shown}
     assert len(percents) >= 5, shown  # it moved step by step, not 1% then done
+
+
+async def test_a_writer_already_quiet_at_the_start_is_no_news_but_its_warning_is_whole(
+    tmp_path: Path,
+) -> None:
+    path, rows = backfill(tmp_path)
+    app = make_app(path, clock=lambda: frozen(minutes_after_last=600))  # quiet for hours
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(pilot, app, rows)
+        pane = app.pane
+        pane.refresh_figures()
+        await pilot.pause()
+        head = text(app, "#head")
+        assert "writer quiet" in head and "LIVE" not in head
+        assert pane.query_one("#head").region.height >= 2  # wrapped at 80 columns, not cut
+        assert "ago (usual <" in head
+        assert "went quiet" not in notes(app)  # the state of things when it opened

@@ -503,6 +503,11 @@ class MonitorPane(Vertical):
                 self.flush()
             if not self.loaded:
                 self.loaded = True
+                # What the first read finds is the state of things, not news:
+                # no alert for a writer already quiet or days already stalled.
+                now = self.clock()
+                self._was_quiet = self.state.liveness(now).quiet
+                self._stalled_seen.update(self.state.stalled(now))
                 loading.display = False
                 self.calendar.growing = False
                 self.feed.redraw()
@@ -591,6 +596,7 @@ class MonitorPane(Vertical):
                 exists=self.exists,
                 complete=bool(progress.total) and progress.done >= progress.total,
             ),
+            wraps=True,  # a quiet writer's warning takes a second line at 80 columns
         )
         if not full:
             return

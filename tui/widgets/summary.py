@@ -70,15 +70,13 @@ def head_markup(
     exists: bool = True,
     complete: bool = False,
 ) -> str:
-    """The header line: file, sensor / descriptor, LIVE or PAUSED, last row age.
+    """The header line: file, LIVE or PAUSED, last row age, sensor / descriptor.
 
     A backfill whose every day is done says so; its writer's silence then is
     no warning ("complete, writer stopped 3 h ago"). A quiet writer is never
     shown LIVE beside its warning.
     """
     parts = [f"[b]{escape(name)}[/b]"]
-    if source:
-        parts.append(escape(source))
     if paused:
         extra = f" ({plural(waiting, 'row')} waiting)" if waiting else ""
         parts.append(f"[b $warning]❚❚ PAUSED{extra}[/]")
@@ -100,6 +98,8 @@ def head_markup(
         )
     else:
         parts.append(f"last row {human_duration(live.since)} ago")
+    if source:  # last: on a narrow terminal the state of the writer comes first
+        parts.append(f"[dim]{escape(source)}[/]")
     return "  ".join(parts)
 
 
