@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 from textual.app import App
@@ -64,3 +65,27 @@ def test_help_lists_every_line_of_the_table() -> None:
     for keys in KEYS:
         if "help" not in keys.where:
             assert keys.does in shown, keys.shown
+
+
+def test_every_view_colours_a_status_as_the_calendar_does() -> None:
+    from rich.style import Style
+
+    from telemetry import SCHEMA, VALID_STATUSES, Record
+    from tui.palette import STATUS_LEGEND, STYLE
+    from tui.screens.detail import attempt_cells
+    from tui.widgets.feed import feed_line
+
+    for status in VALID_STATUSES:
+        colour = Style.parse(STYLE[status][1]).color
+        values = [""] * len(SCHEMA)
+        values[SCHEMA.index("chunk_date_utc")] = "2020-01-01"
+        values[SCHEMA.index("status")] = status
+        line = feed_line(values)
+        feed_colours = {Style.parse(str(span.style)).color for span in line.spans}
+        assert colour in feed_colours, status  # the live feed
+        record = Record(0, 1, date(2020, 1, 1), values)
+        cell = attempt_cells(record, 1, 1)[2]
+        assert Style.parse(str(cell.style)).color == colour, status  # day detail
+    legend = {meaning: colour for _, colour, meaning in STATUS_LEGEND}
+    assert legend["downloaded"] == STYLE["DOWNLOADED"][1]  # the legends
+    assert legend["failed"] == STYLE["FAILED"][1]

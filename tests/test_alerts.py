@@ -103,7 +103,8 @@ def test_the_config_file_sets_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "config.ini"
     path.write_text(
         "[monitor]\ntheme = textual-light\nstale_after = 30m\ncolour_mode = availability\n"
-        "bell = no\nalert_on = stalled, failed\n"
+        "bell = no\nalert_on = stalled, failed\nfeed_lines = 1000\n"
+        "start = 2020-01-01\nend = 2024-12-31\n"
     )
     config = load_config(path)
     assert config == MonitorConfig(
@@ -112,6 +113,9 @@ def test_the_config_file_sets_the_defaults(tmp_path: Path) -> None:
         "availability",
         False,
         frozenset({"stalled", "failed"}),
+        1000,
+        date(2020, 1, 1),
+        date(2024, 12, 31),
     )
     assert load_config(tmp_path / "missing.ini") == MonitorConfig()
     for text, message in (
@@ -120,6 +124,10 @@ def test_the_config_file_sets_the_defaults(tmp_path: Path) -> None:
         ("[monitor]\ncolour_mode = rainbow\n", "colour_mode 'rainbow'"),
         ("[monitor]\nalert_on = fire\n", "alert_on: fire"),
         ("not ini", "not a config file"),
+        ("[monitor]\nfeed_lines = 0\n", "feed_lines: 0 is not between 1 and 100,000"),
+        ("[monitor]\nfeed_lines = many\n", "feed_lines: 'many' is not a whole number"),
+        ("[monitor]\nstart = June\n", "start: 'June' is not a date"),
+        ("[monitor]\nstart = 2021-01-01\nend = 2020-01-01\n", "start 2021-01-01 is after end"),
     ):
         path.write_text(text)
         with pytest.raises(ValueError, match=re.escape(message)):

@@ -119,6 +119,7 @@ def test_the_figures_of_a_backfill_as_metrics(tmp_path: Path) -> None:
         == (NOW - timedelta(minutes=9)).timestamp()
     )
     assert samples[("backfill_writer_quiet", ())] == 0
+    assert samples[("backfill_eta_seconds", ())] > 0  # live: an ETA
     assert samples[("backfill_progress_ratio", ())] == pytest.approx(2 / 6)
     rate = samples[("backfill_chunks_finished_per_second", ())]
     # Finishes 49 and 19 minutes ago: one day finished in the 49 minutes since the

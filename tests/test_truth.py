@@ -140,3 +140,22 @@ def test_search_finds_a_day_by_its_run_id_and_nothing_else_by_it() -> None:
     assert search_matches("7f3", day, row)
     assert not search_matches("run-0000", day, row)
     assert search_matches("2020-01-05", day, row) and search_matches("uploaded", day, row)
+
+
+def test_the_metrics_promise_no_eta_while_the_writer_is_quiet(tmp_path: Path) -> None:
+    from tests.test_metrics import _samples, _scrape
+    from tui.metrics import FileFollower
+
+    path = tmp_path / "t.csv"
+    last = _writer_every_20s(path)
+    follower = FileFollower(path, stale_after=timedelta(minutes=15), end=date(2020, 12, 31))
+    follower.catch_up()
+    going = _samples(_scrape([follower], last + timedelta(minutes=1)))
+    assert going[("backfill_writer_quiet", ())] == 0
+    assert going[("backfill_eta_seconds", ())] > 0
+    # Eight minutes of nothing: the rate over the last hour is still above zero,
+    # but the writer is quiet by its own cadence, so no ETA is exported.
+    quiet = _samples(_scrape([follower], last + timedelta(minutes=8)))
+    assert quiet[("backfill_writer_quiet", ())] == 1
+    assert quiet[("backfill_chunks_finished_per_second", ())] > 0
+    assert ("backfill_eta_seconds", ()) not in quiet

@@ -89,7 +89,10 @@ def load_config(path: Path | None = None) -> MonitorConfig:
         stale = section.get("stale_after")
         stale_after = parse_duration(stale) if stale else None
         bell = section.getboolean("bell", fallback=True)
-        feed_lines = section.getint("feed_lines", fallback=200)
+        lines = section.get("feed_lines", "200").strip()
+        if not lines.isdigit():
+            raise ValueError(f"feed_lines: {lines!r} is not a whole number")
+        feed_lines = int(lines)
         if not 1 <= feed_lines <= MAX_FEED_LINES:
             raise ValueError(f"feed_lines: {feed_lines} is not between 1 and {MAX_FEED_LINES:,}")
         start, end = (_day(section, key) for key in ("start", "end"))
