@@ -61,10 +61,11 @@ def test_the_readme_key_table_is_the_table() -> None:
 def test_help_lists_every_line_of_the_table() -> None:
     from tui.screens.help import key_table
 
-    shown = key_table(help_rows(MAIN)).plain + key_table(help_rows(SCREENS)).plain
+    text = key_table(help_rows(MAIN)).plain + "\n" + key_table(help_rows(SCREENS)).plain
+    shown = " ".join(text.split())  # a long meaning wraps onto an indented line
     for keys in KEYS:
         if "help" not in keys.where:
-            assert keys.does in shown, keys.shown
+            assert " ".join(keys.does.split()) in shown, keys.shown
 
 
 def test_every_view_colours_a_status_as_the_calendar_does() -> None:

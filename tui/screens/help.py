@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -27,14 +28,15 @@ DEFAULT_LEGEND: tuple[tuple[str, str, str], ...] = tuple(
 )
 
 
-def key_table(keys: Sequence[tuple[str, str]], width: int = 20) -> Text:
-    """Keys and what they do, one per line, keys in bold."""
+def key_table(keys: Sequence[tuple[str, str]], width: int = 16, wrap: int = 57) -> Text:
+    """Keys and what they do, one per line, keys in bold; a long meaning wraps at
+    ``wrap`` characters under itself, not under the keys."""
     text = Text()
     for i, (key, meaning) in enumerate(keys):
         if i:
             text.append("\n")
         text.append(key.ljust(width), style="bold")
-        text.append(meaning)
+        text.append(("\n" + " " * width).join(textwrap.wrap(meaning, wrap)))
     return text
 
 
