@@ -3,13 +3,16 @@ month, the feed is reachable at any width, failed and skipped days keep their me
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.style import Style
 
-from telemetry import HistoricalTelemetry, LiveFile
+from telemetry import SCHEMA, HistoricalTelemetry, LiveFile
 from tests.monitor_wait import wait_for_rows, wait_until
 from tests.test_monitor import (
     FAILED_DAYS,
@@ -238,3 +241,64 @@ async def test_a_writer_already_quiet_at_the_start_is_no_news_but_its_warning_is
         assert pane.query_one("#head").region.height >= 2  # wrapped at 80 columns, not cut
         assert "ago (usual <" in head
         assert "went quiet" not in notes(app)  # the state of things when it opened
+
+
+_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    messages=st.lists(_TEXT | st.text('ab",\n\r É-0', max_size=12), min_size=1, max_size=8),
+    from_day=st.booleans(),
+    pick=st.integers(0, 7),
+    start=st.integers(0, 6),
+    length=st.integers(1, 5),
+    other=_TEXT,
+)
+def test_every_attempt_search_finds_what_decoding_every_row_finds(
+    tmp_path_factory, messages, from_day, pick, start, length, other
+) -> None:  # type: ignore[no-untyped-def]
+    from tui.widgets.pane import matching_days, search_matches
+
+    path = tmp_path_factory.mktemp("search") / "t.csv"
+    store = HistoricalTelemetry(path)
+    for k, message in enumerate(messages):
+        day = str(date(2020, 1, 1) + timedelta(days=k % 3))
+        store.append_row({"chunk_date_utc": day, "status": "FAILED", "error_message": message})
+    source = "2020-01-03" if from_day else messages[pick % len(messages)]
+    # A needle from a message (quotes, commas, newlines and case included), a day, or any text.
+    needle = (source[start : start + length] or other).lower()
+    if not needle:
+        return
+    reader = LiveFile(path)
+    segments = []
+    while True:
+        step = reader.read()
+        segments += step.segments
+        assert not step.records  # a first read comes as segments: the path under test
+        if step.caught_up:
+            break
+    pairs = [
+        (day, segment.values(k)) for segment in segments for k, day in enumerate(segment.row_days())
+    ]
+    assert len(pairs) == len(messages)  # every row decoded, none rejected
+    expected = [day for day, values in pairs if search_matches(needle, day, values)]
+    assert list(matching_days(needle, segments)) == expected
+
+
+def test_every_attempt_search_finds_a_day_written_in_another_iso_form(tmp_path: Path) -> None:
+    from tui.widgets.pane import matching_days
+
+    if sys.version_info < (3, 11):
+        return  # date.fromisoformat reads only YYYY-MM-DD there: no other form to find
+    path = tmp_path / "t.csv"
+    HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    with open(path, "a", encoding="utf-8", newline="") as fh:  # the same day, as 20200103
+        fh.write("run," + "20200103,UPLOADED" + "," * (len(SCHEMA) - 3) + "\r\n")
+    step = LiveFile(path).read()
+    segments = step.segments
+    assert sum(len(s.row_days()) for s in segments) == 2  # both rows read
+    # The row's text says 20200103; the day it stands for is 2020-01-03.
+    assert list(matching_days("2020-01-03", segments)) == [date(2020, 1, 3)]

@@ -582,6 +582,36 @@ def catch_up_figures(path: Path, rounds: int = 3) -> None:
     print(f"  metrics, start -> first scrape: {min(metrics):.2f} s ({min(metrics) / base:.2f}x)")
 
 
+def search_every_attempt(path: Path, rounds: int = 3) -> None:
+    """Print the monitor's every-attempt search (``*``) against reading the file through.
+
+    The search reads the file as the worker does and looks for a needle in
+    every row; the baseline only reads it. Best of ``rounds`` each.
+    """
+    from telemetry import LiveFile
+    from telemetry.segments import Segment
+    from tui.widgets.pane import SEARCH_BYTES, matching_days
+
+    def run(needle: str | None) -> float:
+        started = time.perf_counter()
+        reader = LiveFile(path, catch_up_bytes=SEARCH_BYTES)
+        while True:
+            step = reader.read()
+            if needle is not None:
+                rows: list[Segment | tuple[date, list[str]]] = [*step.segments]
+                rows += ((r.day, r.values) for r in step.records)
+                for _ in matching_days(needle, rows):
+                    pass
+            if step.caught_up or step.error:
+                return time.perf_counter() - started
+
+    read = min(run(None) for _ in range(rounds))
+    for needle in ("timeout", "no such text"):
+        took = min(run(needle) for _ in range(rounds))
+        print(f"  search every attempt for {needle!r}: {took:.2f} s ({took / read:.2f}x reading)")
+    print(f"  reading the file through (baseline): {read:.2f} s")
+
+
 def main() -> None:
     from tests.bench.generate import generate
 
@@ -606,6 +636,8 @@ def main() -> None:
         long_record(Path(tmp))
         concurrent_big_rows(Path(tmp))
         catch_up_figures(big)
+        print(f"every-attempt search (*), {args.rows:,} rows:")
+        search_every_attempt(big)
         monitor_figures(big, args.rows)
 
 

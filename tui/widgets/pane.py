@@ -819,7 +819,7 @@ class MonitorPane(Vertical):
                 return
             rows: list[Segment | tuple[date, list[str]]] = [*step.segments]
             rows += ((r.day, r.values) for r in step.records)
-            hits = [day for day, values in _row_pairs(rows) if search_matches(needle, day, values)]
+            hits = list(matching_days(needle, rows))
             done = step.error is not None or step.caught_up
             try:
                 self.app.call_from_thread(self._add_hits, search_id, hits, done)
@@ -873,9 +873,7 @@ class MonitorPane(Vertical):
         """
         needle = self.query_text.lower()
         if self.search_every:
-            for day, row in _row_pairs(rows):
-                if day not in self._hits and search_matches(needle, day, row):
-                    self._hits.add(day)
+            self._hits.update(matching_days(needle, rows))
         else:
             for day in days:
                 values = self.state.latest_values(day)
@@ -1100,13 +1098,29 @@ def _last_rows(
     return out[::-1]
 
 
-def _row_pairs(
-    rows: Iterable[Segment | tuple[date, list[str]]],
-) -> Iterator[tuple[date, list[str]]]:
-    """The (day, values) of rows given as pairs or as segments."""
+def matching_days(needle: str, rows: Iterable[Segment | tuple[date, list[str]]]) -> Iterator[date]:
+    """The day of each of ``rows`` (segments, or day and values) that
+    :func:`search_matches` ``needle`` (lower case), one per matching row.
+
+    A segment's row is first looked for in its text as written (no decoding):
+    only rows whose text or day holds the needle are decoded and checked.
+    """
+    raw = '"' not in needle  # a quote is doubled in the text: decode every row
     for item in rows:
-        if isinstance(item, Segment):
-            for k, day in enumerate(item.row_days()):
-                yield day, item.values(k)
-        else:
-            yield item
+        if not isinstance(item, Segment):
+            day, values = item
+            if search_matches(needle, day, values):
+                yield day
+            continue
+        days = item.row_days()
+        for k, text in enumerate(item.keeps):
+            day = days[k]
+            if (
+                raw
+                and isinstance(text, str)
+                and needle not in text.lower()
+                and needle not in day.isoformat()
+            ):
+                continue
+            if search_matches(needle, day, item.values(k)):
+                yield day
