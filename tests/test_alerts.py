@@ -124,7 +124,7 @@ def test_the_config_file_sets_the_defaults(tmp_path: Path) -> None:
         ("[monitor]\ncolour_mode = rainbow\n", "colour_mode 'rainbow'"),
         ("[monitor]\nalert_on = fire\n", "alert_on: fire"),
         ("not ini", "not a config file"),
-        ("[monitor]\nfeed_lines = 0\n", "feed_lines: 0 is not between 1 and 100,000"),
+        ("[monitor]\nfeed_lines = 0\n", "feed_lines: 0 is not between 1 and 2,000"),
         ("[monitor]\nfeed_lines = many\n", "feed_lines: 'many' is not a whole number"),
         ("[monitor]\nstart = June\n", "start: 'June' is not a date"),
         ("[monitor]\nstart = 2021-01-01\nend = 2020-01-01\n", "start 2021-01-01 is after end"),

@@ -29,8 +29,9 @@ from .options import parse_duration
 ALERT_EVENTS = ("failed", "stalled", "quiet")
 #: The calendar's colour modes (``tui.widgets.calendar.MODES``, without importing Textual).
 COLOUR_MODES = ("status", "availability", "duration", "attempts")
-#: The most lines the live feed may be asked to keep.
-MAX_FEED_LINES = 100_000
+#: The most lines the live feed may be asked to keep (it redraws them all at
+#: each new row, so the cost grows with them).
+MAX_FEED_LINES = 2_000
 
 
 def config_path() -> Path:
