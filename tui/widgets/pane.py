@@ -23,6 +23,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -358,7 +359,7 @@ class MonitorPane(Vertical):
                 self.app.call_from_thread(self.receive, step)
                 if step.caught_up:
                     break
-        except RuntimeError:  # the app closed between two steps
+        except (RuntimeError, NoMatches):  # the app closed (or is closing) between two steps
             return False
         return not self._stop.is_set()
 
@@ -682,7 +683,7 @@ class MonitorPane(Vertical):
         trend = state.duration_trend(DURATION_BUCKETS, days)
         try:
             self.app.call_from_thread(self._show_durations, state, trend, rows)
-        except RuntimeError:  # the app closed
+        except (RuntimeError, NoMatches):  # the app closed, or is closing
             return
 
     def _show_durations(self, state: BackfillState, trend: DurationTrend, rows: int) -> None:
@@ -801,7 +802,7 @@ class MonitorPane(Vertical):
             if k % 5000 == 0 or k == len(days):
                 try:
                     self.app.call_from_thread(self._add_hits, search_id, hits, k == len(days))
-                except RuntimeError:  # the app closed
+                except (RuntimeError, NoMatches):  # the app closed, or is closing
                     return
                 hits = []
         if not days:
@@ -823,7 +824,7 @@ class MonitorPane(Vertical):
             done = step.error is not None or step.caught_up
             try:
                 self.app.call_from_thread(self._add_hits, search_id, hits, done)
-            except RuntimeError:  # the app closed
+            except (RuntimeError, NoMatches):  # the app closed, or is closing
                 return
             if done or self._stop.is_set():
                 return
