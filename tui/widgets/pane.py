@@ -836,11 +836,7 @@ class MonitorPane(Vertical):
             self._hits.update(hits)  # a row once written stays a hit
         else:
             # The worker read a moment ago: rows applied since may have changed a day.
-            needle = self.query_text.lower()
-            for day in hits:
-                values = self.state.latest_values(day)
-                if values is not None and search_matches(needle, day, values):
-                    self._hits.add(day)
+            self._hits.update(day for day in hits if self._latest_matches(day))
         self.calendar.set_search(frozenset(self._hits))
         self.refresh_legend()
         self._cursor_to_first_hit()
@@ -853,6 +849,11 @@ class MonitorPane(Vertical):
                 severity="information" if found else "warning",
                 timeout=4,
             )
+
+    def _latest_matches(self, day: date) -> bool:
+        """Whether ``day``'s latest row (as the state holds it now) matches the search."""
+        values = self.state.latest_values(day)
+        return values is not None and search_matches(self.query_text.lower(), day, values)
 
     def _cursor_to_first_hit(self) -> None:
         """Put the cursor on the first hit, as hits stream in, until the operator moves it."""
@@ -872,13 +873,11 @@ class MonitorPane(Vertical):
         Searching every attempt, a day joins when one of ``rows`` (the rows
         applied, as records or segments) matches, and never leaves.
         """
-        needle = self.query_text.lower()
         if self.search_every:
-            self._hits.update(matching_days(needle, rows))
+            self._hits.update(matching_days(self.query_text.lower(), rows))
         else:
             for day in days:
-                values = self.state.latest_values(day)
-                if values is not None and search_matches(needle, day, values):
+                if self._latest_matches(day):
                     self._hits.add(day)
                 else:
                     self._hits.discard(day)
@@ -939,7 +938,7 @@ class MonitorPane(Vertical):
             what = f"{calendar.status_filter} day"
         cursor = calendar.cursor
         day = calendar.find(direction, wanted, wrap=True)
-        if day is None or (day == cursor and not wanted(day)):
+        if day is None:  # find() only ever returns a wanted day
             self.notify(f"no {what}", timeout=3)
             return
         if cursor is not None and (day - cursor).days * direction <= 0:
