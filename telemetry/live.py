@@ -10,12 +10,13 @@ re-created), a file that is not (or no longer) telemetry and malformed
 records come back in the same :class:`Step` for every consumer, with one
 policy: the state starts over empty, the consumer keeps running and says
 so, and the file is read again from its start as soon as it is telemetry.
+A file that cannot be read (permissions, I/O errors) keeps its state: the
+step says why, and the next one tries again.
 
-Concurrency, the same in every consumer: the state belongs to the thread
-that applies the steps. :meth:`LiveFile.step` reads and applies in one
-thread (``follow``; ``metrics`` under the lock its scrapes take). The
-monitor reads in a worker and applies in the UI thread, which alone
-touches the state; its search and chart workers get copies.
+Concurrency, the same in every consumer: the state belongs to one thread,
+which reads and applies every step (:meth:`LiveFile.step`): ``follow``'s
+thread, a ``metrics`` hub thread (under the lock its scrapes take), the
+monitor's UI thread (its worker only waits for wake-ups).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class Step:
     reset: str | None = None
     #: Why the file is not telemetry (``None`` while it is).
     error: str | None = None
+    #: Why the file could not be read (an ``OSError``: permissions, I/O): the
+    #: state keeps what was read, and the next step tries again.
+    unreadable: str | None = None
     #: The state starts over empty with this step (a reset, or a file that
     #: stopped being telemetry): the file is caught up with from its start.
     starts_over: bool = False
@@ -71,6 +75,11 @@ class Step:
     #: The segments were folded as they were read (:meth:`LiveFile.step`).
     folded: bool = False
     header: list[str] | None = None
+
+    @property
+    def trouble(self) -> str | None:
+        """What is wrong with the file now, if anything: :attr:`error` or :attr:`unreadable`."""
+        return self.error or self.unreadable
 
 
 class LiveFile:
@@ -108,17 +117,29 @@ class LiveFile:
         self._read_any = False
 
     def step(self) -> Step:
-        """Read the next batch and apply it. ``OSError`` (unreadable) propagates."""
+        """Read the next batch and apply it."""
         return self.apply(self.read(fold=True))
 
-    def read(self, *, fold: bool = False) -> Step:
+    def read(
+        self, *, fold: bool = False, folded: Callable[[list[Segment]], None] | None = None
+    ) -> Step:
         """Read the next batch, without touching the state unless ``fold``.
 
         With ``fold``, a catch-up's rows are folded into the state as they
-        are decoded (only in the thread that owns the state).
+        are decoded (only in the thread that owns the state), each piece
+        then handed to ``folded`` and not kept. Never raises for the file: a
+        file that cannot be read gives a step that says so
+        (:attr:`Step.unreadable`), and every row read before stands.
         """
-        if self._catching_up:
-            return self._catch_up(fold)
+        try:
+            if self._catching_up:
+                return self._catch_up(fold, folded)
+            return self._read_rows()
+        except OSError as exc:
+            why = f"cannot read it: {exc.strerror or exc}"
+            return Step(unreadable=why, exists=self.exists, caught_up=True)
+
+    def _read_rows(self) -> Step:
         update = self.tail.read_new(LIVE_BYTES)
         out = Step(exists=update.exists, size=update.size)
         self.exists = update.exists
@@ -147,17 +168,19 @@ class LiveFile:
             step.changed = self.state.apply_changes(step.records, step.malformed)
         return step
 
-    def _catch_up(self, fold: bool) -> Step:
+    def _catch_up(self, fold: bool, folded: Callable[[list[Segment]], None] | None) -> Step:
         until = self._until
         out = Step(loading=True, folded=fold)
         # Folded chunk by chunk as it is decoded (the rows still in the CPU cache).
         fold_now = self.state.fold_segments
 
         def each(segments: list[Segment], malformed: list[Malformed]) -> None:
-            if fold:
-                fold_now(segments, malformed)
-            else:
+            if not fold:
                 out.segments += segments
+            else:
+                fold_now(segments, malformed)
+                if folded is not None:
+                    folded(segments)
             out.malformed += malformed
             if segments or malformed:
                 self._read_any = True

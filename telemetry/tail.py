@@ -123,7 +123,9 @@ class TelemetryTail:
 
         Never raises for what the file holds: a file that is not telemetry
         gives an update with :attr:`TailUpdate.error` set (and its reset, if
-        the file changed since the last call). ``OSError`` propagates.
+        the file changed since the last call). ``OSError`` propagates when
+        nothing could be read; once some bytes were, the rows read so far come
+        back and the error is met again at the next call (no row is lost).
         """
         update = TailUpdate()
         try:
@@ -204,8 +206,14 @@ class TelemetryTail:
             # Never less than an unfinished record holds so far: a long one is
             # then decoded a bounded number of times across calls too.
             budget = min(budget, max(max_bytes, len(self._pending)))
+        start = pos
         while budget > 0:
-            chunk = os.pread(fd, min(budget, next_read(CHUNK_SIZE, self._pending)), pos)
+            try:
+                chunk = os.pread(fd, min(budget, next_read(CHUNK_SIZE, self._pending)), pos)
+            except OSError:
+                if pos == start:
+                    raise
+                break  # what was read stands; the error comes again at the next call
             if not chunk:
                 break
             pos += len(chunk)
@@ -220,12 +228,15 @@ class TelemetryTail:
                 update.malformed.extend(batch.malformed)
             self.offset += batch.consumed
             self._pending = buf[batch.consumed :]
-        if not self._head.endswith(b"\n") and len(self._head) < _HEAD:
-            # The fingerprint of the file is its first line (the header): a
-            # different header means a different file, the same header with
-            # different rows before the offset means truncated and rewritten.
-            head = read_at(fd, _HEAD, 0)
-            newline = head.find(b"\n")
-            self._head = head if newline < 0 else head[: newline + 1]
-        start = max(0, self.offset - _BEFORE)
-        self._before = read_at(fd, self.offset - start, start)
+        try:
+            if not self._head.endswith(b"\n") and len(self._head) < _HEAD:
+                # The fingerprint of the file is its first line (the header): a
+                # different header means a different file, the same header with
+                # different rows before the offset means truncated and rewritten.
+                head = read_at(fd, _HEAD, 0)
+                newline = head.find(b"\n")
+                self._head = head if newline < 0 else head[: newline + 1]
+            before = max(0, self.offset - _BEFORE)
+            self._before = read_at(fd, self.offset - before, before)
+        except OSError:  # the rows read stand; the next call checks less, once
+            self._before = b""

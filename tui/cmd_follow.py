@@ -87,7 +87,8 @@ def follow(
     A changed day:  {"date": "2020-01-05", "status": "FAILED", "previous": ...}
     A lifecycle event: {"event": "reset", "reason": "truncated|replaced|deleted|created"}
                     {"event": "not_telemetry", "error": ...} (followed on; also on stderr)
-                    {"event": "telemetry"} (read again from its start)
+                    {"event": "unreadable", "error": ...} (permissions, I/O; also on stderr)
+                    {"event": "telemetry"} (read again: from its start after not_telemetry)
     The writer:     {"event": "quiet", "last_row_at": ..., "since_seconds": ...}
                     {"event": "resumed", "last_row_at": ...}
 
@@ -127,15 +128,18 @@ def follow(
 
     def on_step(step: Step) -> None:
         lines: list[dict[str, object]] = []
-        if step.error != error_now[0]:
+        if step.trouble != error_now[0]:
             # One policy: the file is followed on, and the change is said once.
-            error_now[0] = step.error
+            error_now[0] = step.trouble
             if step.error is not None:
                 print_load[0] = True  # once telemetry again, all of it is news
                 lines.append({"event": "not_telemetry", "error": step.error})
-                click.echo(f"backfill-monitor follow: {file}: {step.error}", err=True)
+            elif step.unreadable is not None:
+                lines.append({"event": "unreadable", "error": step.unreadable})
             else:
                 lines.append({"event": "telemetry"})
+            if step.trouble is not None:
+                click.echo(f"backfill-monitor follow: {file}: {step.trouble}", err=True)
         if step.reset:
             lines.append({"event": "reset", "reason": step.reset})
             print_load[0] = True

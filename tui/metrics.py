@@ -86,17 +86,12 @@ class FileFollower:
         self._unsubscribe()
 
     def catch_up(self) -> None:
-        """Apply everything new in the file (a few MiB at a time); never raises."""
+        """Apply everything new in the file (a few MiB at a time); never raises.
+
+        A file that cannot be read is down (its figures kept) until it reads.
+        """
         with self._reading:
-            try:
-                self._catch_up()
-            except OSError as exc:  # unreadable (permissions, I/O): down until it reads
-                error = f"cannot read it: {exc.strerror or exc}"
-                with self.lock:
-                    if error != self.error:
-                        self.error = error
-                        self._on_error(self.path, error)
-                self._on_change()
+            self._catch_up()
 
     def _new_state(self) -> BackfillState:
         return BackfillState(**self._options)  # type: ignore[arg-type]
@@ -120,9 +115,9 @@ class FileFollower:
                     self.state = self._new_state()  # empty until the new file is read
                     self.resets += 1
                     changed = True
-                if step.error != self.error:
-                    self.error, changed = step.error, True
-                    self._on_error(self.path, step.error)
+                if step.trouble != self.error:
+                    self.error, changed = step.trouble, True
+                    self._on_error(self.path, step.trouble)
                 if step.loaded:
                     # A file's labels are set once it is read (through); they
                     # change only when it is reset, so its series stay the same.

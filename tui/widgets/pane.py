@@ -1,21 +1,23 @@
 """One followed telemetry file: header, summary, progress, calendar, selected day.
 
 :class:`MonitorPane` runs its file on a :class:`~telemetry.LiveFile`: a
-thread worker reads each step (:meth:`LiveFile.read`) and hands it to the UI
-thread (``call_from_thread``), which applies it (:meth:`LiveFile.apply`: the
-state belongs to the UI thread) and redraws only the month lines whose days
-changed: a big file fills the calendar in as it loads, and input is handled
-between steps. The figures (summary, header) are redrawn on a short timer,
+thread worker waits for wake-ups and has the UI thread, which owns the
+state, read and apply each step; the pane redraws only the month lines whose
+days changed: a big file fills the calendar in as it loads, and input is
+handled between steps. The figures (summary, header) are redrawn on a short timer,
 not per step.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
+from itertools import compress, repeat
 from pathlib import Path
 from typing import ClassVar
 
@@ -37,6 +39,7 @@ from telemetry import (
     DurationTrend,
     LiveFile,
     Step,
+    cold_load,
     resume_plan,
 )
 from telemetry.segments import Segment
@@ -57,9 +60,9 @@ from .summary import (
 )
 from .trend import DurationChart, chart_label
 
-#: Bytes read per step while reading the file through (folded in bulk: the UI
-#: thread folds one in a few tens of milliseconds; bigger ones load a little faster
-#: and hold far more decoded rows at once).
+#: Bytes read per step while reading the file through, decoded and folded in
+#: the UI thread at once (a few milliseconds a megabyte; input is handled
+#: between steps).
 BULK_BYTES = 4 << 20
 #: Seconds between two derivations of the figures while reading through.
 BULK_FIGURES_EVERY = 1.0
@@ -121,11 +124,11 @@ def search_matches(needle: str, day: date, values: list[str]) -> bool:
     )
 
 
-def tab_badge(failed: int, stalled: int, quiet: bool, error: bool = False) -> str:
+def tab_badge(failed: int, stalled: int, quiet: bool, trouble: str = "") -> str:
     """What a file's tab label adds to its name: ``✗3 !1 ⏸`` (failed, stalled, quiet),
-    or ``⚠ not telemetry`` (``error``: the file is not telemetry, nothing else is shown)."""
-    if error:
-        return "⚠ not telemetry"
+    or ``⚠`` and what is wrong with the file (``trouble``: "not telemetry", "unreadable")."""
+    if trouble:
+        return f"⚠ {trouble}"
     parts = [f"✗{failed:,}"] if failed else []
     if stalled:
         parts.append(f"!{stalled:,}")
@@ -208,6 +211,7 @@ class MonitorPane(Vertical):
         self._stalled: list[date] = []
         self._shown: dict[str, str] = {}
         self._changed: set[date] = set()
+        self._newest = NewestRows(feed_lines)  # read in bulk, for the feed once loaded
         self._drawn_at = 0.0
         self._load_shown_at = 0.0
         self.percentiles = DownloadPercentiles()
@@ -215,9 +219,9 @@ class MonitorPane(Vertical):
         self._banner_timer: Timer | None = None
         self._told_fallback = False  # the wake-up hub fell back to polling, and we said so
         self._unsettled = False  # rows folded in bulk whose figures are not derived yet
-        self._settle_after = 0.0  # when they may be derived next (while reading through)
         self._badge = ""
-        self._error: str | None = None  # why the file is not telemetry, while it is not
+        self._error: str | None = None  # why the file is not telemetry or unreadable, while so
+        self._trouble = ""  # that, in a word or two, for the tab
         #: Seconds between two recomputations of the duration chart.
         self.durations_every = DURATIONS_EVERY
         self._forget_durations()
@@ -337,34 +341,41 @@ class MonitorPane(Vertical):
 
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
-        """Follow the file: every wake-up reads all that is new, step by step.
+        """Wait for wake-ups; at each, have the UI thread step the file until caught up.
 
-        The worker only reads and decodes; the UI thread applies each step
-        (:meth:`receive`). Until the file has been read through (at the start,
-        after a reset) steps come in the cold load's bulk form, folded at once
-        with the figures derived now and then; after that, as rows whose
-        changes are shown one by one.
+        The UI thread owns the state and reads and applies each step itself
+        (:meth:`take_step`), the rows folded as they are decoded, as every
+        consumer of a :class:`LiveFile` does; input and redraws are handled
+        between steps. This worker only waits. Until the file has been read
+        through (at the start, after a reset) steps come in the cold load's
+        bulk form, with the figures derived now and then; after that, as rows
+        whose changes are shown one by one.
         """
-        live = self.live
-        self._read_all(live)  # first paint now, not at the first wake-up
+        if not self._catch_up():  # first paint now, not at the first wake-up
+            return
         for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
-            if not self._read_all(live):
+            if not self._catch_up():
                 return
 
-    def _read_all(self, live: LiveFile) -> bool:
-        """Hand everything new to the UI thread, step by step; False once the app is gone."""
+    def _catch_up(self) -> bool:
+        """Step until caught up (in the UI thread); False once the app is gone."""
         try:
             while not self._stop.is_set():
-                step = live.read()
-                self.app.call_from_thread(self.receive, step)
-                if step.caught_up:
+                if self.app.call_from_thread(self.take_step):
                     break
         except (RuntimeError, NoMatches):  # the app closed (or is closing) between two steps
             return False
         return not self._stop.is_set()
 
+    def take_step(self) -> bool:
+        """Read the next step and apply it, or hold it while paused; True once caught up."""
+        with cold_load():  # a step allocates many objects that live on, and no cycles
+            step = self.live.read(fold=not self.paused, folded=self._folded)
+            self.receive(step)
+        return step.caught_up
+
     def receive(self, step: Step) -> None:
-        """Take one step from the worker (UI thread): apply it, or hold it while paused."""
+        """Take one step (UI thread): apply it, or hold it while paused."""
         if step.exists != self.exists:
             self.exists = step.exists
             self._figures_due = True
@@ -372,13 +383,18 @@ class MonitorPane(Vertical):
             self._waiting.clear()
             self.live.apply(step)
             self.reset(step.reset or "replaced")
-        if step.error is not None:
-            if self._error != step.error:
-                self._error = step.error
-                self.show_banner(f"✗ {step.error}: showing nothing until it is one", sticky=True)
+        if step.trouble is not None:
+            if self._error != step.trouble:
+                self._error = step.trouble
+                if step.error is not None:
+                    self._trouble, then = "not telemetry", "showing nothing until it is one"
+                else:  # unreadable: what was read stays
+                    self._trouble = "unreadable"
+                    then = "showing what was read; trying again as it changes"
+                self.show_banner(f"✗ {step.trouble}: {then}", sticky=True)
                 self._figures_due = True  # the tab's mark
         elif self._error is not None:
-            self._error = None  # telemetry again (rewritten in place)
+            self._error, self._trouble = None, ""  # telemetry (or readable) again
             self.hide_banner()
             self._figures_due = True
         if self.paused and (step.records or step.segments or step.malformed or step.loaded):
@@ -395,7 +411,7 @@ class MonitorPane(Vertical):
             return
         if not (step.records or step.malformed):
             return
-        self.settle(force=True)  # rows are added to derived figures: derive them first
+        self.settle()  # rows are added to derived figures: derive them first
         changes = self.live.apply(step).changed
         changed = set(changes)
         if self.calendar.search is not None and (changed or self.search_every):
@@ -420,18 +436,29 @@ class MonitorPane(Vertical):
     def _fold_bulk(self, step: Step) -> None:
         """Apply a step of the first read (or a re-read) through the file, in bulk."""
         self.live.apply(step)
+        if not step.folded:  # held while paused: folded just now
+            self._folded(step.segments)
         self._unsettled = not step.loaded  # the last step derives the figures
-        days = {day for segment in step.segments for day in segment.days}
-        self._changed |= days
-        if self.calendar.search is not None and days:
-            self._search_live(days, step.segments)
-        last = _last_rows(step.segments, self.feed.lines)
-        failed = _last_rows(step.segments, self.feed.lines, failed=True)
-        self.feed.add_rows(last, failed=failed, redraw=False)
-        self._name_source([values for _, values in last])
+        if self.calendar.search is not None:
+            self.calendar.set_search(frozenset(self._hits))
+            self.refresh_legend()
+        if step.loaded:
+            last, failed = self._newest.take()
+            self.feed.add_rows(last, failed=failed, redraw=False)
         if step.loaded or time.monotonic() - self._drawn_at >= BULK_FIGURES_EVERY:
             self.flush()
         self._figures_due = True
+
+    def _folded(self, segments: list[Segment]) -> None:
+        """Note rows just folded in bulk: their days, search hits, the newest rows."""
+        days = {day for segment in segments for day in segment.days}
+        self._changed |= days
+        if self.calendar.search is not None and days:
+            self._search_live(days, segments, show=False)
+        self._newest.add(segments)
+        if segments:
+            newest = segments[-1]
+            self._name_source([newest.values(len(newest.keeps) - 1)])
 
     def _name_source(self, rows: list[list[str]]) -> None:
         """Name the sensor and descriptor of the newest of ``rows`` that names them."""
@@ -441,30 +468,25 @@ class MonitorPane(Vertical):
                 self.source = " / ".join(p for p in (sensor, descriptor) if p)
                 return
 
-    def settle(self, *, force: bool = False) -> None:
-        """Derive the figures of the rows folded in bulk (before they are shown or added to).
+    def settle(self) -> None:
+        """Derive the figures of the rows folded in bulk, before they are shown or added to.
 
-        While reading through, at most every ``BULK_FIGURES_EVERY`` seconds and
-        never more than a tenth of the time (the derivation costs more the more
-        days there are); ``force`` derives them now.
+        While the file is read through they are not derived (a count of part
+        of a file is no figure to act on, and deriving costs more the more
+        days there are): once it is read, and when a view needs them.
         """
-        if not self._unsettled or (not force and time.monotonic() < self._settle_after):
-            return
-        self._unsettled = False
-        started = time.monotonic()
-        self.state.finish_fold()
-        took = time.monotonic() - started
-        self._settle_after = time.monotonic() + max(BULK_FIGURES_EVERY, 10 * took)
+        if self._unsettled:
+            self._unsettled = False
+            self.state.finish_fold()
 
     def flush(self) -> None:
         """Hand the days changed since the last flush to the calendar.
 
-        Live rows are flushed at once; during a cold load, at most every
-        ``FIGURES_EVERY`` seconds (``BULK_FIGURES_EVERY`` while folding in
-        bulk), so the calendar fills in as the file loads without redrawing
-        (and laying out) the screen for every batch.
+        Live rows are flushed at once; while the file is read through, at
+        most every ``BULK_FIGURES_EVERY`` seconds, so the calendar fills in as
+        the file loads without redrawing (and laying out) the screen for
+        every batch.
         """
-        self.settle()
         self._drawn_at = time.monotonic()
         if not self._changed:
             return
@@ -476,6 +498,7 @@ class MonitorPane(Vertical):
     def reset(self, reason: str) -> None:
         """The file is not the one read so far: start over from an empty state, with a banner."""
         self._changed.clear()
+        self._newest.clear()
         self._stalled_seen.clear()
         self._was_quiet = False
         self.feed.clear_feed()
@@ -500,7 +523,7 @@ class MonitorPane(Vertical):
         loading = self.query_one("#loading")
         if caught_up:
             if self._unsettled:
-                self.settle(force=True)  # the figures of the whole file, then the live rows
+                self.settle()  # the figures of the whole file, then the live rows
                 self.flush()
             if not self.loaded:
                 self.loaded = True
@@ -567,7 +590,8 @@ class MonitorPane(Vertical):
     # -- drawing -------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.flush()
+        if self.loaded or time.monotonic() - self._drawn_at >= BULK_FIGURES_EVERY:
+            self.flush()
         fallback = hub().fallback
         if fallback is not None and not self._told_fallback:
             self._told_fallback = True  # said once: the file is followed all the same
@@ -581,11 +605,10 @@ class MonitorPane(Vertical):
 
     def refresh_figures(self, full: bool = True) -> None:
         """Redraw the header (always: the clock moves) and, if ``full``, the figures."""
-        if full:
-            self.settle()
         now = self.clock()
         live = self.state.liveness(now)
-        progress = self.state.progress(now=now)
+        # Complete only by the whole file's figures (not derived while it is read).
+        progress = None if self._unsettled else self.state.progress(now=now)
         self._put(
             "#head",
             head_markup(
@@ -595,11 +618,16 @@ class MonitorPane(Vertical):
                 paused=self.paused,
                 waiting=sum(len(u.records) for u in self._waiting),
                 exists=self.exists,
-                complete=bool(progress.total) and progress.done >= progress.total,
+                complete=progress is not None and 0 < progress.total <= progress.done,
             ),
             wraps=True,  # a quiet writer's warning takes a second line at 80 columns
         )
         if not full:
+            return
+        if self._unsettled:  # reading the file through: the figures come once it is read
+            self._put("#summary", f"reading the file: {self.state.rows:,} rows so far…")
+            self._figures_due = False
+            self._figures_at = time.monotonic()
             return
         stalled = self.state.stalled(now)
         if stalled != self._stalled:
@@ -634,7 +662,7 @@ class MonitorPane(Vertical):
             self.refresh_trend(now)
             self.refresh_durations()
         failed = state.status_counts[STATUS_FAILED]
-        badge = tab_badge(failed, len(stalled), live.quiet, self._error is not None)
+        badge = tab_badge(failed, len(stalled), live.quiet, self._trouble)
         if badge != self._badge:
             self._badge = badge
             self.post_message(self.BadgeChanged(self, badge))
@@ -866,12 +894,17 @@ class MonitorPane(Vertical):
             self._search_cursor = first
 
     def _search_live(
-        self, days: set[date], rows: Iterable[Segment | tuple[date, list[str]]]
+        self,
+        days: set[date],
+        rows: Iterable[Segment | tuple[date, list[str]]],
+        *,
+        show: bool = True,
     ) -> None:
         """Rows that came in while searching: their days join or leave the hits.
 
         Searching every attempt, a day joins when one of ``rows`` (the rows
-        applied, as records or segments) matches, and never leaves.
+        applied, as records or segments) matches, and never leaves. The
+        calendar shows the hits now if ``show``.
         """
         if self.search_every:
             self._hits.update(matching_days(self.query_text.lower(), rows))
@@ -881,8 +914,9 @@ class MonitorPane(Vertical):
                     self._hits.add(day)
                 else:
                     self._hits.discard(day)
-        self.calendar.set_search(frozenset(self._hits))
-        self.refresh_legend()
+        if show:
+            self.calendar.set_search(frozenset(self._hits))
+            self.refresh_legend()
 
     def end_search(self) -> None:
         """End the search: every day shows again, n / N step through failed days."""
@@ -1002,6 +1036,7 @@ class MonitorPane(Vertical):
         if not self.state.days and (self.start is None or self.end is None):
             self.notify("nothing to export yet", severity="warning")
             return
+        self.settle()
         plan = resume_plan(
             self.state, self.start, self.end, now=self.clock(), stale_after=self.stale_after
         )
@@ -1064,6 +1099,7 @@ class MonitorPane(Vertical):
         """Open the failures grouped by error type."""
         from ..screens import FailuresScreen
 
+        self.settle()
         self.app.push_screen(FailuresScreen(self.state, self.path, self.clock))
 
     def action_malformed(self) -> None:
@@ -1079,6 +1115,43 @@ class MonitorPane(Vertical):
         self.app.push_screen(HelpScreen(STATUS_LEGEND))
 
 
+class NewestRows:
+    """The newest ``lines`` rows read in bulk, and apart the newest failed ones, for the feed.
+
+    Keeps only the segments that hold them (:meth:`add` costs no Python code
+    per row); :meth:`take` builds the rows once, at the end of a load.
+    """
+
+    def __init__(self, lines: int) -> None:
+        self.lines = lines
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every row."""
+        #: For all rows, then for failed ones: segments holding the newest, with
+        #: how many of those rows each holds, and their sum.
+        self._kept: tuple[deque[tuple[Segment, int]], ...] = (deque(), deque())
+        self._counts = [0, 0]
+
+    def add(self, segments: list[Segment]) -> None:
+        """Note ``segments`` (in file order) as the newest rows."""
+        for segment in segments:
+            counts = (len(segment.keeps), segment.statuses.count(STATUS_FAILED))
+            for k, count in enumerate(counts):
+                if count:
+                    kept = self._kept[k]
+                    kept.append((segment, count))
+                    self._counts[k] += count
+                    while self._counts[k] - kept[0][1] >= self.lines:
+                        self._counts[k] -= kept.popleft()[1]
+
+    def take(self) -> tuple[list[tuple[date, list[str]]], list[tuple[date, list[str]]]]:
+        """The newest rows and the newest failed rows (day, values), oldest first; forgets them."""
+        rows, failed = ([segment for segment, _ in kept] for kept in self._kept)
+        self.clear()
+        return _last_rows(rows, self.lines), _last_rows(failed, self.lines, failed=True)
+
+
 def _last_rows(
     segments: list[Segment], count: int, *, failed: bool = False
 ) -> list[tuple[date, list[str]]]:
@@ -1086,15 +1159,16 @@ def _last_rows(
     with ``failed``), oldest first."""
     out: list[tuple[date, list[str]]] = []
     for segment in reversed(segments):
-        statuses = segment.statuses if failed else None
-        if statuses is not None and STATUS_FAILED not in statuses:
-            continue
+        if len(out) >= count:
+            break
+        rows: Sequence[int] = range(len(segment.keeps))
+        if failed:
+            statuses = segment.statuses
+            if STATUS_FAILED not in statuses:
+                continue
+            rows = list(compress(rows, map(operator.eq, statuses, repeat(STATUS_FAILED))))
         days = segment.row_days()
-        for k in range(len(days) - 1, -1, -1):
-            if statuses is None or statuses[k] == STATUS_FAILED:
-                out.append((days[k], segment.values(k)))
-                if len(out) >= count:
-                    return out[::-1]
+        out += ((days[k], segment.values(k)) for k in reversed(rows[len(out) - count :]))
     return out[::-1]
 
 
