@@ -254,3 +254,40 @@ def test_one_line_per_changed_day_per_batch(
         ("2020-01-01", "UPLOADED", "FAILED"),
         ("2020-01-02", "FAILED", None),
     ]
+
+
+def test_an_unreadable_file_is_said_once_and_followed_on_with_no_row_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    real_pread = os.pread
+    broken = [False]
+
+    def pread(fd: int, size: int, offset: int) -> bytes:
+        if broken[0]:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_pread(fd, size, offset)
+
+    def wakeups(*args: object, **kwargs: object) -> Iterator[None]:
+        store.append_row({"chunk_date_utc": "2020-01-02", "status": "FAILED"})
+        broken[0] = True  # then reading fails
+        yield None
+        yield None  # still failing: said once only
+        broken[0] = False
+        yield None
+
+    monkeypatch.setattr(os, "pread", pread)
+    monkeypatch.setattr(tui.follow, "wakeups", wakeups)
+    result = CliRunner().invoke(main, ["follow", str(path), "--jsonl"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["date"] == "2020-01-01"
+    assert lines[1] == {"event": "unreadable", "error": "cannot read it: Input/output error"}
+    assert lines[2] == {"event": "telemetry"}
+    assert (lines[3]["date"], lines[3]["status"]) == ("2020-01-02", "FAILED")
+    assert len(lines) == 4
+    assert result.stderr.count("cannot read it: Input/output error") == 1

@@ -152,3 +152,61 @@ def test_until_leaves_what_came_after_it_to_be_reported_as_changes(tmp_path: Pat
     live.drain(steps.append)
     assert steps[0].loaded and live.state.rows == 2
     assert steps[-1].changed == {date(2020, 1, 2): None}
+
+
+def _failing_preads(monkeypatch, path: Path, after: int):  # type: ignore[no-untyped-def]
+    """``os.pread`` raises EIO for ``path`` after ``after`` successful reads of it,
+    until the returned switch is turned off."""
+    import errno
+
+    real = os.pread
+    inode = path.stat().st_ino
+    state = {"left": after, "on": True}
+
+    def pread(fd: int, size: int, offset: int) -> bytes:
+        if state["on"] and os.fstat(fd).st_ino == inode:
+            if state["left"] <= 0:
+                raise OSError(errno.EIO, "Input/output error")
+            state["left"] -= 1
+        return real(fd, size, offset)
+
+    monkeypatch.setattr(os, "pread", pread)
+    return state
+
+
+def test_an_io_error_mid_read_loses_no_row_and_is_a_step_not_an_exception(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "t.csv"
+    path.write_bytes(HEADER + b"".join(_bytes(d, "UPLOADED") for d in range(3)))
+    live = LiveFile(path)
+    live.drain()
+    monkeypatch.setattr(telemetry.tail, "CHUNK_SIZE", 64)  # many preads per step
+    with open(path, "ab") as fh:
+        fh.write(b"".join(_bytes(d, "FAILED", "boom", d) for d in range(3, 40)))
+    switch = _failing_preads(monkeypatch, path, after=8)
+    step = live.step()  # some chunks read, then EIO: what was read is applied
+    read_first = live.state.rows
+    assert 3 < read_first < 40 and step.unreadable is None and step.changed
+    step = live.step()  # nothing more can be read: said, the state kept
+    assert step.unreadable == "cannot read it: Input/output error"
+    assert step.trouble == step.unreadable and step.caught_up and not step.starts_over
+    assert live.state.rows == read_first
+    switch["on"] = False
+    live.drain()
+    assert live.state.rows == 40
+    _same(live, path)  # every row once: none lost, none read twice
+
+
+def test_an_unreadable_file_at_the_start_is_a_step_and_is_read_once_it_can_be(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "t.csv"
+    path.write_bytes(HEADER + b"".join(_bytes(d, "UPLOADED") for d in range(5)))
+    switch = _failing_preads(monkeypatch, path, after=0)
+    live = LiveFile(path)
+    step = live.step()
+    assert step.unreadable is not None and step.caught_up and live.state.rows == 0
+    switch["on"] = False
+    live.drain()
+    _same(live, path)

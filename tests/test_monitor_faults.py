@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Static, TabbedContent
 
 import tui.widgets.pane
 from telemetry import HistoricalTelemetry
@@ -18,6 +18,7 @@ from tests.test_monitor import (
     SIZE,
     backfill,
     calendar_lines,
+    frozen,
     make_app,
     row,
     started,
@@ -123,3 +124,40 @@ async def test_no_inotify_instance_left_shows_a_banner_once_and_the_monitor_goes
         HistoricalTelemetry(path).append_row(row(NEW_DAYS[0], "FAILED", 0))
         await wait_for_rows(pilot, app, rows + 1)
         assert app.state.status_of(NEW_DAYS[0]) == "FAILED"
+
+
+async def test_a_file_that_cannot_be_read_keeps_what_was_read_says_so_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    path, rows = backfill(tmp_path)
+    other = tmp_path / "other.csv"
+    write_rows(other, [row(date(2021, 1, 1), "UPLOADED", 1)])
+    app = MonitorApp([path, other], clock=lambda: frozen())
+    real_pread = os.pread
+    inode = path.stat().st_ino
+    broken = [False]
+
+    def pread(fd: int, size: int, offset: int) -> bytes:
+        if broken[0] and os.fstat(fd).st_ino == inode:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_pread(fd, size, offset)
+
+    monkeypatch.setattr(os, "pread", pread)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, rows)
+        store = HistoricalTelemetry(path)
+        store.append_row(row(date(2020, 3, 6), "FAILED", 600))
+        broken[0] = True  # the disk fails before the monitor reads the new row
+        assert await wait_until(pilot, lambda: "cannot read it" in _banner(app))
+        assert "showing what was read" in _banner(app)
+        assert app.state.rows == rows  # what was read stays on show
+        tab = app.query_one(TabbedContent).get_tab("tab-0")
+        assert await wait_until(pilot, lambda: "⚠ unreadable" in str(tab.label))
+        broken[0] = False
+        store.append_row(row(date(2020, 3, 7), "UPLOADED", 601))  # a change: read again
+        await wait_for_rows(pilot, app, rows + 2)
+        assert "cannot read" not in _banner(app)
+        assert app.state.status_of(date(2020, 3, 6)) == "FAILED"
+        assert await wait_until(pilot, lambda: "unreadable" not in str(tab.label))

@@ -302,3 +302,39 @@ def test_every_attempt_search_finds_a_day_written_in_another_iso_form(tmp_path: 
     assert sum(len(s.row_days()) for s in segments) == 2  # both rows read
     # The row's text says 20200103; the day it stands for is 2020-01-03.
     assert list(matching_days("2020-01-03", segments)) == [date(2020, 1, 3)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from(["UPLOADED", "FAILED", "DOWNLOAD_PENDING"]), min_size=2, max_size=80),
+    st.integers(1, 30),
+    st.integers(1, 6),
+)
+def test_the_feed_after_a_bulk_load_holds_the_newest_rows_and_failures(
+    statuses: list[str], lines: int, per_step: int
+) -> None:
+    """NewestRows keeps only the segments holding the newest rows: what it gives is the
+    newest ``lines`` rows (and failed rows) of every segment read, however they came."""
+    import tempfile
+
+    from tui.widgets.pane import NewestRows, _last_rows
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.csv"
+        first = date(2020, 1, 1)
+        write_rows(path, [row(first + timedelta(k // 3), s, k) for k, s in enumerate(statuses)])
+        reader = LiveFile(path, catch_up_bytes=1)  # a few rows per step: many segments
+        every, newest = [], NewestRows(lines)
+        while True:
+            step = reader.read()
+            for k in range(0, len(step.segments), per_step):
+                newest.add(step.segments[k : k + per_step])
+            every += step.segments
+            if step.caught_up:
+                break
+    assert len(every) > 1 and sum(len(s.keeps) for s in every) == len(statuses)
+    got_rows, got_failed = newest.take()
+    assert got_rows == _last_rows(every, lines)
+    assert got_failed == _last_rows(every, lines, failed=True)
+    want_failed = min(lines, statuses.count("FAILED"))
+    assert len(got_rows) == min(lines, len(statuses)) and len(got_failed) == want_failed

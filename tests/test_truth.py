@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from telemetry import BackfillState, HistoricalTelemetry
@@ -159,3 +160,49 @@ def test_the_metrics_promise_no_eta_while_the_writer_is_quiet(tmp_path: Path) ->
     assert quiet[("backfill_writer_quiet", ())] == 1
     assert quiet[("backfill_chunks_finished_per_second", ())] > 0
     assert ("backfill_eta_seconds", ()) not in quiet
+
+
+async def test_the_monitor_shows_no_figures_from_part_of_a_file_while_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts of a half-read file are no figures to act on: while the file is read
+    through the summary says so, the calendar fills in, and the figures come once
+    it is read."""
+    import threading
+
+    from tests.monitor_wait import wait_until
+    from tests.test_monitor import backfill, make_app, text
+    from tui.widgets import pane as pane_module
+
+    path, rows = backfill(tmp_path)
+    monkeypatch.setattr(pane_module, "BULK_BYTES", 4096)  # the file takes a few steps
+    gate = threading.Event()
+    real_catch_up = pane_module.MonitorPane._catch_up
+    held = [True]
+
+    def one_step_then_wait(self: pane_module.MonitorPane) -> bool:
+        if held[0]:  # the first wake-up: one step, then the reading stops a while
+            held[0] = False
+            self.app.call_from_thread(self.take_step)
+            gate.wait(10)
+        return real_catch_up(self)
+
+    monkeypatch.setattr(pane_module.MonitorPane, "_catch_up", one_step_then_wait)
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.pane
+        assert await wait_until(pilot, lambda: pane.state.rows > 0)
+        pane.refresh_figures()
+        await pilot.pause()
+        part = pane.state.rows
+        assert 0 < part < rows and not pane.loaded
+        assert f"reading the file: {part:,} rows so far" in text(app, "#summary")
+        assert "failed" not in text(app, "#summary")
+        assert pane.query_one("#loading").display
+        assert pane.calendar.drawn_glyph(pane.calendar.cursor) is not None  # filling in
+        gate.set()
+        assert await wait_until(pilot, lambda: pane.loaded)
+        pane.refresh_figures()
+        await pilot.pause()
+        assert "reading the file" not in text(app, "#summary")
+        assert "failed" in text(app, "#summary")
