@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import operator
-import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,7 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import compress, islice, pairwise, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from .fields import CANONICAL_STATUS, Malformed, Record, row_values
 from .figures import (
@@ -38,9 +37,10 @@ from .figures import (
     sum_floats,
     sum_whole,
 )
+from .file import TelemetryFile
 from .latest import STARTED_COL, build_rows, in_writer_order, parse_instant, replaces
 from .liveness import Liveness, Newest, RowGaps, liveness
-from .records import RecordDecoder, cold_load, read_batches, read_header
+from .records import cold_load
 from .rules import (
     DURATION_OF_STATUS,
     FLAG_OPENS,
@@ -362,16 +362,8 @@ class BackfillState:
         not telemetry. ``options`` are passed to the constructor.
         """
         state = cls(**options)  # type: ignore[arg-type]
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            return state
-        with fh, cold_load():
-            decoder = RecordDecoder(segments=True)
-            for batch in read_batches(fh, decoder=decoder):
-                state.fold_segments(batch.segments, batch.malformed)
-            state.header = decoder.header
-            state.finish_fold()
+        state.header = TelemetryFile(path).read_through(state.fold_segments)
+        state.finish_fold()
         return state
 
     def fold_segments(self, segments: Iterable[Segment], malformed: Iterable[Malformed]) -> None:
@@ -1017,75 +1009,12 @@ class BackfillState:
         return build_rows(keeps)
 
     def history(self, path: Path | str, day: date) -> list[Record]:
-        """Read every row of ``day`` from the file at ``path``, in file order.
+        """Every row of ``day`` in the file at ``path``, in file order, read by offset.
 
-        Reads only the file's header and those rows (by their byte offsets):
-        each run's bytes are read and decoded once, however the day's rows
-        are spread through the file. Each record keeps its line number in
-        the file. Rows that no longer decode (the file changed under us) are
-        left out.
+        :meth:`telemetry.file.TelemetryFile.history`, from where this state
+        saw the day's rows (:meth:`runs`).
         """
-        out: list[Record] = []
-        runs = self.runs(day)
-        if not runs:
-            return out
-        with open(path, "rb") as fh:
-            header, cr_only = _read_header(fh)
-            size = os.fstat(fh.fileno()).st_size
-            window = _Window(fh, size)
-            # A run's bytes are about its rows times the file's mean row.
-            mean = size // max(self.rows, 1) + 1
-            for offset, line, count in runs:
-                decoder = RecordDecoder()
-                decoder.adopt_header(header, line=line, cr_only=cr_only)
-                want = count * mean + mean
-                found: list[Record] = []
-                while True:
-                    buf = window.bytes(offset, want)
-                    final = offset + len(buf) >= size
-                    found = decoder.decode(buf, offset, final=final).records[:count]
-                    decoder.adopt_header(header, line=line, cr_only=cr_only)
-                    if len(found) == count or final:
-                        break
-                    want *= 2
-                for k, record in enumerate(found):
-                    if record.day != day or (k == 0 and record.offset != offset):
-                        break  # the file changed under us: stop here
-                    out.append(record)
-        return out
-
-
-class _Window:
-    """Bytes of an open file read in pieces of at least 64 KiB, the last piece kept."""
-
-    def __init__(self, fh: BinaryIO, size: int) -> None:
-        self._fh = fh
-        self._size = size
-        self._start = 0
-        self._data = b""
-
-    def bytes(self, offset: int, length: int) -> bytes:
-        """``length`` bytes at ``offset`` (fewer at the end of the file)."""
-        length = min(length, self._size - offset)
-        start, data = self._start, self._data
-        if not (start <= offset and offset + length <= start + len(data)):
-            self._fh.seek(offset)
-            data = self._data = self._fh.read(max(length, 64 << 10))
-            start = self._start = offset
-        return data[offset - start : offset - start + length]
-
-
-def _read_header(fh: BinaryIO) -> tuple[list[str] | None, bool]:
-    """The header of the open file ``fh`` (``None`` if it has no complete record
-    yet), and whether its lines end in a bare CR."""
-    fh.seek(0)
-    buf = b""
-    while True:
-        chunk = fh.read(max(64 << 10, len(buf)))
-        buf += chunk
-        header, _, cr_only = read_header(buf)
-        if header is not None or not chunk:
-            return header, cr_only
+        return TelemetryFile(path).history(day, self.runs(day), self.rows)
 
 
 def load_latest(path: Path | str) -> dict[date, TelemetryRow]:

@@ -66,8 +66,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .fields import Malformed, TelemetryFormatError, split_fields
+from .file import HEADER_LINE, header_at
 from .framing import (
-    BOM,
     CHUNK_SIZE,
     CR_AS_LF,
     FrameMemo,
@@ -76,10 +76,9 @@ from .framing import (
     read_at,
     whole_record,
 )
-from .records import RecordDecoder, read_batches, read_header
+from .records import RecordDecoder, read_batches
 from .schema import LEGACY_SCHEMA, SCHEMA, VALID_STATUSES, TelemetryRow
 
-_HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
 _log = logging.getLogger(__name__)
 
 # Per file (device, inode): the offset up to which this process has verified
@@ -193,17 +192,17 @@ class HistoricalTelemetry:
         prefix = b""
         cr_only = False
         if size == 0:
-            prefix = _HEADER_LINE
+            prefix = HEADER_LINE
         else:
             trusted = _trusted_end(fd, key, size)
             if trusted is not None:
                 known, cr_only = trusted
             else:
-                header, known, cr_only = _read_header(fd, size)
+                header, known, cr_only = header_at(fd, size)
                 if header is None:
                     # Only a torn header and nothing else: safe to start over.
                     os.ftruncate(fd, 0)
-                    prefix = _HEADER_LINE
+                    prefix = HEADER_LINE
                     size = 0
                 elif header != list(SCHEMA):
                     if _is_legacy(header):
@@ -313,7 +312,7 @@ def upgrade_header(path: Path | str) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if not _is_current(fd, path):
                 continue
-            header, _, _ = _read_header(fd, os.fstat(fd).st_size)
+            header, _, _ = header_at(fd, os.fstat(fd).st_size)
             if header == list(SCHEMA):
                 return False
             if header is None or not _is_legacy(header):
@@ -392,24 +391,6 @@ def _roll_back(fd: int, size: int) -> None:
         os.fsync(fd)
     except OSError:
         pass  # the original error is what the caller must see
-
-
-def _read_header(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
-    """Return the file's header, the offset after it, and whether lines end in a bare CR.
-
-    ``(None, 0, False)`` means the file holds only a torn header (a prefix of
-    the full header line, and nothing else: it was read whole); a file with
-    no header record in its first 64 KiB is refused.
-    """
-    head = read_at(fd, min(size, 1 << 16), 0)
-    header, end, cr_only = read_header(head)
-    if header is not None:
-        return header, end, cr_only
-    base = len(BOM) if head.startswith(BOM) else 0
-    whole = len(head) == size and size <= base + len(_HEADER_LINE)
-    if whole and _HEADER_LINE.startswith(head[base:]):
-        return None, 0, False
-    raise TelemetryFormatError("the file's first lines hold no telemetry header")
 
 
 def _is_legacy(header: list[str]) -> bool:
@@ -561,7 +542,7 @@ def _copy_upgraded(src: BinaryIO, out: BinaryIO) -> None:
     row, is copied byte for byte, a torn one closed off: padding it would
     revive it.
     """
-    out.write(_HEADER_LINE)
+    out.write(HEADER_LINE)
     pending = b""
     decoder = RecordDecoder()
     offset = 0

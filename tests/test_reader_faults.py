@@ -15,8 +15,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from telemetry import BackfillState, HistoricalTelemetry, TelemetryTail, diagnose
+from telemetry.file import HEADER_LINE
 from telemetry.records import RecordDecoder, read_batches
-from telemetry.store import _HEADER_LINE, encode_row, row_values
+from telemetry.store import encode_row, row_values
 from tests.seed_reference import seed_append_row, seed_iter_rows, seed_load_state
 from tui.cli import main
 
@@ -36,7 +37,7 @@ def _row(i: int, msg: str = "", day: str | None = None) -> dict[str, str]:
 
 def _file(rows: list[dict[str, str]]) -> tuple[bytes, list[tuple[int, int]]]:
     """The bytes our writer gives ``rows``, and each row's byte span."""
-    data = _HEADER_LINE
+    data = HEADER_LINE
     spans = []
     for row in rows:
         encoded = encode_row(row_values(row))

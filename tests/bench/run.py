@@ -59,6 +59,9 @@ if kind == "seed":
 elif kind == "load_state":
     from telemetry import HistoricalTelemetry
     result = HistoricalTelemetry(path).load_state()
+elif kind == "monitor":  # from the app running (its start-up excluded) to the file read
+    from tests.bench.run import monitor_load
+    t, result = monitor_load(path)
 else:
     from telemetry import BackfillState
     result = BackfillState.from_path(path).latest
@@ -192,6 +195,27 @@ def burst_ingest(path: Path, rows: int = 200_000) -> float:
         return (rows + 1) / (time.perf_counter() - t)
     finally:
         follow.close()
+
+
+def monitor_load(path: Path) -> tuple[float, list[date]]:
+    """Run the monitor headless on ``path`` until it has read the file through.
+
+    Returns when it started reading (``perf_counter``: the app up, as
+    ``from_path`` timings leave out the interpreter's start) and the days it holds.
+    """
+    import asyncio
+
+    from tui.monitor import MonitorApp
+
+    async def run() -> tuple[float, list[date]]:
+        app = MonitorApp(path)
+        async with app.run_test(size=(180, 48)) as pilot:
+            started = time.perf_counter()
+            while not app.pane.loaded:
+                await pilot.pause(0.01)
+            return started, app.pane.state.days
+
+    return asyncio.run(run())
 
 
 def monitor_latency(path: Path, samples: int = 10) -> dict[str, float]:
@@ -410,14 +434,15 @@ def long_record(tmp: Path, megabytes: int = 20) -> None:
     """One quoted traceback of ``megabytes``: each reader against a plain read of the file."""
     import shutil
 
-    from telemetry.store import _HEADER_LINE, encode_row, row_values
+    from telemetry.file import HEADER_LINE
+    from telemetry.store import encode_row, row_values
 
     path = tmp / "long.csv"
     message = 'Traceback (most recent call last):\n  File "x.py", line 1\n' * (
         megabytes * 1_000_000 // 52
     )
     row = {"chunk_date_utc": "2020-01-01", "status": "FAILED", "error_message": message}
-    path.write_bytes(_HEADER_LINE + encode_row(row_values(row)))
+    path.write_bytes(HEADER_LINE + encode_row(row_values(row)))
 
     def run(kind: str, target: Path) -> float:
         out = subprocess.run(
@@ -515,6 +540,7 @@ def catch_up_figures(path: Path, rounds: int = 3) -> None:
     after it started. ``metrics``: from its start until the first scrape answers
     (it listens once every file is read through). The monitor: its full load, in
     process, against ``from_path``'s load in process (both without start-up).
+    The markers appended meanwhile make the file grow a little each round.
     """
     import urllib.request
 
@@ -546,9 +572,11 @@ def catch_up_figures(path: Path, rounds: int = 3) -> None:
         return done
 
     store = HistoricalTelemetry(path)
-    cold, follow, metrics = [], [], []
+    cold, follow, metrics, monitor, fold = [], [], [], [], []
     for k in range(rounds):
         cold.append(_wall([python, "-c", load, str(path)], printed("done")))
+        monitor.append(_child("monitor", path)["seconds"])
+        fold.append(_child("from_path", path)["seconds"])
         argv = [python, "-m", "tui.cli", "follow", str(path), "--jsonl", "--changes-only"]
 
         def append_then_wait(proc: subprocess.Popen[str], k: int = k) -> bool:
@@ -580,6 +608,10 @@ def catch_up_figures(path: Path, rounds: int = 3) -> None:
         f" ({min(follow) / base:.2f}x)"
     )
     print(f"  metrics, start -> first scrape: {min(metrics):.2f} s ({min(metrics) / base:.2f}x)")
+    print(
+        f"  the monitor's full load, in process: {min(monitor):.2f} s"
+        f" ({min(monitor) / min(fold):.2f}x from_path in process, {min(fold):.2f} s)"
+    )
 
 
 def search_every_attempt(path: Path, rounds: int = 3) -> None:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from telemetry import BackfillState, Malformed
+from telemetry.file import TelemetryFile
 
 from ..actions import bindings
 from ..spans import plural
@@ -34,9 +35,7 @@ def raw_text(path: Path, offset: int, limit: int = RAW_BYTES) -> str:
     characters are shown escaped (``\\x00``), so what is on screen is what
     is in the file. ``OSError`` propagates.
     """
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read(limit + 1)
+    data = TelemetryFile(path).raw(offset, limit + 1)
     cut = len(data) > limit
     data = data[:limit]
     end = data.find(b"\n")

@@ -1,0 +1,142 @@
+"""A telemetry file on disk: every read of its bytes but the writer's and the tail's.
+
+:class:`TelemetryFile` reads a file through in bulk (the cold load), a day's
+rows by their byte offsets (a day's history) and a record's raw bytes; the
+folds are handed what it decodes and never open a file. :func:`header_at`
+is the one reading of a header (a byte order mark, blank lines before it,
+a torn header, the older shorter header), shared with the writer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+
+from .fields import Malformed, Record, TelemetryFormatError
+from .framing import BOM, read_at
+from .records import RecordDecoder, cold_load, read_batches, read_header
+from .schema import SCHEMA
+from .segments import Segment
+
+#: Bytes of a file's start that must hold its header.
+HEAD_BYTES = 64 << 10
+#: The header line the writer writes.
+HEADER_LINE = (",".join(SCHEMA) + "\r\n").encode()
+
+
+def header_at(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
+    """The header of the open file ``fd`` of ``size`` bytes, the offset after it,
+    and whether its lines end in a bare CR.
+
+    ``(None, 0, False)`` means the file holds no header yet: nothing, or only
+    a torn header (a prefix of the full header line, read whole). A file
+    with no header record in its first :data:`HEAD_BYTES` raises
+    :class:`TelemetryFormatError`, as does a header that is not telemetry's.
+    """
+    head = read_at(fd, min(size, HEAD_BYTES), 0)
+    header, end, cr_only = read_header(head)
+    if header is not None:
+        return header, end, cr_only
+    base = len(BOM) if head.startswith(BOM) else 0
+    whole = len(head) == size and size <= base + len(HEADER_LINE)
+    if whole and HEADER_LINE.startswith(head[base:]):
+        return None, 0, False
+    raise TelemetryFormatError("the file's first lines hold no telemetry header")
+
+
+class TelemetryFile:
+    """The telemetry file at ``path``, read on demand (each call opens it anew)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def read_through(
+        self, fold: Callable[[Iterable[Segment], Iterable[Malformed]], None]
+    ) -> list[str] | None:
+        """Decode the whole file in bulk, handing ``fold`` each chunk's rows and reports.
+
+        Returns the header (``None`` for a missing or empty file). A torn
+        final record is reported as malformed; a file that is not telemetry
+        raises :class:`TelemetryFormatError`.
+        """
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return None
+        with fh, cold_load():
+            decoder = RecordDecoder(segments=True)
+            for batch in read_batches(fh, decoder=decoder):
+                fold(batch.segments, batch.malformed)
+            return decoder.header
+
+    def history(self, day: date, runs: list[tuple[int, int, int]], rows: int) -> list[Record]:
+        """Every row of ``day``, in file order, from where its ``runs`` say they are.
+
+        ``runs`` are ``(byte offset, line number, rows)`` of each run of the
+        day's adjacent rows (:meth:`BackfillState.runs`), ``rows`` the rows
+        in the file (it sizes the reads). Reads only the header and those
+        rows: each run's bytes are read and decoded once. Each record keeps
+        its line number. Rows that no longer decode as the day's (the file
+        changed) are left out.
+        """
+        out: list[Record] = []
+        if not runs:
+            return out
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                header, _, cr_only = header_at(fd, size)
+            except TelemetryFormatError:
+                return out  # no longer telemetry
+            window = _Window(fd, size)
+            # A run's bytes are about its rows times the file's mean row.
+            mean = size // max(rows, 1) + 1
+            for offset, line, count in runs:
+                decoder = RecordDecoder()
+                decoder.adopt_header(header, line=line, cr_only=cr_only)
+                want = count * mean + mean
+                while True:
+                    buf = window.bytes(offset, want)
+                    final = offset + len(buf) >= size
+                    found = decoder.decode(buf, offset, final=final).records[:count]
+                    decoder.adopt_header(header, line=line, cr_only=cr_only)
+                    if len(found) == count or final:
+                        break
+                    want *= 2
+                for k, record in enumerate(found):
+                    if record.day != day or (k == 0 and record.offset != offset):
+                        break  # the file changed under us: stop here
+                    out.append(record)
+        finally:
+            os.close(fd)
+        return out
+
+    def raw(self, offset: int, limit: int) -> bytes:
+        """Up to ``limit`` bytes from ``offset`` (fewer where the file ends)."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return read_at(fd, limit, offset)
+        finally:
+            os.close(fd)
+
+
+class _Window:
+    """Bytes of an open file read in pieces of at least 64 KiB, the last piece kept."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self._size = size
+        self._start = 0
+        self._data = b""
+
+    def bytes(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` (fewer at the end of the file)."""
+        length = min(length, self._size - offset)
+        start, data = self._start, self._data
+        if not (start <= offset and offset + length <= start + len(data)):
+            data = self._data = read_at(self._fd, max(length, 64 << 10), offset)
+            start = self._start = offset
+        return data[offset - start : offset - start + length]
