@@ -619,6 +619,7 @@ class MonitorPane(Vertical):
                 waiting=sum(len(u.records) for u in self._waiting),
                 exists=self.exists,
                 complete=progress is not None and 0 < progress.total <= progress.done,
+                reading=self._unsettled,
             ),
             wraps=True,  # a quiet writer's warning takes a second line at 80 columns
         )
@@ -626,6 +627,7 @@ class MonitorPane(Vertical):
             return
         if self._unsettled:  # reading the file through: the figures come once it is read
             self._put("#summary", f"reading the file: {self.state.rows:,} rows so far…")
+            self._put("#rate", "[dim]progress, rate and ETA once it is read[/]")
             self._figures_due = False
             self._figures_at = time.monotonic()
             return

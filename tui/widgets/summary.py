@@ -69,21 +69,25 @@ def head_markup(
     waiting: int = 0,
     exists: bool = True,
     complete: bool = False,
+    reading: bool = False,
 ) -> str:
     """The header line: file, LIVE or PAUSED, last row age, sensor / descriptor.
 
     A backfill whose every day is done says so; its writer's silence then is
     no warning ("complete, writer stopped 3 h ago"). A quiet writer is never
-    shown LIVE beside its warning.
+    shown LIVE beside its warning. While the file is ``reading`` through, the
+    newest row read so far says nothing of the writer: neither is shown.
     """
     parts = [f"[b]{escape(name)}[/b]"]
     if paused:
         extra = f" ({plural(waiting, 'row')} waiting)" if waiting else ""
         parts.append(f"[b $warning]❚❚ PAUSED{extra}[/]")
-    elif not (live.quiet and exists and not complete):
+    elif not (live.quiet and exists and not complete) and not reading:
         parts.append("[b $success]● LIVE[/]")
     if not exists:
         parts.append("[$warning]waiting for the file to appear[/]")
+    elif reading:
+        parts.append("reading the file…")
     elif live.since is None:
         parts.append("no rows yet")
     elif complete:
