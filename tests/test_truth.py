@@ -198,7 +198,7 @@ async def test_the_monitor_shows_no_figures_from_part_of_a_file_while_reading_it
         assert 0 < part < rows and not pane.loaded
         assert f"reading the file: {part:,} rows so far" in text(app, "#summary")
         assert "failed" not in text(app, "#summary")
-        assert "ETA" not in text(app, "#rate") and "once it is read" in text(app, "#rate")
+        assert "days/h" not in text(app, "#rate") and "once it is read" in text(app, "#rate")
         # The newest row read so far says nothing of the writer: no LIVE, no quiet.
         head = text(app, "#head")
         assert "reading the file" in head and "LIVE" not in head and "quiet" not in head
