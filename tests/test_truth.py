@@ -210,3 +210,55 @@ async def test_the_monitor_shows_no_figures_from_part_of_a_file_while_reading_it
         await pilot.pause()
         assert "reading the file" not in text(app, "#summary") + text(app, "#head")
         assert "failed" in text(app, "#summary")
+
+
+async def test_pausing_while_the_file_is_read_holds_none_of_it_and_resuming_reads_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pause during the first read stops reading (a paused 1M-row load once held the
+    whole file decoded: 1.5 GB); the resume reads on at once, with no change to wait for."""
+    import threading
+
+    from tests.monitor_wait import wait_until
+    from tests.test_monitor import backfill, make_app, text
+    from tui.widgets import pane as pane_module
+
+    path, rows = backfill(tmp_path)
+    monkeypatch.setattr(pane_module, "BULK_BYTES", 4096)
+    gate = threading.Event()
+    real_catch_up = pane_module.MonitorPane._catch_up
+    real_take_step = pane_module.MonitorPane.take_step
+    held, asked = [True], [0]
+
+    def one_step_then_wait(self: pane_module.MonitorPane) -> bool:
+        if held[0]:
+            held[0] = False
+            self.app.call_from_thread(self.take_step)
+            gate.wait(10)
+        return real_catch_up(self)
+
+    def counted(self: pane_module.MonitorPane) -> bool:
+        asked[0] += 1
+        return real_take_step(self)
+
+    def no_wakeups(path: Path, stop: threading.Event, **options: object):  # type: ignore[no-untyped-def]
+        stop.wait()  # the file never changes: only the resume can read on
+        yield from ()
+
+    monkeypatch.setattr(pane_module.MonitorPane, "_catch_up", one_step_then_wait)
+    monkeypatch.setattr(pane_module.MonitorPane, "take_step", counted)
+    monkeypatch.setattr(pane_module, "wakeups", no_wakeups)
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.pane
+        assert await wait_until(pilot, lambda: pane.state.rows > 0)
+        part = pane.state.rows
+        await pilot.press("p")
+        gate.set()  # the worker asks for the next step: paused, nothing is read
+        assert await wait_until(pilot, lambda: asked[0] >= 2)
+        await pilot.pause()
+        assert pane.state.rows == part and not pane.loaded and not pane._waiting
+        assert "PAUSED" in text(app, "#head")
+        await pilot.press("p")  # no change to the file: the resume reads on by itself
+        assert await wait_until(pilot, lambda: pane.loaded)
+        assert pane.state.rows == rows

@@ -368,11 +368,23 @@ class MonitorPane(Vertical):
         return not self._stop.is_set()
 
     def take_step(self) -> bool:
-        """Read the next step and apply it, or hold it while paused; True once caught up."""
+        """Read the next step and apply it, or hold it while paused; True once caught up.
+
+        While paused, rows appended are read and held (counted as waiting);
+        reading a file through waits for the resume instead, so that nothing
+        of it is held in memory.
+        """
+        if self.paused and not self.live.loaded:
+            return True
         with cold_load():  # a step allocates many objects that live on, and no cycles
-            step = self.live.read(fold=not self.paused, folded=self._folded)
+            step = self.live.read(fold=True, folded=self._folded)
             self.receive(step)
         return step.caught_up
+
+    @work(thread=True, group="read-on")
+    def read_on(self) -> None:
+        """Step until caught up now (after a pause), not at the file's next change."""
+        self._catch_up()
 
     def receive(self, step: Step) -> None:
         """Take one step (UI thread): apply it, or hold it while paused."""
@@ -436,8 +448,6 @@ class MonitorPane(Vertical):
     def _fold_bulk(self, step: Step) -> None:
         """Apply a step of the first read (or a re-read) through the file, in bulk."""
         self.live.apply(step)
-        if not step.folded:  # held while paused: folded just now
-            self._folded(step.segments)
         self._unsettled = not step.loaded  # the last step derives the figures
         if self.calendar.search is not None:
             self.calendar.set_search(frozenset(self._hits))
@@ -1095,6 +1105,7 @@ class MonitorPane(Vertical):
             waiting, self._waiting = self._waiting, []
             for update in waiting:
                 self.apply(update)
+            self.read_on()
         self.refresh_figures()
 
     def action_failures(self) -> None:
