@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from telemetry import HistoricalTelemetry
@@ -53,3 +54,20 @@ def test_latest_bad_date_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [
         "Error: Invalid value for '--from': not a date: 'yesterday' (use YYYY-MM-DD)"
     ]
+
+
+def test_json_written_a_slice_at_a_time_is_the_one_array_of_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.cmd_latest
+
+    path = _file(tmp_path)
+    jsonl = CliRunner().invoke(main, ["latest", str(path), "--format", "jsonl"]).output
+    rows = [json.loads(line) for line in jsonl.splitlines()]
+    for size in (1, 2, 3, 5, 1000):  # slices that divide the rows, that do not, one only
+        monkeypatch.setattr(tui.cmd_latest, "JSON_SLICE", size)
+        output = CliRunner().invoke(main, ["latest", str(path), "--format", "json"]).output
+        assert output == json.dumps(rows) + "\n"
+    empty = tmp_path / "empty.csv"
+    empty.touch()
+    assert CliRunner().invoke(main, ["latest", str(empty), "--format", "json"]).output == "[]\n"

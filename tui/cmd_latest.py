@@ -108,8 +108,12 @@ def latest(
         writer.writerow(SCHEMA)  # a telemetry file again: the schema's columns only
         for d in days:
             writer.writerow(state[d].to_dict().values())
-    elif fmt == "json":
-        out.write(json.dumps([_with_phase(state[d]) for d in days]) + "\n")
+    elif fmt == "json":  # one array, written a slice at a time (never whole in memory)
+        out.write("[")
+        for k in range(0, len(days), JSON_SLICE):
+            part = json.dumps([_with_phase(state[d]) for d in days[k : k + JSON_SLICE]])
+            out.write((", " if k else "") + part[1:-1])
+        out.write("]\n")
     elif fmt == "jsonl":
         for d in days:
             out.write(json.dumps(_with_phase(state[d])) + "\n")
@@ -125,6 +129,10 @@ def latest(
             out.write(
                 f"{d}  {row.status:<17} {phase:<8} {row.started_at_utc:<32} {row.error_type}\n"
             )
+
+
+#: Rows of ``--format json`` built and written at a time.
+JSON_SLICE = 1000
 
 
 def _with_phase(row: TelemetryRow) -> dict[str, str]:
