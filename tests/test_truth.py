@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -162,19 +163,11 @@ def test_the_metrics_promise_no_eta_while_the_writer_is_quiet(tmp_path: Path) ->
     assert ("backfill_eta_seconds", ()) not in quiet
 
 
-async def test_the_monitor_shows_no_figures_from_part_of_a_file_while_reading_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Counts of a half-read file are no figures to act on: while the file is read
-    through the summary says so, the calendar fills in, and the figures come once
-    it is read."""
-    import threading
-
-    from tests.monitor_wait import wait_until
-    from tests.test_monitor import backfill, make_app, text
+def _read_one_step_then_wait(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The monitor reads its file in small steps, and after the first one waits for the
+    returned event before it reads on."""
     from tui.widgets import pane as pane_module
 
-    path, rows = backfill(tmp_path)
     monkeypatch.setattr(pane_module, "BULK_BYTES", 4096)  # the file takes a few steps
     gate = threading.Event()
     real_catch_up = pane_module.MonitorPane._catch_up
@@ -188,6 +181,20 @@ async def test_the_monitor_shows_no_figures_from_part_of_a_file_while_reading_it
         return real_catch_up(self)
 
     monkeypatch.setattr(pane_module.MonitorPane, "_catch_up", one_step_then_wait)
+    return gate
+
+
+async def test_the_monitor_shows_no_figures_from_part_of_a_file_while_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts of a half-read file are no figures to act on: while the file is read
+    through the summary says so, the calendar fills in, and the figures come once
+    it is read."""
+    from tests.monitor_wait import wait_until
+    from tests.test_monitor import backfill, make_app, text
+
+    path, rows = backfill(tmp_path)
+    gate = _read_one_step_then_wait(monkeypatch)
     app = make_app(path)
     async with app.run_test(size=(120, 36)) as pilot:
         pane = app.pane
@@ -217,25 +224,14 @@ async def test_pausing_while_the_file_is_read_holds_none_of_it_and_resuming_read
 ) -> None:
     """A pause during the first read stops reading (a paused 1M-row load once held the
     whole file decoded: 1.5 GB); the resume reads on at once, with no change to wait for."""
-    import threading
-
     from tests.monitor_wait import wait_until
     from tests.test_monitor import backfill, make_app, text
     from tui.widgets import pane as pane_module
 
     path, rows = backfill(tmp_path)
-    monkeypatch.setattr(pane_module, "BULK_BYTES", 4096)
-    gate = threading.Event()
-    real_catch_up = pane_module.MonitorPane._catch_up
+    gate = _read_one_step_then_wait(monkeypatch)
     real_take_step = pane_module.MonitorPane.take_step
-    held, asked = [True], [0]
-
-    def one_step_then_wait(self: pane_module.MonitorPane) -> bool:
-        if held[0]:
-            held[0] = False
-            self.app.call_from_thread(self.take_step)
-            gate.wait(10)
-        return real_catch_up(self)
+    asked = [0]
 
     def counted(self: pane_module.MonitorPane) -> bool:
         asked[0] += 1
@@ -245,7 +241,6 @@ async def test_pausing_while_the_file_is_read_holds_none_of_it_and_resuming_read
         stop.wait()  # the file never changes: only the resume can read on
         yield from ()
 
-    monkeypatch.setattr(pane_module.MonitorPane, "_catch_up", one_step_then_wait)
     monkeypatch.setattr(pane_module.MonitorPane, "take_step", counted)
     monkeypatch.setattr(pane_module, "wakeups", no_wakeups)
     app = make_app(path)
