@@ -71,3 +71,31 @@ def test_json_written_a_slice_at_a_time_is_the_one_array_of_every_row(
     empty = tmp_path / "empty.csv"
     empty.touch()
     assert CliRunner().invoke(main, ["latest", str(empty), "--format", "json"]).output == "[]\n"
+
+
+def test_every_format_prints_what_load_state_holds(tmp_path: Path) -> None:
+    """latest folds as load_state() does and splits only the rows it prints: the rows it
+    prints are load_state()'s, quotes, commas, newlines and retries included."""
+    from telemetry import phase_of
+
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    messages = ["", 'a "quoted", comma', "two\nlines", "x" * 300]
+    for k in range(40):
+        day = f"2020-02-{k % 20 + 1:02d}"  # each day twice: the latest row wins
+        status = ["FAILED", "UPLOADED", "DOWNLOAD_PENDING", "PROCESSED"][k % 4]
+        store.append_row(
+            {"chunk_date_utc": day, "status": status, "error_message": messages[k % 4]}
+        )
+    state = store.load_state()
+    rows = [
+        {**state[d].to_dict(), "phase": phase_of(list(state[d].to_dict().values()))}
+        for d in sorted(state)
+    ]
+    run = CliRunner().invoke
+    assert json.loads(run(main, ["latest", str(path), "--format", "json"]).output) == rows
+    jsonl = run(main, ["latest", str(path), "--format", "jsonl"]).output.splitlines()
+    assert [json.loads(line) for line in jsonl] == rows
+    failed = run(main, ["latest", str(path), "--status", "FAILED", "--format", "json"]).output
+    assert json.loads(failed) == [r for r in rows if r["status"] == "FAILED"]
+    assert len(rows) == 20 and 0 < len(json.loads(failed)) < 20

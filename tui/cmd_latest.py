@@ -11,12 +11,12 @@ from pathlib import Path
 import click
 
 from telemetry import (
+    COLUMN,
     SCHEMA,
     VALID_STATUSES,
-    HistoricalTelemetry,
+    BackfillState,
     ResumePlan,
     TelemetryFormatError,
-    TelemetryRow,
     day_runs,
     phase_of,
     resume_plan,
@@ -89,34 +89,30 @@ def latest(
             )
     telemetry_file(file)
     try:
-        state = HistoricalTelemetry(file).load_state()
+        # load_state()'s fold; each day's row is split into values only if printed.
+        state = BackfillState.from_path(file, figures=False)
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None
     if plan:
         _print_plan(resume_plan(state, first, last, stale_after=stale_after), fmt)
         return
-    days = [
-        d
-        for d in sorted(state)
-        if (first is None or d >= first)
-        and (last is None or d <= last)
-        and (not statuses or state[d].status in statuses)
-    ]
+    days = [d for d in state.days if (first is None or d >= first) and (last is None or d <= last)]
+    if statuses:
+        days = [d for d in days if _values(state, d)[_STATUS] in statuses]
     out = sys.stdout
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(SCHEMA)  # a telemetry file again: the schema's columns only
-        for d in days:
-            writer.writerow(state[d].to_dict().values())
+        writer.writerows(_values(state, d) for d in days)
     elif fmt == "json":  # one array, written a slice at a time (never whole in memory)
         out.write("[")
         for k in range(0, len(days), JSON_SLICE):
-            part = json.dumps([_with_phase(state[d]) for d in days[k : k + JSON_SLICE]])
+            part = json.dumps([_with_phase(_values(state, d)) for d in days[k : k + JSON_SLICE]])
             out.write((", " if k else "") + part[1:-1])
         out.write("]\n")
     elif fmt == "jsonl":
         for d in days:
-            out.write(json.dumps(_with_phase(state[d])) + "\n")
+            out.write(json.dumps(_with_phase(_values(state, d))) + "\n")
     elif fmt == "dates":
         out.write("".join(f"{d}\n" for d in days))
     elif fmt == "ranges":
@@ -124,21 +120,29 @@ def latest(
     else:
         out.write(f"{'date':<10}  {'status':<17} {'phase':<8} {'started_at_utc':<32} error_type\n")
         for d in days:
-            row = state[d]
-            phase = phase_of(list(row.to_dict().values()))
-            out.write(
-                f"{d}  {row.status:<17} {phase:<8} {row.started_at_utc:<32} {row.error_type}\n"
-            )
+            values = _values(state, d)
+            status, started = values[_STATUS], values[COLUMN["started_at_utc"]]
+            error_type = values[COLUMN["error_type"]]
+            out.write(f"{d}  {status:<17} {phase_of(values):<8} {started:<32} {error_type}\n")
+
+
+_STATUS = COLUMN["status"]
+
+
+def _values(state: BackfillState, day: date) -> list[str]:
+    values = state.latest_values(day)
+    assert values is not None  # a day of state.days
+    return values
 
 
 #: Rows of ``--format json`` built and written at a time.
 JSON_SLICE = 1000
 
 
-def _with_phase(row: TelemetryRow) -> dict[str, str]:
-    """The row's columns and ``phase``: the one it is in, or for FAILED failed in."""
-    data = row.to_dict()
-    data["phase"] = phase_of(list(data.values()))
+def _with_phase(values: list[str]) -> dict[str, str]:
+    """A row's columns and ``phase``: the one it is in, or for FAILED failed in."""
+    data = dict(zip(SCHEMA, values, strict=True))
+    data["phase"] = phase_of(values)
     return data
 
 
