@@ -59,7 +59,8 @@ class TelemetryFile:
 
         Returns the header (``None`` for a missing or empty file). A torn
         final record is reported as malformed; a file that is not telemetry
-        raises :class:`TelemetryFormatError`.
+        raises :class:`TelemetryFormatError`; a failing read raises its
+        ``OSError``, naming the file.
         """
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed below
@@ -67,8 +68,12 @@ class TelemetryFile:
             return None
         with fh, cold_load():
             decoder = RecordDecoder(segments=True)
-            for batch in read_batches(fh, decoder=decoder):
-                fold(batch.segments, batch.malformed)
+            try:
+                for batch in read_batches(fh, decoder=decoder):
+                    fold(batch.segments, batch.malformed)
+            except OSError as exc:  # an I/O error while reading: say which file
+                exc.filename = exc.filename or str(self.path)
+                raise
             return decoder.header
 
     def history(self, day: date, runs: list[tuple[int, int, int]], rows: int) -> list[Record]:

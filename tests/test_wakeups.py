@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -197,13 +199,17 @@ def _follow_and_metrics_without_inotify(directory: Path) -> None:
             text=True,
             cwd=ROOT,
         )
+        said = ""
         try:
             url = f"http://{listen[1]}/metrics"
             assert wait(lambda: _rows_metric(url) == 1.0), get_text(url)
+            # follow says it polls once it has taken the file's size: what is
+            # appended after that is news to it (before, it was its initial state).
+            said = _line_within(follow.stderr, 30)
+            assert "polling with stat instead" in said, said
             store.append_row(_row("2020-01-05"))
             assert wait(lambda: _rows_metric(url) == 2.0)
-            assert follow.stdout is not None
-            line = follow.stdout.readline()  # the row appended after it started
+            line = _line_within(follow.stdout, 30)  # the row appended after it started
             assert '"date": "2020-01-05"' in line
             page = get_text(url) or ""
             assert "backfill_watch_polling 1.0" in page
@@ -212,9 +218,17 @@ def _follow_and_metrics_without_inotify(directory: Path) -> None:
             for proc in (follow, metrics):
                 proc.terminate()
             errors = [proc.communicate(timeout=20)[1] for proc in (follow, metrics)]
+            errors[0] = said + errors[0]
     for stderr in errors:
         assert "Traceback" not in stderr
         assert stderr.count("polling with stat instead") == 1, stderr
+
+
+def _line_within(stream: IO[str] | None, seconds: float) -> str:
+    """The next line of a child's pipe, or "" if none comes within ``seconds``."""
+    assert stream is not None
+    ready, _, _ = select.select([stream], [], [], seconds)
+    return stream.readline() if ready else ""
 
 
 @contextlib.contextmanager

@@ -111,7 +111,7 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run a command; every usage or input error becomes one line and exit code 2.
+        """Run a command; every usage, input or I/O error becomes one line and exit code 2.
 
         Output cut short by its reader (``| head``) ends the command quietly
         with exit code 0, as ``cat`` and ``grep`` do.
@@ -131,7 +131,7 @@ class LazyGroup(click.Group):
             raise BadInput(exc.format_message()) from None
         except TelemetryFormatError as exc:
             raise BadInput(str(exc)) from None
-        except (IsADirectoryError, PermissionError, FileNotFoundError) as exc:
+        except OSError as exc:  # a missing or unreadable file, an I/O error while reading
             where = f"{exc.filename}: " if exc.filename else ""
             raise BadInput(f"{where}{exc.strerror or exc}") from None
 
