@@ -61,10 +61,10 @@ from .summary import (
 from .trend import DurationChart, chart_label
 
 #: Bytes read per step while reading the file through, decoded and folded in
-#: the UI thread at once (a few milliseconds a megabyte; input is handled
+#: the UI thread at once (about ten milliseconds a megabyte; input is handled
 #: between steps).
 BULK_BYTES = 4 << 20
-#: Seconds between two derivations of the figures while reading through.
+#: Seconds between two redraws of the calendar while reading a file through.
 BULK_FIGURES_EVERY = 1.0
 #: Seconds between redraws of the figures while rows arrive.
 FIGURES_EVERY = 0.25
@@ -409,7 +409,7 @@ class MonitorPane(Vertical):
             self._error, self._trouble = None, ""  # telemetry (or readable) again
             self.hide_banner()
             self._figures_due = True
-        if self.paused and (step.records or step.segments or step.malformed or step.loaded):
+        if self.paused and (step.records or step.malformed):  # rows appended (loaded)
             self._waiting.append(step)
             self.refresh_figures(full=False)  # the count of rows waiting
         elif not step.starts_over:
