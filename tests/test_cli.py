@@ -58,6 +58,7 @@ def test_every_command_is_registered() -> None:
         "follow",
         "latest",
         "metrics",
+        "serve",
         "summary",
         "upgrade",
         "watch",

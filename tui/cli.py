@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "follow": "tui.cmd_follow:follow",
     "latest": "tui.cmd_latest:latest",
     "metrics": "tui.cmd_metrics:metrics",
+    "serve": "tui.cmd_serve:serve",
     "summary": "tui.cmd_summary:summary",
     "upgrade": "tui.cmd_upgrade:upgrade",
     "watch": "tui.cmd_monitor:watch",

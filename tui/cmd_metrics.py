@@ -15,18 +15,11 @@ from .options import (
     POSITIVE_DURATION,
     check_range,
     expected_range_options,
+    parse_listen,
     stale_after_option,
 )
 
 DEFAULT_LISTEN = "127.0.0.1:9464"
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:9464`` for IPv6) as a host and a port, or :class:`BadInput`."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise BadInput(f"--listen: not HOST:PORT: {text!r} (e.g. {DEFAULT_LISTEN})")
-    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def _files(args: tuple[Path, ...]) -> list[Path]:
@@ -108,7 +101,7 @@ def metrics(
     check_range(start, end, "--start", "--end")
     if listen is None and textfile is None:
         listen = DEFAULT_LISTEN
-    address = parse_listen(listen) if listen is not None else None
+    address = parse_listen(listen, DEFAULT_LISTEN) if listen is not None else None
     dirs = [p for p in paths if p.is_dir()]
     files = _files(paths)
     if not files and not dirs:

@@ -6,14 +6,18 @@ import contextlib
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from .cli import BadInput
 from .config import MonitorConfig, config_path, load_config
 from .options import DAY, check_range, stale_after_option
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
@@ -37,7 +41,7 @@ def telemetry_files(args: tuple[Path, ...]) -> list[Path]:
     return unique
 
 
-class _NamesItsConfig(click.Command):
+class NamesItsConfig(click.Command):
     """A command whose help ends with the path of the config file it reads."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -45,21 +49,37 @@ class _NamesItsConfig(click.Command):
         super().format_epilog(ctx, formatter)
 
 
-@click.command(cls=_NamesItsConfig)
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--start", type=DAY, metavar="DATE", help="First day of the backfill (YYYY-MM-DD).")
-@click.option("--end", type=DAY, metavar="DATE", help="Last day of the backfill (YYYY-MM-DD).")
-@click.option("--poll", is_flag=True, help="Poll with stat (NFS, EFS, SMB mounts).")
-@stale_after_option(
-    "A pending day older than this is stalled (90s, 15m, 2h, 1d or seconds; default: the "
-    "config file's, else 15m).",
-    default=None,
-)
-@click.option(
-    "--bell/--no-bell",
-    default=None,
-    help="Ring the terminal bell with each alert (default: the config file's, else on).",
-)
+def watch_options(command: _F) -> _F:
+    """FILES and the options of ``watch`` (``serve`` takes the same)."""
+    for option in reversed(
+        [
+            click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path)),
+            click.option(
+                "--start", type=DAY, metavar="DATE", help="First day of the backfill (YYYY-MM-DD)."
+            ),
+            click.option(
+                "--end", type=DAY, metavar="DATE", help="Last day of the backfill (YYYY-MM-DD)."
+            ),
+            click.option("--poll", is_flag=True, help="Poll with stat (NFS, EFS, SMB mounts)."),
+            stale_after_option(
+                "A pending day older than this is stalled (90s, 15m, 2h, 1d or seconds; "
+                "default: the config file's, else 15m).",
+                default=None,
+            ),
+            click.option(
+                "--bell/--no-bell",
+                default=None,
+                help="Ring the terminal bell with each alert (default: the config file's, "
+                "else on).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.command(cls=NamesItsConfig)
+@watch_options
 def watch(
     files: tuple[Path, ...],
     start: date | None,
@@ -95,7 +115,7 @@ def watch(
       backfill-monitor watch /data/telemetry/ --start 2020-01-01 --end 2024-12-31
       backfill-monitor watch a.csv b.csv --poll --stale-after 30m --no-bell
     """
-    config = _config()
+    config = monitor_config()
     start, end = start or config.start, end or config.end
     check_range(start, end, "--start", "--end")
     paths = telemetry_files(files)
@@ -112,7 +132,8 @@ def watch(
     ).run()
 
 
-def _config() -> MonitorConfig:
+def monitor_config() -> MonitorConfig:
+    """The config file's defaults; a bad file is :class:`BadInput` (one line, exit 2)."""
     try:
         return load_config()
     except ValueError as exc:
@@ -122,7 +143,7 @@ def _config() -> MonitorConfig:
 DEMO_STALE_AFTER_S = 30
 
 
-@click.command(cls=_NamesItsConfig)
+@click.command(cls=NamesItsConfig)
 @click.option(
     "--speed",
     default=1.0,
@@ -170,7 +191,7 @@ def demo(speed: float, seed: int, no_tui: bool, out: Path | None) -> None:
             stale_after=timedelta(seconds=DEMO_STALE_AFTER_S),
             start=DEMO_START,
             end=DEMO_END,
-            config=_config(),
+            config=monitor_config(),
         )
 
     def backfill() -> None:

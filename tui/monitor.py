@@ -102,7 +102,8 @@ class MonitorApp(App[None]):
         )
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        # Textual's icon (U+2B58) is in few fonts: a browser without one shows a box.
+        yield Header(icon="•") if self.is_web else Header()
         if len(self.paths) == 1:
             yield self._pane(self.paths[0], 0)
         else:
@@ -120,7 +121,7 @@ class MonitorApp(App[None]):
                 self.theme = theme
             else:
                 self.notify(f"config: no theme {theme!r}; kept {self.theme}", severity="warning")
-        if not self.is_headless:
+        if not self.is_headless and not self.is_web:  # served: see tui.served
             self._exit_on_signals()
 
     def _exit_on_signals(self) -> None:

@@ -122,3 +122,15 @@ def check_range(first: date | None, last: date | None, first_name: str, last_nam
     """Refuse a range whose last day is before its first (one line, exit 2)."""
     if first is not None and last is not None and last < first:
         raise click.UsageError(f"{last_name} {last} is before {first_name} {first}")
+
+
+def parse_listen(text: str, example: str, *, any_port: bool = False) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6) as a host and a port, or a usage error.
+
+    ``any_port`` admits port 0 (the system picks a free one).
+    """
+    host, sep, port = text.rpartition(":")
+    lowest = 0 if any_port else 1
+    if not sep or not host or not port.isdigit() or not lowest <= int(port) < 65536:
+        raise click.UsageError(f"--listen: not HOST:PORT: {text!r} (e.g. {example})")
+    return host.removeprefix("[").removesuffix("]"), int(port)

@@ -1,12 +1,14 @@
 """A day's rows as plain text, for ``$PAGER`` (``o``) and for a file (``w``, ``e``).
 
 No Textual import except in :func:`page`, which suspends the app while the
-pager runs: the report and the file fallback are plain functions.
+pager runs, and :func:`keep_text`, which hands text to a browser when the
+monitor is served: the report and the file fallback are plain functions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
 import tempfile
@@ -77,6 +79,20 @@ def save_text(text: str, target: Path) -> Path:
         return _write_atomic(text, Path(tempfile.gettempdir()) / target.name)
 
 
+def keep_text(app: App[object], text: str, target: Path) -> str:
+    """Give ``text`` to the user; return where it went, for a toast.
+
+    In a terminal it is written to ``target`` (:func:`save_text`, so
+    ``OSError`` when it cannot be). In a browser (``backfill-monitor serve``)
+    it is downloaded by the browser as ``target``'s name: the server's disk is
+    not the user's.
+    """
+    if app.is_web:
+        app.deliver_text(io.StringIO(text), save_filename=target.name, mime_type="text/plain")
+        return f"your browser's downloads ({target.name})"
+    return str(save_text(text, target))
+
+
 def _write_atomic(text: str, target: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", dir=target.parent)
     try:
@@ -100,6 +116,8 @@ def page(app: App[object], text: str) -> str | None:
     """
     from textual.app import SuspendNotSupported
 
+    if app.is_web:
+        return "a browser has no pager"
     if app.is_headless:
         return "no terminal to page in"
     pager = os.environ.get("PAGER") or DEFAULT_PAGER

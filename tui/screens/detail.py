@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from telemetry import COLUMN, BackfillState, Record, attempt_numbers
 
 from ..actions import bindings
-from ..pager import day_report, page, report_path, save_text
+from ..pager import day_report, keep_text, page, report_path
 from ..palette import status_colour
 from ..spans import plural
 from .tables import fill_table
@@ -309,9 +309,12 @@ class DayDetailScreen(Screen[None]):
         self.write_report("")
 
     def write_report(self, prefix: str) -> None:
-        """Write the report beside the telemetry file (else to the temporary directory)."""
+        """Write the report beside the telemetry file (else to the temporary directory).
+
+        Served to a browser, the browser downloads it instead (:func:`keep_text`).
+        """
         try:
-            target = save_text(self.report(), report_path(self.path, self.day))
+            target = keep_text(self.app, self.report(), report_path(self.path, self.day))
         except OSError as exc:
             self.notify(f"{prefix}could not write the day: {exc}", severity="error")
             return

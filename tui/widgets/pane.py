@@ -46,7 +46,7 @@ from telemetry.segments import Segment
 
 from ..actions import bindings
 from ..follow import hub, wakeups
-from ..pager import day_report, page, report_path, save_text
+from ..pager import day_report, keep_text, page, report_path
 from ..palette import STATUS_LEGEND
 from ..spans import human_duration, plural
 from .calendar import LABEL_WIDTH, MODE_TITLES, CalendarView, legend
@@ -1043,7 +1043,8 @@ class MonitorPane(Vertical):
         ``--to``, else the days seen) with the same stale-after: failed,
         never attempted and stalled days, each with the phase it needs.
         Where the file's directory cannot take it (read-only), the temporary
-        directory does; the toast says where it went.
+        directory does; served to a browser, the browser downloads it. The
+        toast says where it went.
         """
         if not self.state.days and (self.start is None or self.end is None):
             self.notify("nothing to export yet", severity="warning")
@@ -1054,7 +1055,7 @@ class MonitorPane(Vertical):
         )
         wanted = export_path(self.path)
         try:
-            target = save_text(plan.ranges_text(), wanted)
+            target = keep_text(self.app, plan.ranges_text(), wanted)
         except OSError as exc:
             self.notify(f"export failed: {exc.strerror or exc}: {wanted}", severity="error")
             return
@@ -1092,7 +1093,7 @@ class MonitorPane(Vertical):
         if why is None:
             return
         try:
-            target = save_text(text, report_path(self.path, day))
+            target = keep_text(self.app, text, report_path(self.path, day))
         except OSError as exc:
             self.notify(f"{why}, and could not write the day: {exc}", severity="error")
             return
