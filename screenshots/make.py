@@ -8,16 +8,24 @@ Writes main.svg (the main screen on a failed day), wide.svg (the same at
 (failed days by error type) and search.svg (a search, folded to the months
 with hits). The clock is frozen a few seconds after the
 newest row, so the header reads the same on every run.
+
+Where Debian's ``chromium`` is installed, browser.png too: ``serve`` on a
+running demo backfill, as headless Chromium shows it (live, so it differs
+from run to run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import tempfile
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from tests.bench.generate import generate
+from tests.browser import CHROMIUM, Browser
 from tests.monitor_wait import wait_for_rows, wait_until
 from tui.monitor import MonitorApp
 
@@ -88,5 +96,38 @@ async def main() -> None:
             app.save_screenshot(str(HERE / "search.svg"))
 
 
+async def browser() -> None:
+    """browser.png: the monitor served to Chromium, on a demo backfill half-way through."""
+    from tests.test_serve import Serve
+    from tui.simulate import DEMO_END, DEMO_START
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo.csv"
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "demo", "--no-tui", "--out", str(path)],
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(12)  # the simulated backfill a good way in
+        serve = Serve(
+            path, "--start", str(DEMO_START), "--end", str(DEMO_END), "--stale-after", "30s"
+        )
+        chromium = await Browser.start(1400, 820)
+        try:
+            await chromium.navigate(serve.url)
+            await chromium.wait_for_screen("in flight")
+            await chromium.click(86, 200)  # a failed day; focus: the footer shows the keys
+            await asyncio.sleep(3)  # the side panel's charts drawn
+            await chromium.screenshot(HERE / "browser.png")
+        finally:
+            await chromium.close()
+            serve.stop()
+            demo.terminate()
+            demo.wait()
+
+
 if __name__ == "__main__":
     asyncio.run(main())
+    if CHROMIUM is None:
+        print("no chromium: browser.png not remade", file=sys.stderr)
+    else:
+        asyncio.run(browser())
