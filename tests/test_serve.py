@@ -221,6 +221,8 @@ async def test_sigterm_ends_the_server_and_every_session(serve: Serve) -> None:
             await _first_bytes(ws)
         pids = serve.session_pids()
         assert len(pids) == 2 and all(alive(p) for p in pids)
+        # One monitor hears nothing (stopped): neither "quit" nor SIGTERM can end it.
+        os.kill(pids[0], signal.SIGSTOP)
         started = time.monotonic()
         serve.proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(serve.proc.wait, 20) == 0

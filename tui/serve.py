@@ -39,8 +39,10 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
-#: Seconds a session's monitor has to quit when asked, then again after SIGTERM.
-QUIT_GRACE_S = 3.0
+#: Seconds a session's monitor has to quit when asked (it takes milliseconds).
+QUIT_GRACE_S = 2.0
+#: Seconds it has to end after SIGTERM (a served monitor ends at once), before SIGKILL.
+TERM_GRACE_S = 1.0
 
 _STATIC = Path(textual_serve.__file__).parent / "static"
 
@@ -98,9 +100,9 @@ class Session(AppService):
         if process.returncode is None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.send_meta({"type": "quit"}), 1)
-            for sig in (signal.SIGTERM, signal.SIGKILL):
+            for grace, sig in ((QUIT_GRACE_S, signal.SIGTERM), (TERM_GRACE_S, signal.SIGKILL)):
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(process.wait(), QUIT_GRACE_S)
+                    await asyncio.wait_for(process.wait(), grace)
                     break
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, sig)
