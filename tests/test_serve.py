@@ -52,9 +52,15 @@ class Serve:
         for line in self.proc.stderr:
             self.log.append(line.rstrip("\n"))
 
-    def session_pids(self) -> list[int]:
-        """The monitor processes of every session opened so far, from serve's log."""
-        return [int(m[1]) for line in self.log if (m := re.search(r"opened \(pid (\d+)", line))]
+    def session_pids(self, opened: int = 1) -> list[int]:
+        """The monitor processes of the sessions opened so far, from serve's log, once it
+        has logged ``opened`` of them (its log line may come after the monitor drew)."""
+
+        def pids() -> list[int]:
+            return [int(m[1]) for line in self.log if (m := re.search(r"\(pid (\d+)", line))]
+
+        wait(lambda: len(pids()) >= opened, 10)
+        return pids()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -207,7 +213,7 @@ def test_a_browser_that_stops_answering_loses_its_session(telemetry: Path) -> No
         [pid] = serve.session_pids()
         browser.send_signal(signal.SIGSTOP)  # its connection stays open, but silent
         assert wait(lambda: not alive(pid), 20), "a silent browser kept its monitor"
-        assert any("session 1 ended" in line for line in serve.log)
+        assert wait(lambda: any("session 1 ended" in line for line in serve.log), 10)
     finally:
         browser.kill()
         browser.wait()
@@ -219,7 +225,7 @@ async def test_sigterm_ends_the_server_and_every_session(serve: Serve) -> None:
         sockets = [await _open(client, serve) for _ in range(2)]
         for ws in sockets:
             await _first_bytes(ws)
-        pids = serve.session_pids()
+        pids = serve.session_pids(2)
         assert len(pids) == 2 and all(alive(p) for p in pids)
         # One monitor hears nothing (stopped): neither "quit" nor SIGTERM can end it.
         os.kill(pids[0], signal.SIGSTOP)
