@@ -285,6 +285,25 @@ def _blocked_in_write(pid: int) -> bool:
         return False
 
 
+def test_a_token_from_the_environment_and_a_warning_beyond_loopback(telemetry: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "serve", str(telemetry), "--listen", "0.0.0.0:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, BACKFILL_MONITOR_TOKEN="from-the-env"),
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 30)
+        assert ready and "beyond loopback" in proc.stderr.readline()
+        url = proc.stdout.readline().strip()
+        assert url.endswith("/?token=from-the-env") and "0.0.0.0" not in url
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+
+
 def test_bad_listen_and_missing_files_are_one_line(tmp_path: Path) -> None:
     for args, said in (
         (["--listen", "nowhere"], "--listen: not HOST:PORT"),

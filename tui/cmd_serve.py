@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -63,8 +64,8 @@ def serve(
 ) -> None:
     """Serve the live monitor of FILES to web browsers, until interrupted.
 
-    Takes what ``watch`` takes. Prints the URL to open, with its token
-    (``http://127.0.0.1:8765/?token=...``); a request without the token is
+    Takes what watch takes. Prints the URL to open, with its token
+    (http://127.0.0.1:8765/?token=...); a request without the token is
     refused. Each browser tab runs its own monitor, which ends when the tab
     closes or stops answering; SIGTERM ends the server and every monitor.
     In the browser, o, w and e download their text instead of writing
@@ -103,7 +104,8 @@ def serve(
     except OSError as exc:
         raise click.UsageError(f"--listen {listen}: {exc.strerror or exc}") from None
     bound = listener.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
+    named = socket.gethostname() if host in ("0.0.0.0", "::") else host  # every address
+    shown = f"[{named}]" if ":" in named else named
     if not is_loopback(host):
         log(
             f"listening beyond loopback ({shown}:{bound}): anyone who can reach it and "
@@ -117,6 +119,9 @@ def serve(
         title=f"backfill-monitor — {', '.join(p.name for p in paths)}",
         log=log,
     )
-    click.echo(f"http://{shown}:{bound}/?token={token}")
-    sys.stdout.flush()
-    asyncio.run(serve_until_stopped(server, listener))
+
+    def ready() -> None:
+        click.echo(f"http://{shown}:{bound}/?token={token}")
+        sys.stdout.flush()
+
+    asyncio.run(serve_until_stopped(server, listener, ready))

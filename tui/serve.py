@@ -319,15 +319,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-async def serve_until_stopped(server: MonitorServer, listener: socket.socket) -> None:
-    """Serve on ``listener`` until SIGTERM or SIGINT, then end every session and return."""
-    runner = web.AppRunner(server.make_app(), handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, listener, shutdown_timeout=QUIT_GRACE_S).start()
+async def serve_until_stopped(
+    server: MonitorServer, listener: socket.socket, ready: Callable[[], None]
+) -> None:
+    """Serve on ``listener`` until SIGTERM or SIGINT, then end every session and return.
+
+    ``ready`` is called once requests are served and the signals are handled.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(server.make_app(), handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, listener, shutdown_timeout=QUIT_GRACE_S).start()
+    ready()
     await stop.wait()
     server.log("stopping: ending every session")
     await server.stop_sessions()
