@@ -222,9 +222,8 @@ def test_a_browser_that_stops_answering_loses_its_session(telemetry: Path) -> No
 
 async def test_sigterm_ends_the_server_and_every_session(serve: Serve) -> None:
     async with aiohttp.ClientSession() as client:
-        sockets = [await _open(client, serve) for _ in range(2)]
-        for ws in sockets:
-            await _first_bytes(ws)
+        sockets = await asyncio.gather(_open(client, serve), _open(client, serve))
+        await asyncio.gather(*(_first_bytes(ws) for ws in sockets))
         pids = serve.session_pids(2)
         assert len(pids) == 2 and all(alive(p) for p in pids)
         # One monitor hears nothing (stopped): neither "quit" nor SIGTERM can end it.

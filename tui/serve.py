@@ -41,6 +41,8 @@ from textual_serve.download_manager import DownloadManager
 
 #: Seconds a session's monitor has to quit when asked (it takes milliseconds).
 QUIT_GRACE_S = 2.0
+#: Seconds a browser has to answer the close of its websocket.
+CLOSE_WAIT_S = 1.0
 #: Seconds it has to end after SIGTERM (a served monitor ends at once), before SIGKILL.
 TERM_GRACE_S = 1.0
 
@@ -225,7 +227,7 @@ class MonitorServer:
             raise web.HTTPForbidden(text="backfill-monitor serve: websocket from another origin\n")
         if self._full() or self._stopping:
             raise self._busy()
-        socket_ = web.WebSocketResponse(heartbeat=self.heartbeat)
+        socket_ = web.WebSocketResponse(heartbeat=self.heartbeat, timeout=CLOSE_WAIT_S)
         await socket_.prepare(request)
         self._opened += 1
         session = Session(
