@@ -62,6 +62,9 @@ elif kind == "load_state":
 elif kind == "monitor":  # from the app running (its start-up excluded) to the file read
     from tests.bench.run import monitor_load
     t, result = monitor_load(path)
+elif kind in ("polars", "duckdb"):  # the latest row per day, by a peer (both cores, no validation)
+    from tests.bench.run import peer_latest
+    result = range(peer_latest(kind, path))
 else:
     from telemetry import BackfillState
     result = BackfillState.from_path(path).latest
@@ -70,6 +73,42 @@ n = len(result)
 print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb(), "days": n}))
 """
 )
+
+
+#: Data-frame engines compared with in :func:`cold_load` where installed (the
+#: ``bench`` extra): the latest row of each day, in their best plans.
+PEERS = ("polars", "duckdb")
+
+
+def peer_latest(kind: str, path: Path) -> int:
+    """Days in ``path``, each day's latest row found by ``kind`` (its rows read as text)."""
+    if kind == "polars":
+        import polars as pl
+
+        frame = (
+            pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy")
+            .with_row_index("row")
+            .filter(pl.col("row") == pl.col("row").max().over("chunk_date_utc"))
+            .collect()
+        )
+        return int(frame.height)
+    import duckdb
+
+    found = duckdb.execute(
+        "SELECT count(*) FROM (SELECT chunk_date_utc, arg_max(status, row) FROM"
+        " (SELECT *, row_number() OVER () AS row"
+        "  FROM read_csv(?, all_varchar = true, header = true))"
+        " GROUP BY chunk_date_utc)",
+        [str(path)],
+    ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def _child(kind: str, path: Path) -> dict[str, float]:
@@ -90,7 +129,7 @@ def cold_load(path: Path, rounds: int = 5) -> None:
     Each round runs all three readers one after the other, so a slow spell
     of a shared machine hits them alike; each reader's best round counts.
     """
-    kinds = ("seed", "load_state", "from_path")
+    kinds = ("seed", "load_state", "from_path", *(k for k in PEERS if _installed(k)))
     runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for _ in range(rounds):
         for kind in kinds:
@@ -108,7 +147,14 @@ def cold_load(path: Path, rounds: int = 5) -> None:
             f"  {kind:>10}: {best[kind]:.2f} s, {rss[kind]:.0f} MB  ->"
             f" {best['seed'] / best[kind]:.1f}x faster,"
             f" RSS {rss[kind] / rss['seed']:.2f}x of seed"
+            + (
+                f"; {best[kind] / best['load_state']:.2f}x load_state's time"
+                if kind in PEERS
+                else ""
+            )
         )
+    if len(kinds) == 3:
+        print("  (polars and duckdb compared where installed: pip install -e '.[bench]')")
 
 
 class _Follow:
