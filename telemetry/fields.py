@@ -84,9 +84,41 @@ def split_fields(text: str) -> list[str]:
     """
     if '"' not in text:
         return text.split(",")
+    if len(text) > _LONG_TEXT:
+        fields = _one_quoted_field(text)
+        if fields is not None:
+            return fields
     fields = quoted_fields(text.split('"'))
     if fields is None:
         raise ValueError(f"not a well-formed record: {text[:60]!r}")
+    return fields
+
+
+#: Records longer than this (characters) try :func:`_one_quoted_field` first.
+_LONG_TEXT = 1 << 16
+
+
+def _one_quoted_field(text: str) -> list[str] | None:
+    """The fields of a record whose one quoted field holds every quote of it (a long
+    traceback's record), else ``None``.
+
+    In C, whatever the field's size: the field runs from the first quote to
+    the last, and is well-formed when each quote inside it is half of an
+    escaped pair, which leaves one character less per pair when unescaped.
+    """
+    first, last = text.find('"'), text.rfind('"')
+    head, inner, after = text[:first], text[first + 1 : last], text[last + 1 :]
+    if first == last or (head and head[-1] != ",") or "\r" in head:
+        return None
+    if after and (after[0] != "," or "\r" in after):
+        return None
+    unescaped = inner.replace('""', '"')
+    if inner.count('"') != 2 * (len(inner) - len(unescaped)):
+        return None  # a quote inside that is not half of a pair: several quoted fields
+    fields = head.split(",")
+    fields[-1] = unescaped
+    if after:
+        fields += after.split(",")[1:]
     return fields
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from functools import cache
 
 from .fields import DATE_COL, STATUS_BYTES, STATUS_COL, parse_day, split_fields
@@ -40,10 +41,8 @@ _RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*\r?\n")
 # is inside a quoted field.
 _PARTIAL = re.compile(rb"(?:" + _FIELD + rb",)*" + rb'(?:"[^"]*(?:""[^"]*)*"?|[^",\r\n]*)\r?\Z')
 # For resuming a record cut inside a quoted field (FrameMemo): the complete
-# fields and the opening quote of the open one; the content of a quoted field
-# (it stops at a quote that is not half of a pair); what follows a closing quote.
+# fields and the opening quote of the open one; what follows a closing quote.
 _OPEN_PREFIX = re.compile(rb"(?:" + _FIELD + rb',)*"')
-_CONTENT = re.compile(rb'[^"]*(?:""[^"]*)*')
 _REST = re.compile(rb"(?:," + _FIELD + rb")*\r?\n")
 
 
@@ -153,7 +152,7 @@ def frame_record(
         # field, so only the record itself is searched; otherwise each
         # candidate is checked to be still inside the open field.
         limit = len(buf) if m is None else m.end()
-        for candidate in _row_start(status_at).finditer(buf, nl, limit):
+        for candidate in _row_starts(buf, nl, limit, status_at):
             line_at = candidate.start() + 1
             if m is None and _PARTIAL.fullmatch(buf, pos, line_at) is None:
                 break  # the quoted field closed (or the record broke) before it
@@ -199,6 +198,32 @@ def _framed(buf: bytes, pos: int, end: int, decode: bool) -> Framed:
     return end, split_fields(text), None, text
 
 
+#: Quotes :func:`_content_end` steps over one by one before it blanks out pairs.
+_STEPPED_QUOTES = 8
+
+
+def _content_end(buf: bytes, start: int) -> int:
+    """Where the content of a quoted field from ``buf[start]`` on ends: at the first
+    quote that is not half of an escaped pair (``""``), else at ``len(buf)``.
+
+    A last lone quote may be half of a pair whose other half is not read
+    yet: it is where the content ends, for the caller to judge. A few
+    quotes are stepped over with ``find``; a quote-dense field (a
+    traceback quoting file names) has its pairs blanked out, which keeps
+    every offset, and is searched once, in C.
+    """
+    find = buf.find
+    for _ in range(_STEPPED_QUOTES):
+        quote = find(b'"', start)
+        if quote < 0:
+            return len(buf)
+        if buf[quote + 1 : quote + 2] != b'"':
+            return quote
+        start = quote + 2
+    rest = buf[start:].replace(b'""', b"  ").find(b'"')
+    return len(buf) if rest < 0 else start + rest
+
+
 def whole_record(raw: bytes) -> str | None:
     """The text (without its line end) of ``raw`` if it is exactly one well-formed
     record of UTF-8 text, else ``None``."""
@@ -221,9 +246,7 @@ def _remember(buf: bytes, pos: int, at: int, memo: FrameMemo | None, searched: i
     opening = _OPEN_PREFIX.match(buf, pos)
     if opening is None:
         return
-    content = _CONTENT.match(buf, opening.end())
-    assert content is not None  # it matches the empty string
-    safe = content.end()
+    safe = _content_end(buf, opening.end())
     if safe < len(buf) - 1 or (safe == len(buf) - 1 and buf[safe] != 0x22):
         return  # the field closes in buf after all: not the case kept
     nl = buf.find(b"\n", pos)
@@ -251,9 +274,7 @@ def _resume(
     as the start of a row (from ``memo.searched``).
     """
     size = len(buf)
-    content = _CONTENT.match(buf, pos + memo.safe)
-    assert content is not None  # it matches the empty string
-    close = content.end()
+    close = _content_end(buf, pos + memo.safe)
     if close == size or (close == size - 1 and buf[close] == 0x22):
         limit, end = size, -1  # still open (a last lone quote may be half of a pair)
     else:  # the field closes at ``close``: what follows must end the record
@@ -268,7 +289,7 @@ def _resume(
             memo.odd = bool(buf.count(b'"', pos, nl) & 1)
             memo.searched = nl - pos
     if memo.odd and widths[0] > 0:
-        for candidate in _row_start(status_at).finditer(buf, pos + memo.searched, limit):
+        for candidate in _row_starts(buf, pos + memo.searched, limit, status_at):
             line_at = candidate.start() + 1
             row_next = _row_on_line(buf, line_at, widths, status_at, date_at)
             if row_next is None:  # not complete yet (only while the field is open)
@@ -300,6 +321,42 @@ def _row_start(status_at: int) -> re.Pattern[bytes]:
     statuses = b"|".join(re.escape(s.encode()) for s in sorted(VALID_STATUSES))
     # Anchored on the line end before it (a literal: the search skips ahead fast).
     return re.compile(rb'\n(?:[^",\r\n]*,){%d}(?:%s)(?=,|\r?\n)' % (status_at, statuses))
+
+
+# Byte classes for :func:`_row_starts`: capitals and ``_`` (what statuses are
+# made of) read as ``A``; commas and line ends stay; every other byte is ``.``.
+_CLASSES = bytes(
+    65 if (chr(c).isupper() and c < 128) or c == 95 else c if c in (10, 44) else 46
+    for c in range(256)
+)
+_STATUS_RUN = b"," + b"A" * min(len(s) for s in VALID_STATUSES if s)
+#: Bytes from which :func:`_row_starts` searches by classes.
+_SEARCH_BY_CLASSES = 1 << 12
+
+
+def _row_starts(buf: bytes, start: int, limit: int, status_at: int) -> Iterator[re.Match[bytes]]:
+    """``_row_start(status_at).finditer(buf, start, limit)``, faster on a long field.
+
+    A line that starts a row holds a comma then a status: the lines of a
+    traceback almost never do. So the bytes are mapped to classes (one C
+    pass) and searched for a comma before a run of capitals as long as the
+    shortest status; only the lines with one are matched, in order.
+    """
+    pattern = _row_start(status_at)
+    if status_at == 0 or limit - start < _SEARCH_BY_CLASSES:
+        yield from pattern.finditer(buf, start, limit)
+        return
+    classes = buf[start:limit].translate(_CLASSES)
+    find, tried = classes.find, -1
+    hit = find(_STATUS_RUN)
+    while hit >= 0:
+        line = buf.rfind(b"\n", start, start + hit)  # the line end before the comma
+        if line > tried:
+            tried = line
+            found = pattern.match(buf, line, limit) if line >= 0 else None
+            if found is not None:
+                yield found
+        hit = find(_STATUS_RUN, hit + 1)
 
 
 def _row_on_line(

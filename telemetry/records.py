@@ -247,10 +247,13 @@ class RecordDecoder:
 
     def _decode(self, buf: bytes, offset: int, final: bool) -> Batch:
         base = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
+        as_read = True
         if self.cr_only:
             buf = buf.translate(CR_AS_LF)  # same length: offsets stay exact
+            as_read = False
         elif self.header is not None and has_bare_cr(buf):
             buf = bare_cr_rows(buf, self._status_at, self._date_at, final=final)
+            as_read = False
         if self._memo.at == offset + base and self.header is not None and not final:
             # The buffer opens with the long record the last call could not
             # finish: frame its new bytes alone; while it goes on, nothing
@@ -270,6 +273,9 @@ class RecordDecoder:
             if ahead is None:
                 return Batch([], [], base)
             memo.keep_result(at, ahead)  # for the careful path, at once
+            first_nl = buf.find(b"\n", base)
+            if as_read and 0 <= first_nl < ahead[0] - 1:
+                return self._decode_long(buf, offset, base, first_nl, ahead[0], final)
         # Pure ASCII (the usual case) is split as text in one go; otherwise
         # each line is decoded alone so invalid UTF-8 spoils only its own row.
         chunk = _Chunk(buf, offset, base, self._line)
@@ -307,6 +313,30 @@ class RecordDecoder:
         if self.segments and chunk.builder.keeps:
             chunk.segments.append(chunk.builder.segment())
         return Batch(chunk.records, chunk.malformed, consumed, chunk.segments)
+
+    def _decode_long(
+        self, buf: bytes, offset: int, base: int, first_nl: int, end: int, final: bool
+    ) -> Batch:
+        """:meth:`_decode` of a buffer that opens with a long record framed at last
+        (kept in the memo), ending at ``end``: the record alone, then the rest.
+
+        Only the record's first line is made a chunk line: its other lines
+        (a traceback's thousands) are never split or visited.
+        """
+        chunk = _Chunk(buf[: first_nl + 1], offset, base, self._line)
+        self._rows(chunk, 0, 1)  # the careful path takes the memo's result
+        if self.segments:
+            chunk.builder.add_records(chunk.records, self.positions)
+            if chunk.builder.keeps:
+                chunk.segments.append(chunk.builder.segment())
+        self._line += buf.count(b"\n", base, end)
+        rest = self._decode(buf[end:], offset + end, final)
+        return Batch(
+            chunk.records + rest.records,
+            chunk.malformed + rest.malformed,
+            end + rest.consumed,
+            [*chunk.segments, *rest.segments],
+        )
 
     def _run_by_run(self, chunk: _Chunk, bulk: bool) -> int:
         """Decode the careful lines one by one and the runs between them in bulk if ``bulk``.
