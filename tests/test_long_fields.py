@@ -39,7 +39,7 @@ _PIECES = st.sampled_from(
 texts = st.lists(_PIECES, max_size=40).map("".join)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cells=st.lists(texts, min_size=1, max_size=6), damage=st.one_of(st.none(), texts))
 def test_one_quoted_field_splits_as_csv_reader_or_declines(
     cells: list[str], damage: str | None, monkeypatch: pytest.MonkeyPatch
@@ -72,7 +72,7 @@ def test_one_quoted_field_is_taken_for_one_long_quoted_field() -> None:
     assert fields._one_quoted_field('a,"x"y"') is None  # a lone quote inside
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.lists(_PIECES, max_size=80).map("".join), cut=st.integers(0, 400))
 @pytest.mark.parametrize("stepped", [0, 1, 8])
 def test_content_end_is_the_content_pattern(
@@ -89,7 +89,7 @@ def test_content_end_is_the_content_pattern(
 _ROW_LINE = "r,2020-01-02,,,UPLOADED,\n"
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(text=f'x"\n{_ROW_LINE}a\n{_ROW_LINE}', start=0, length=600, status_at=STATUS_COL)
 @example(text=f"a\nFAILED,\n{_ROW_LINE}", start=0, length=600, status_at=0)
 @example(text=f"a\n{_ROW_LINE}", start=0, length=len(f"a\n{_ROW_LINE}") - 2, status_at=STATUS_COL)
