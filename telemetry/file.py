@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .fields import Malformed, Record, TelemetryFormatError
 from .framing import BOM, read_at
-from .records import RecordDecoder, cold_load, read_batches, read_header
+from .records import Batch, RecordDecoder, cold_load, read_batches, read_header
 from .schema import SCHEMA
 from .segments import Segment
 
@@ -51,6 +51,10 @@ class TelemetryFile:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        #: After :meth:`read_through`: ``(offset, line)`` where the read ended
+        #: if it ended at a line end with nothing torn or held back (the
+        #: file's size then, and the physical line number there), else ``None``.
+        self.read_to: tuple[int, int] | None = None
 
     def read_through(
         self, fold: Callable[[Iterable[Segment], Iterable[Malformed]], None]
@@ -66,14 +70,23 @@ class TelemetryFile:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             return None
+        self.read_to = None
         with fh, cold_load():
             decoder = RecordDecoder(segments=True)
+            before = end = 0
+            last: Batch | None = None
             try:
                 for batch in read_batches(fh, decoder=decoder):
                     fold(batch.segments, batch.malformed)
+                    before, end, last = end, batch.consumed, batch
             except OSError as exc:  # an I/O error while reading: say which file
                 exc.filename = exc.filename or str(self.path)
                 raise
+            # The final try (at the end of the file) decoded nothing: every
+            # record had ended before it, with its line.
+            clean = last is not None and not (last.segments or last.malformed)
+            if clean and before == end and decoder.header is not None and not decoder.cr_only:
+                self.read_to = (end, decoder.next_line)
             return decoder.header
 
     def history(self, day: date, runs: list[tuple[int, int, int]], rows: int) -> list[Record]:

@@ -22,9 +22,10 @@ from telemetry import (
     resume_plan,
 )
 from telemetry.plan import PHASES
+from telemetry.snapshot import backfill_state
 
 from .cli import BadInput, telemetry_file
-from .options import DAY, check_range, stale_after_option
+from .options import DAY, cache_option, check_range, stale_after_option, state_cache
 from .spans import plural
 
 
@@ -50,6 +51,7 @@ from .spans import plural
     "With --plan: a PENDING day older than this (90s, 15m, 2h, 1d or seconds) is "
     "stalled (work), else in flight."
 )
+@cache_option
 def latest(
     file: Path,
     statuses: tuple[str, ...],
@@ -58,6 +60,7 @@ def latest(
     fmt: str,
     plan: bool,
     stale_after: timedelta,
+    no_cache: bool,
 ) -> None:
     """Print the latest row per day of FILE (the resume state), in date order.
 
@@ -90,7 +93,7 @@ def latest(
     telemetry_file(file)
     try:
         # load_state()'s fold; each day's row is split into values only if printed.
-        state = BackfillState.from_path(file, figures=False)
+        state = backfill_state(file, state_cache(no_cache), figures=False)
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None
     if plan:

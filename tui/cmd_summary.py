@@ -10,9 +10,16 @@ from typing import Any
 import click
 
 from telemetry import BackfillState, TelemetryFormatError
+from telemetry.snapshot import backfill_state
 
 from .cli import BadInput, telemetry_file
-from .options import check_range, expected_range_options, stale_after_option
+from .options import (
+    cache_option,
+    check_range,
+    expected_range_options,
+    stale_after_option,
+    state_cache,
+)
 from .spans import days_between, human_duration
 
 FAIL_ON = ("failed", "stalled", "malformed", "quiet")
@@ -82,6 +89,7 @@ def _last_row_line(data: dict[str, Any]) -> str:
 )
 @expected_range_options
 @stale_after_option()
+@cache_option
 def summary(
     file: Path,
     as_json: bool,
@@ -89,6 +97,7 @@ def summary(
     start: date | None,
     end: date | None,
     stale_after: timedelta,
+    no_cache: bool,
 ) -> None:
     """Counts by status, progress, throughput, ETA, failures, stalls, malformed
     rows, and whether the writer went quiet.
@@ -110,8 +119,12 @@ def summary(
     check_range(start, end, "--start", "--end")
     telemetry_file(file)
     try:
-        state = BackfillState.from_path(
-            file, expected_start=start, expected_end=end, stale_after=stale_after
+        state = backfill_state(
+            file,
+            state_cache(no_cache),
+            expected_start=start,
+            expected_end=end,
+            stale_after=stale_after,
         )
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from telemetry.snapshot import StateCache
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -134,3 +137,31 @@ def parse_listen(text: str, example: str, *, any_port: bool = False) -> tuple[st
     if not sep or not host or not port.isdigit() or not lowest <= int(port) < 65536:
         raise click.UsageError(f"--listen: not HOST:PORT: {text!r} (e.g. {example})")
     return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+#: Overrides where saved states are kept.
+CACHE_DIR_ENV = "BACKFILL_MONITOR_CACHE_DIR"
+
+
+def cache_option(command: _F) -> _F:
+    """The ``--no-cache`` flag of the commands that read a file through."""
+    return click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Read the file from its start: neither use nor save its saved state.",
+    )(command)
+
+
+def state_cache(no_cache: bool) -> StateCache | None:
+    """Where saved states are kept (``$BACKFILL_MONITOR_CACHE_DIR``, else the user's
+    cache directory), or ``None`` with ``--no-cache``."""
+    if no_cache:
+        return None
+    import os
+
+    from platformdirs import user_cache_path
+
+    from telemetry.snapshot import StateCache
+
+    where = os.environ.get(CACHE_DIR_ENV) or user_cache_path("backfill-monitor") / "states"
+    return StateCache(where)

@@ -1,0 +1,347 @@
+"""A saved state: a file's fold kept on disk, reopened by reading only what was appended.
+
+:class:`StateCache` keeps, per telemetry file, the :class:`BackfillState` of a
+prefix of it that ends at a line end (:meth:`StateCache.load`,
+:meth:`StateCache.save`). What proves the prefix unchanged is kept with it
+and checked at every load: the device and inode, that the file is at least
+as long, a hash of its first bytes, a hash of the bytes just before the
+prefix's end and a CRC of the whole prefix. A file edited in place, copied
+over, replaced, truncated, or a saved state that is corrupt, from another
+version or unreadable: the load gives ``None`` and the caller reads the file
+cold. The state is written with :mod:`marshal` (plain values only: loading
+never runs code) to a temporary file then renamed; the directory and its
+files are readable by their owner only, and only the newest entries are kept.
+
+Standard library only. The embedded API uses no cache; the commands give one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import mmap
+import os
+import tempfile
+import zlib
+from array import array
+from collections import Counter, deque
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .fields import Malformed
+from .figures import DurationStats
+from .file import TelemetryFile
+from .liveness import Newest, RowGaps
+from .records import RecordDecoder, cold_load, read_batches
+from .rules import DURATION_OF_STATUS
+from .state import BackfillState, DayFigures, DaySlot
+
+#: Bumped whenever what a state holds changes: a saved state of another
+#: version is ignored.
+FORMAT = 1
+#: Saved states kept in a cache directory (the newest; the others are removed).
+KEEP = 32
+#: Bytes hashed at the file's start and before the prefix's end.
+EDGE = 64 << 10
+
+_CLASSES: dict[str, type] = {
+    cls.__name__: cls for cls in (DurationStats, Newest, RowGaps, DayFigures)
+}
+
+
+# -- a state as plain values ------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as values :mod:`marshal` writes, each kind tagged."""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str, bytes):
+        return value
+    if kind is list:
+        return ("l", [_plain(v) for v in value])
+    if kind is tuple:
+        return ("t", [_plain(v) for v in value])
+    if kind is Malformed:
+        return ("M", [_plain(v) for v in value])
+    if kind is date:
+        return ("D", value.toordinal())
+    if kind is datetime:
+        return ("T", value.isoformat())
+    if kind is timedelta:
+        return ("S", value.total_seconds())
+    if kind in (set, frozenset):
+        return ("s", [_plain(v) for v in value])
+    if kind is Counter:
+        return ("C", [(_plain(k), _plain(v)) for k, v in value.items()])
+    if kind is dict:
+        return ("d", [(_plain(k), _plain(v)) for k, v in value.items()])
+    if kind is deque:
+        return ("Q", [_plain(v) for v in value], value.maxlen)
+    if kind is array:
+        return ("A", value.typecode, value.tobytes())
+    name = kind.__name__
+    if _CLASSES.get(name) is kind:
+        slots = getattr(kind, "__slots__", None)
+        names = slots if slots is not None else list(vars(value))
+        return ("O", name, [(n, _plain(getattr(value, n))) for n in names])
+    raise TypeError(f"a saved state cannot hold a {kind.__name__}")
+
+
+def _value(plain: Any) -> Any:
+    """The value :func:`_plain` made ``plain`` of."""
+    if type(plain) is not tuple:
+        return plain
+    tag = plain[0]
+    if tag == "l":
+        return [_value(v) for v in plain[1]]
+    if tag == "t":
+        return tuple(_value(v) for v in plain[1])
+    if tag == "M":
+        return Malformed(*map(_value, plain[1]))
+    if tag == "D":
+        return date.fromordinal(plain[1])
+    if tag == "T":
+        return datetime.fromisoformat(plain[1])
+    if tag == "S":
+        return timedelta(seconds=plain[1])
+    if tag == "s":
+        return {_value(v) for v in plain[1]}
+    if tag == "C":
+        return Counter({_value(k): _value(v) for k, v in plain[1]})
+    if tag == "d":
+        return {_value(k): _value(v) for k, v in plain[1]}
+    if tag == "Q":
+        return deque(map(_value, plain[1]), plain[2])
+    if tag == "A":
+        out = array(plain[1])
+        out.frombytes(plain[2])
+        return out
+    if tag == "O":
+        obj: Any = object.__new__(_CLASSES[plain[1]])
+        for name, v in plain[2]:
+            object.__setattr__(obj, name, _value(v))
+        return obj
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+# The state's own fields that are not saved: rebuilt (``_measure`` points into
+# ``durations``), or empty once a fold is finished.
+_REBUILT = ("_measure", "_newest_segments", "_sorted_days", "_slots")
+
+
+def state_bytes(state: BackfillState) -> bytes:
+    """``state`` (a finished fold) as bytes :func:`state_from_bytes` reads back."""
+    if state._newest_segments:
+        raise ValueError("only a finished fold can be saved")
+    fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
+    slots = state._slots
+    days = [day.toordinal() for day in slots]
+    return marshal.dumps(
+        (FORMAT, bool(state._measure), fields, days, list(map(list, slots.values())))
+    )
+
+
+def state_from_bytes(data: bytes) -> BackfillState:
+    """The state :func:`state_bytes` wrote; ``ValueError`` for anything else."""
+    try:
+        version, figures, fields, days, slots = marshal.loads(data)
+        if version != FORMAT:
+            raise ValueError(f"saved state format {version}, not {FORMAT}")
+        state = BackfillState(figures=figures)
+        for name, plain in fields:
+            if name not in vars(state) or name in _REBUILT:
+                raise ValueError(f"no field {name!r}")
+            setattr(state, name, _value(plain))
+        state._slots = dict(zip(map(date.fromordinal, days), map(DaySlot, slots), strict=True))
+        state._sorted_days = None
+        if figures:  # the durations' arrays, as the constructor points to them
+            state._measure = {
+                status: (state.durations[phase].values, col)
+                for status, (phase, col) in DURATION_OF_STATUS.items()
+            }
+    except (EOFError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"not a saved state: {exc}") from None
+    return state
+
+
+# -- what proves a prefix unchanged ---------------------------------------------
+
+
+def _proof(fd: int, offset: int) -> dict[str, Any]:
+    """The hashes of the first ``offset`` bytes of the open file ``fd``."""
+    if offset == 0:
+        return {"head": "", "edge": "", "crc": 0}
+    with mmap.mmap(fd, offset, prot=mmap.PROT_READ) as view:
+        return {
+            "head": hashlib.sha256(view[:EDGE]).hexdigest(),
+            "edge": hashlib.sha256(view[max(0, offset - EDGE) : offset]).hexdigest(),
+            "crc": zlib.crc32(view),
+        }
+
+
+class StateCache:
+    """Saved states of telemetry files, in ``directory`` (made on first save, mode 0700)."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+
+    def _entry(self, path: Path, figures: bool) -> Path:
+        kind = "figures" if figures else "resume"
+        key = hashlib.sha256(f"{FORMAT}\0{kind}\0{path.resolve()}".encode()).hexdigest()[:32]
+        return self.directory / f"{key}.state"
+
+    def load(self, path: Path | str, *, figures: bool = True) -> Reopened | None:
+        """The state of ``path`` read through, from a saved prefix and the bytes after it.
+
+        ``None`` when nothing saved proves to be a prefix of the file as it is
+        now (then read it cold, and :meth:`save`). A failing read of the file
+        raises its ``OSError``, as a cold read would.
+        """
+        path = Path(path)
+        saved = self._read_entry(self._entry(path, figures))
+        if saved is None:
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            st = os.fstat(fd)
+            offset = saved["offset"]
+            if (st.st_dev, st.st_ino) != (saved["dev"], saved["ino"]) or st.st_size < offset:
+                return None
+            if _proof(fd, offset) != saved["proof"]:
+                return None
+            try:
+                state = state_from_bytes(saved["state"])
+            except ValueError:
+                return None
+            if not state.header or bool(state._measure) != figures:
+                return None
+            decoder = RecordDecoder()
+            decoder.adopt_header(state.header, line=saved["line"])
+            end, last = offset, None
+            with os.fdopen(os.dup(fd), "rb") as fh, cold_load():
+                fh.seek(offset)
+                before = offset
+                for batch in read_batches(fh, decoder=decoder, start=offset):
+                    if batch.records or batch.malformed:
+                        state.apply_changes(batch.records, batch.malformed)
+                    before, end, last = end, batch.consumed, batch
+            clean = last is not None and before == end and not (last.records or last.malformed)
+            return Reopened(state, offset, (end, decoder.next_line) if clean else None)
+        finally:
+            os.close(fd)
+
+    def _read_entry(self, entry: Path) -> dict[str, Any] | None:
+        try:
+            saved = marshal.loads(entry.read_bytes())
+            if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+                return None
+            if not {"offset", "dev", "ino", "line", "proof", "state"} <= saved.keys():
+                return None
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        return saved
+
+    def save(self, path: Path | str, state: BackfillState, read_to: tuple[int, int]) -> bool:
+        """Save ``state``, the fold of ``path`` up to ``read_to`` (offset, line there).
+
+        ``read_to`` is where a read ended cleanly (:attr:`TelemetryFile.read_to`).
+        Returns False, saving nothing, when the file is not that long any more
+        or the cache cannot be written. Never raises for either.
+        """
+        path = Path(path)
+        offset, line = read_to
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            if st.st_size < offset or offset == 0:
+                return False
+            entry = {
+                "format": FORMAT,
+                "offset": offset,
+                "dev": st.st_dev,
+                "ino": st.st_ino,
+                "line": line,
+                "proof": _proof(fd, offset),
+                "state": state_bytes(state),
+            }
+            self._write(self._entry(path, bool(state._measure)), marshal.dumps(entry))
+        except (OSError, ValueError):
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    def _write(self, entry: Path, data: bytes) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".saving.", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:  # mkstemp: mode 0600
+                fh.write(data)
+            os.replace(tmp, entry)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._evict()
+
+    def _evict(self) -> None:
+        def age(p: Path) -> float:
+            try:
+                return p.stat().st_mtime
+            except OSError:
+                return 0.0
+
+        entries = sorted(self.directory.glob("*.state"), key=age, reverse=True)
+        for old in entries[KEEP:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+class Reopened(NamedTuple):
+    """A state reopened from a saved prefix: the state, where the prefix ended, and
+    where the read ended cleanly (``None`` if it did not: torn or held back)."""
+
+    state: BackfillState
+    saved_to: int
+    read_to: tuple[int, int] | None
+
+
+#: Bytes appended since a saved state that make it worth saving again.
+RESAVE_BYTES = 1 << 20
+
+
+def backfill_state(
+    path: Path | str, cache: StateCache | None = None, **options: Any
+) -> BackfillState:
+    """:meth:`BackfillState.from_path`, from ``cache`` when it holds a prefix of the file.
+
+    The same state either way. A cold read, or a reopen that read at least
+    :data:`RESAVE_BYTES` more, is saved for the next time.
+    """
+    figures = bool(options.get("figures", True))
+    if cache is not None:
+        reopened = cache.load(path, figures=figures)
+        if reopened is not None:
+            state = reopened.state
+            for name, value in options.items():
+                if name != "figures":
+                    setattr(state, name, value)
+            done = reopened.read_to
+            if done is not None and done[0] - reopened.saved_to >= RESAVE_BYTES:
+                cache.save(path, state, done)
+            return state
+    state = BackfillState(**options)
+    file = TelemetryFile(path)
+    state.header = file.read_through(state.fold_segments)
+    state.finish_fold()
+    if cache is not None and file.read_to is not None:
+        cache.save(path, state, file.read_to)
+    return state

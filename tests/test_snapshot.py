@@ -1,0 +1,199 @@
+"""A saved state reopens a file to exactly the state a cold read gives: after appends,
+and after every way the file can change under it (edited in place, copied over,
+replaced, truncated, a torn tail); a saved state that is damaged is ignored."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from telemetry import snapshot
+from telemetry.snapshot import StateCache, backfill_state
+from tests.bench.generate import generate
+from tests.test_reference import files
+from tui.cmd_summary import summarize
+
+NOW = datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+def answer(state: Any) -> tuple[Any, ...]:
+    """What the commands print of a state: the summary, the latest rows, the skipped ones."""
+    return (
+        summarize(state, now=NOW),
+        sorted(state.latest_rows().items()),
+        state.malformed,
+        state.rows,
+    )
+
+
+def cold(path: Path, **options: Any) -> tuple[Any, ...]:
+    return answer(backfill_state(path, None, **options))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(file=files(), cut=st.floats(0, 1), figures=st.booleans())
+def test_a_reopened_prefix_plus_what_was_appended_is_the_cold_read(
+    file: tuple[bytes, int], cut: float, figures: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data, _ = file
+    lines = [i + 1 for i, byte in enumerate(data) if byte == 10]
+    prefix = data[: lines[int(cut * (len(lines) - 1))]] if lines else data
+    tmp = tmp_path_factory.mktemp("snap")
+    path, cache = tmp / "t.csv", StateCache(tmp / "cache")
+    path.write_bytes(prefix)
+    first = backfill_state(path, cache, figures=figures)
+    saved = any(cache.directory.glob("*.state")) if cache.directory.exists() else False
+    with open(path, "ab") as fh:
+        fh.write(data[len(prefix) :])
+    reopened = cache.load(path, figures=figures)
+    if saved:
+        assert reopened is not None  # the prefix was proven and used
+    again = backfill_state(path, cache, figures=figures)
+    if figures:
+        assert answer(again) == cold(path)
+        assert answer(first)[1:] == cold_prefix(prefix, tmp)[1:]
+    else:
+        assert answer(again)[1:] == cold(path, figures=False)[1:]
+
+
+def cold_prefix(prefix: bytes, tmp: Path) -> tuple[Any, ...]:
+    other = tmp / "prefix.csv"
+    other.write_bytes(prefix)
+    return cold(other)
+
+
+@pytest.fixture
+def big(tmp_path: Path) -> Path:
+    return generate(tmp_path / "t.csv", 3000, seed=5)
+
+
+def _reopen_equals_cold(path: Path, cache: StateCache) -> bool:
+    """Whether the cache was used, asserting the answer equals a cold read's."""
+    used = cache.load(path) is not None
+    assert answer(backfill_state(path, cache)) == cold(path)
+    return used
+
+
+def test_appended_rows_are_read_on_top_of_the_saved_state(big: Path, tmp_path: Path) -> None:
+    cache = StateCache(tmp_path / "cache")
+    backfill_state(big, cache)
+    more = generate(tmp_path / "more.csv", 400, seed=9).read_bytes().split(b"\n", 1)[1]
+    with open(big, "ab") as fh:
+        fh.write(more)
+    assert _reopen_equals_cold(big, cache)
+
+
+@pytest.mark.parametrize("change", ["in place", "cp over", "renamed over", "truncated", "grown"])
+def test_a_file_changed_under_its_saved_state_reads_as_it_is_now(
+    big: Path, tmp_path: Path, change: str
+) -> None:
+    cache = StateCache(tmp_path / "cache")
+    backfill_state(big, cache)
+    data = big.read_bytes()
+    middle = data.index(b"UPLOADED", len(data) // 2)
+    edited = data[:middle] + b"FAILED\x2c\x2c" + data[middle + 8 :]  # same size, same inode
+    assert len(edited) == len(data)
+    if change == "in place":
+        with open(big, "r+b") as fh:
+            fh.seek(middle)
+            fh.write(edited[middle : middle + 8])
+    elif change == "cp over":  # cp keeps the inode and writes the new bytes
+        other = tmp_path / "other.csv"
+        other.write_bytes(edited + b"x,2020-01-01,,,UPLOADED" + b"," * 20 + b"\n")
+        shutil.copyfile(other, big)
+    elif change == "renamed over":
+        other = tmp_path / "other.csv"
+        other.write_bytes(data)
+        os.replace(other, big)  # the same bytes, another inode
+    elif change == "truncated":
+        with open(big, "r+b") as fh:
+            fh.truncate(len(data) // 2)
+    else:  # grown by bytes that are not rows after a good prefix: still a prefix
+        with open(big, "ab") as fh:
+            fh.write(b'x,2020-01-02,,,FAILED,"torn')
+    used = _reopen_equals_cold(big, cache)
+    assert used == (change == "grown")
+
+
+def test_a_torn_tail_is_read_cold_each_time_and_saved_once_whole(big: Path, tmp_path: Path) -> None:
+    cache = StateCache(tmp_path / "cache")
+    data = big.read_bytes()
+    cut = data.rindex(b"\n", 0, len(data) - 1) + 40  # partway into the last row
+    big.write_bytes(data[:cut])
+    backfill_state(big, cache)
+    assert not cache.directory.exists()  # a torn tail: nothing saved
+    big.write_bytes(data)
+    backfill_state(big, cache)
+    assert _reopen_equals_cold(big, cache)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other version", "a directory"])
+def test_a_damaged_saved_state_is_ignored_and_replaced(
+    big: Path, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = StateCache(tmp_path / "cache")
+    backfill_state(big, cache)
+    [entry] = cache.directory.glob("*.state")
+    if damage == "garbage":
+        entry.write_bytes(os.urandom(5000))
+    elif damage == "truncated":
+        entry.write_bytes(entry.read_bytes()[:1000])
+    elif damage == "other version":
+        monkeypatch.setattr(snapshot, "FORMAT", snapshot.FORMAT + 1)
+    else:
+        entry.unlink()
+        entry.mkdir()
+    assert cache.load(big) is None
+    assert answer(backfill_state(big, cache)) == cold(big)
+    if damage != "a directory":
+        assert cache.load(big) is not None  # saved again
+
+
+def test_the_cache_is_private_and_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "KEEP", 3)
+    cache = StateCache(tmp_path / "cache")
+    for k in range(5):
+        backfill_state(generate(tmp_path / f"f{k}.csv", 50, seed=k), cache)
+    entries = list(cache.directory.glob("*.state"))
+    assert len(entries) == 3
+    assert cache.directory.stat().st_mode & 0o777 == 0o700
+    assert {e.stat().st_mode & 0o777 for e in entries} == {0o600}
+    assert not list(cache.directory.glob(".saving.*"))
+
+
+def test_summary_and_latest_reopen_from_the_cache_and_no_cache_skips_it(
+    big: Path, _private_state_cache: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tui.cli import main
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert run("summary", str(big), "--json", "--no-cache")
+    assert run("latest", str(big), "--format", "csv", "--no-cache")
+    assert not list(_private_state_cache.glob("*.state"))  # --no-cache saves nothing
+    for args in (["latest", str(big), "--format", "csv"], ["latest", str(big), "--plan"]):
+        first = run(*args)
+        assert first == run(*args) == run(*args, "--no-cache")
+    with open(big, "r+b") as fh:  # edited in place: the saved state no longer proves it
+        data = fh.read()
+        at = data.index(b"UPLOADED", len(data) // 3)
+        fh.seek(at)
+        fh.write(b"FAILED,,")
+    assert run("latest", str(big), "--format", "csv") == run(
+        "latest", str(big), "--format", "csv", "--no-cache"
+    )
+    assert len(list(_private_state_cache.glob("*.state"))) == 1  # the resume kind
+    run("summary", str(big), "--json")
+    assert len(list(_private_state_cache.glob("*.state"))) == 2  # and the figures kind
