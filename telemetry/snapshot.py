@@ -131,22 +131,21 @@ def _value(plain: Any) -> Any:
 _REBUILT = ("_measure", "_newest_segments", "_sorted_days", "_slots")
 
 
-def state_bytes(state: BackfillState) -> bytes:
-    """``state`` (a finished fold) as bytes :func:`state_from_bytes` reads back."""
+def state_plain(state: BackfillState) -> tuple[Any, ...]:
+    """``state`` (a finished fold) as values :mod:`marshal` writes and
+    :func:`state_from_plain` reads back."""
     if state._newest_segments:
         raise ValueError("only a finished fold can be saved")
     fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
     slots = state._slots
     days = [day.toordinal() for day in slots]
-    return marshal.dumps(
-        (FORMAT, bool(state._measure), fields, days, list(map(list, slots.values())))
-    )
+    return (FORMAT, bool(state._measure), fields, days, list(map(list, slots.values())))
 
 
-def state_from_bytes(data: bytes) -> BackfillState:
-    """The state :func:`state_bytes` wrote; ``ValueError`` for anything else."""
+def state_from_plain(plain: Any) -> BackfillState:
+    """The state :func:`state_plain` made ``plain`` of; ``ValueError`` for anything else."""
     try:
-        version, figures, fields, days, slots = marshal.loads(data)
+        version, figures, fields, days, slots = plain
         if version != FORMAT:
             raise ValueError(f"saved state format {version}, not {FORMAT}")
         state = BackfillState(figures=figures)
@@ -161,7 +160,7 @@ def state_from_bytes(data: bytes) -> BackfillState:
                 status: (state.durations[phase].values, col)
                 for status, (phase, col) in DURATION_OF_STATUS.items()
             }
-    except (EOFError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (TypeError, KeyError, IndexError, AttributeError) as exc:
         raise ValueError(f"not a saved state: {exc}") from None
     return state
 
@@ -215,7 +214,7 @@ class StateCache:
             if _proof(fd, offset) != saved["proof"]:
                 return None
             try:
-                state = state_from_bytes(saved["state"])
+                state = state_from_plain(saved["state"])
             except ValueError:
                 return None
             if not state.header or bool(state._measure) != figures:
@@ -270,7 +269,7 @@ class StateCache:
                 "ino": st.st_ino,
                 "line": line,
                 "proof": _proof(fd, offset),
-                "state": state_bytes(state),
+                "state": state_plain(state),
             }
             self._write(self._entry(path, bool(state._measure)), marshal.dumps(entry))
         except (OSError, ValueError):
@@ -314,8 +313,10 @@ class Reopened(NamedTuple):
     read_to: tuple[int, int] | None
 
 
-#: Bytes appended since a saved state that make it worth saving again.
-RESAVE_BYTES = 1 << 20
+#: Bytes appended since a saved state that make it worth saving again (or an
+#: eighth of the prefix, if that is more): a save costs about a cold read's
+#: half, so a file that grows a little at a time is not saved at every open.
+RESAVE_BYTES = 16 << 20
 
 
 def backfill_state(
@@ -324,7 +325,8 @@ def backfill_state(
     """:meth:`BackfillState.from_path`, from ``cache`` when it holds a prefix of the file.
 
     The same state either way. A cold read, or a reopen that read at least
-    :data:`RESAVE_BYTES` more, is saved for the next time.
+    :data:`RESAVE_BYTES` more (and an eighth of the prefix), is saved for the
+    next time.
     """
     figures = bool(options.get("figures", True))
     if cache is not None:
@@ -335,7 +337,8 @@ def backfill_state(
                 if name != "figures":
                     setattr(state, name, value)
             done = reopened.read_to
-            if done is not None and done[0] - reopened.saved_to >= RESAVE_BYTES:
+            grown = done[0] - reopened.saved_to if done is not None else 0
+            if done is not None and grown >= max(RESAVE_BYTES, reopened.saved_to // 8):
                 cache.save(path, state, done)
             return state
     state = BackfillState(**options)
