@@ -197,3 +197,20 @@ def test_summary_and_latest_reopen_from_the_cache_and_no_cache_skips_it(
     assert len(list(_private_state_cache.glob("*.state"))) == 1  # the resume kind
     run("summary", str(big), "--json")
     assert len(list(_private_state_cache.glob("*.state"))) == 2  # and the figures kind
+
+
+def test_a_full_disk_while_saving_loses_nothing_and_leaves_nothing(
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def no_space(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    cache = StateCache(tmp_path / "cache")
+    with monkeypatch.context() as patch:
+        patch.setattr(snapshot.os, "replace", no_space)
+        assert answer(backfill_state(big, cache)) == cold(big)
+    assert list(cache.directory.iterdir()) == []  # the temporary file is gone too
+    backfill_state(big, cache)
+    assert cache.load(big) is not None
