@@ -690,6 +690,41 @@ def search_every_attempt(path: Path, rounds: int = 3) -> None:
     print(f"  reading the file through (baseline): {read:.2f} s")
 
 
+def reopen_figures(path: Path, rounds: int = 3) -> None:
+    """``summary --json`` as a whole process: cold (``--no-cache``), the first run
+    (it saves the state), a reopen, and a reopen after 10k appended rows."""
+    import shutil
+
+    from tests.bench.generate import rows_for
+
+    def run(target: Path, *args: str, env: dict[str, str]) -> float:
+        argv = [sys.executable, "-m", "tui.cli", "summary", str(target), "--json", *args]
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, env=env)
+        return time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / path.name
+        shutil.copyfile(path, target)
+        env = dict(os.environ, BACKFILL_MONITOR_CACHE_DIR=str(Path(tmp) / "cache"))
+        cold = min(run(target, "--no-cache", env=env) for _ in range(rounds))
+        first = run(target, env=env)
+        reopen = min(run(target, env=env) for _ in range(rounds))
+        with open(target, "a", encoding="utf-8", newline="") as fh:
+            import csv
+
+            csv.writer(fh, lineterminator="\r\n").writerows(rows_for(10_000, 77))
+        appended = min(run(target, env=env) for _ in range(rounds))
+        size = sum(p.stat().st_size for p in (Path(tmp) / "cache").glob("*.state"))
+    print(f"summary --json, whole process, {path.name}:")
+    print(f"  cold (--no-cache): {cold:.2f} s; first run, saving its state: {first:.2f} s")
+    print(f"  reopened: {reopen:.2f} s ({reopen / cold:.2f}x cold)")
+    print(f"  reopened after 10k appended rows: {appended:.2f} s ({appended / cold:.2f}x cold)")
+    print(
+        f"  saved state on disk: {size / 1e6:.0f} MB ({size / path.stat().st_size:.2f}x the file)"
+    )
+
+
 def main() -> None:
     from tests.bench.generate import generate
 
@@ -711,6 +746,7 @@ def main() -> None:
         )
         print(f"burst ingest while following: {burst_ingest(small):,.0f} rows/s")
         metrics_figures(small, big, args.rows)
+        reopen_figures(big)
         long_record(Path(tmp))
         concurrent_big_rows(Path(tmp))
         catch_up_figures(big)
