@@ -21,6 +21,7 @@ monitor's UI thread (its worker only waits for wake-ups).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from .fields import Malformed, Record
 from .segments import Segment
+from .snapshot import RESAVE_BYTES, StateCache
 from .state import BackfillState
 from .tail import TelemetryTail
 
@@ -89,7 +91,10 @@ class LiveFile:
     ``until`` (for the first catch-up only) stops the bulk catch-up at that
     offset: what was appended after it comes as changes. ``catch_up_bytes``
     bounds a catch-up step (what one step holds in memory when it is read
-    in one thread and applied in another).
+    in one thread and applied in another). With ``cache`` the first
+    catch-up starts from the saved state of a prefix of the file when one
+    proves to be one (:class:`~telemetry.snapshot.StateCache`), and the
+    state is saved there once caught up with.
     """
 
     def __init__(
@@ -99,11 +104,17 @@ class LiveFile:
         *,
         until: int | None = None,
         catch_up_bytes: int = CATCH_UP_BYTES,
+        cache: StateCache | None = None,
     ) -> None:
         self.path = Path(path)
         self._new_state = new_state
         self.state = new_state()
         self.tail = TelemetryTail(self.path)
+        self._cache = cache
+        #: Where the saved state this file was reopened from ends (-1: none).
+        self.saved_to = -1
+        if cache is not None:
+            self._reopen(cache)
         #: The state holds the whole file as read so far (a catch-up is applied).
         self.loaded = False
         self.resets = 0
@@ -115,6 +126,35 @@ class LiveFile:
         # the last start (a file that stops being telemetry then starts over).
         self._catching_up = True
         self._read_any = False
+
+    def _reopen(self, cache: StateCache) -> None:
+        """Start from the saved state of a prefix of the file, if one proves to be one."""
+        found = cache.prefix(self.path, figures=self.state.has_figures)
+        if found is None:
+            return
+        state, fresh = found.state, self.state
+        state.expected_start, state.expected_end = fresh.expected_start, fresh.expected_end
+        state.stale_after = fresh.stale_after
+        assert state.header is not None  # a saved state has its header
+        self.state = state
+        self.tail.resume(found.offset, state.header, found.line, found.identity, found.before)
+        self.saved_to = found.offset
+        self._read_any = True
+
+    def _save(self) -> None:
+        """Save the state once a catch-up is applied, if it read enough that is new.
+
+        The state is copied here, in its thread; the copy is written by a
+        thread of its own.
+        """
+        cache, offset = self._cache, self.tail.offset
+        if cache is None or offset == 0 or self.tail.decoder.cr_only:
+            return
+        if self.saved_to >= 0 and offset - self.saved_to < max(RESAVE_BYTES, self.saved_to // 8):
+            return
+        write = cache.saver(self.path, self.state, (offset, self.tail.decoder.next_line))
+        self.saved_to = offset
+        threading.Thread(target=write, name="save-state", daemon=True).start()
 
     def step(self) -> Step:
         """Read the next batch and apply it."""
@@ -164,6 +204,7 @@ class LiveFile:
                 self.state.header = step.header
                 self.state.finish_fold()
                 self.loaded = True
+                self._save()
         elif step.records or step.malformed:
             step.changed = self.state.apply_changes(step.records, step.malformed)
         return step
@@ -212,6 +253,7 @@ class LiveFile:
         out.loading = out.loaded = False
         if reset is not None or (error is not None and self._read_any):
             self.resets += reset is not None
+            self.saved_to = -1
             out.starts_over = True
             self._catching_up = True
             self._read_any = False

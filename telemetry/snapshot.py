@@ -26,6 +26,7 @@ import tempfile
 import zlib
 from array import array
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -139,7 +140,7 @@ def state_plain(state: BackfillState) -> tuple[Any, ...]:
     fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
     slots = state._slots
     days = [day.toordinal() for day in slots]
-    return (FORMAT, bool(state._measure), fields, days, list(map(list, slots.values())))
+    return (FORMAT, state.has_figures, fields, days, list(map(list, slots.values())))
 
 
 def state_from_plain(plain: Any) -> BackfillState:
@@ -191,12 +192,11 @@ class StateCache:
         key = hashlib.sha256(f"{FORMAT}\0{kind}\0{path.resolve()}".encode()).hexdigest()[:32]
         return self.directory / f"{key}.state"
 
-    def load(self, path: Path | str, *, figures: bool = True) -> Reopened | None:
-        """The state of ``path`` read through, from a saved prefix and the bytes after it.
+    def prefix(self, path: Path | str, *, figures: bool = True) -> Prefix | None:
+        """The saved state of a prefix of ``path``, proven to be one now, or ``None``.
 
         ``None`` when nothing saved proves to be a prefix of the file as it is
-        now (then read it cold, and :meth:`save`). A failing read of the file
-        raises its ``OSError``, as a cold read would.
+        now (then read it from its start). Never raises.
         """
         path = Path(path)
         saved = self._read_entry(self._entry(path, figures))
@@ -204,7 +204,7 @@ class StateCache:
             return None
         try:
             fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
+        except OSError:
             return None
         try:
             st = os.fstat(fd)
@@ -213,26 +213,40 @@ class StateCache:
                 return None
             if _proof(fd, offset) != saved["proof"]:
                 return None
-            try:
-                state = state_from_plain(saved["state"])
-            except ValueError:
-                return None
-            if not state.header or bool(state._measure) != figures:
-                return None
-            decoder = RecordDecoder()
-            decoder.adopt_header(state.header, line=saved["line"])
-            end, last = offset, None
-            with os.fdopen(os.dup(fd), "rb") as fh, cold_load():
-                fh.seek(offset)
-                before = offset
-                for batch in read_batches(fh, decoder=decoder, start=offset):
-                    if batch.records or batch.malformed:
-                        state.apply_changes(batch.records, batch.malformed)
-                    before, end, last = end, batch.consumed, batch
-            clean = last is not None and before == end and not (last.records or last.malformed)
-            return Reopened(state, offset, (end, decoder.next_line) if clean else None)
+            before = os.pread(fd, min(offset, EDGE), offset - min(offset, EDGE))
+            state = state_from_plain(saved["state"])
+        except (OSError, ValueError):
+            return None
         finally:
             os.close(fd)
+        if not state.header or state.has_figures != figures:
+            return None
+        return Prefix(state, offset, saved["line"], (st.st_dev, st.st_ino), before)
+
+    def load(self, path: Path | str, *, figures: bool = True) -> Reopened | None:
+        """The state of ``path`` read through: a saved prefix and the bytes after it.
+
+        ``None`` when nothing saved proves to be a prefix of the file as it is
+        now (then read it cold, and :meth:`save`). A failing read of the
+        bytes after the prefix raises its ``OSError``, as a cold read would.
+        """
+        found = self.prefix(path, figures=figures)
+        if found is None:
+            return None
+        state, offset = found.state, found.offset
+        decoder = RecordDecoder()
+        decoder.adopt_header(state.header, line=found.line)
+        end, before, last = offset, offset, None
+        with open(path, "rb") as fh, cold_load():
+            if (os.fstat(fh.fileno()).st_dev, os.fstat(fh.fileno()).st_ino) != found.identity:
+                return None  # replaced since it was proven
+            fh.seek(offset)
+            for batch in read_batches(fh, decoder=decoder, start=offset):
+                if batch.records or batch.malformed:
+                    state.apply_changes(batch.records, batch.malformed)
+                before, end, last = end, batch.consumed, batch
+        clean = last is not None and before == end and not (last.records or last.malformed)
+        return Reopened(state, offset, (end, decoder.next_line) if clean else None)
 
     def _read_entry(self, entry: Path) -> dict[str, Any] | None:
         try:
@@ -252,7 +266,21 @@ class StateCache:
         Returns False, saving nothing, when the file is not that long any more
         or the cache cannot be written. Never raises for either.
         """
-        path = Path(path)
+        return self.saver(path, state, read_to)()
+
+    def saver(
+        self, path: Path | str, state: BackfillState, read_to: tuple[int, int]
+    ) -> Callable[[], bool]:
+        """:meth:`save` in two parts: the state copied now (in the thread that owns
+        it), and the returned function, which writes the copy (in any thread)."""
+        try:
+            plain = state_plain(state)
+        except ValueError:
+            return lambda: False
+        figures = state.has_figures
+        return lambda: self._save(Path(path), plain, figures, read_to)
+
+    def _save(self, path: Path, plain: Any, figures: bool, read_to: tuple[int, int]) -> bool:
         offset, line = read_to
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -269,9 +297,9 @@ class StateCache:
                 "ino": st.st_ino,
                 "line": line,
                 "proof": _proof(fd, offset),
-                "state": state_plain(state),
+                "state": plain,
             }
-            self._write(self._entry(path, bool(state._measure)), marshal.dumps(entry))
+            self._write(self._entry(path, figures), marshal.dumps(entry))
         except (OSError, ValueError):
             return False
         finally:
@@ -302,6 +330,19 @@ class StateCache:
         for old in entries[KEEP:]:
             with contextlib.suppress(OSError):
                 old.unlink()
+
+
+class Prefix(NamedTuple):
+    """A saved state proven to be the fold of the file's first ``offset`` bytes."""
+
+    state: BackfillState
+    offset: int
+    #: The physical line number at ``offset``.
+    line: int
+    #: The file's device and inode.
+    identity: tuple[int, int]
+    #: The bytes just before ``offset`` (up to :data:`EDGE`).
+    before: bytes
 
 
 class Reopened(NamedTuple):

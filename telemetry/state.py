@@ -351,6 +351,11 @@ class BackfillState:
         self.gaps = RowGaps()
         self._newest_segments: list[Segment] = []  # folded in bulk, gaps not noted yet
 
+    @property
+    def has_figures(self) -> bool:
+        """Whether the figures are kept (``False``: the resume state alone)."""
+        return bool(self._measure)
+
     # -- loading ---------------------------------------------------------------
 
     @classmethod

@@ -78,6 +78,28 @@ class TelemetryTail:
         self._head = b""
         self._before = b""
 
+    def resume(
+        self,
+        offset: int,
+        header: list[str],
+        line: int,
+        identity: tuple[int, int],
+        before: bytes,
+    ) -> None:
+        """Go on from ``offset``: the file's first bytes were read elsewhere (a saved state).
+
+        ``line`` is the physical line number there, ``identity`` the file's
+        device and inode and ``before`` the bytes just before ``offset`` when
+        they were read: a file replaced or rewritten since is a reset at the
+        next call, as for bytes this tail read itself.
+        """
+        self._start()
+        self.decoder.adopt_header(header, line=line)
+        self.offset = offset
+        self._identity = identity
+        self._seen = True
+        self._before = before[-_BEFORE:] if offset else b""
+
     def restart(self) -> None:
         """Read the file at the path again from its start at the next call.
 

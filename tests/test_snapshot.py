@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telemetry import snapshot
+from telemetry import BackfillState, LiveFile, snapshot
 from telemetry.snapshot import StateCache, backfill_state
 from tests.bench.generate import generate
 from tests.test_reference import files
@@ -55,9 +55,15 @@ def test_a_reopened_prefix_plus_what_was_appended_is_the_cold_read(
     reopened = cache.load(path, figures=figures)
     if saved:
         assert reopened is not None  # the prefix was proven and used
+    live = LiveFile(path, lambda: BackfillState(figures=figures), cache=cache)
+    assert (live.saved_to >= 0) == saved  # the live engine starts from it too
+    live.drain()
     again = backfill_state(path, cache, figures=figures)
     if figures:
         assert answer(again) == cold(path)
+        fresh = LiveFile(path)  # a torn tail is held back live, not reported
+        fresh.drain()
+        assert answer(live.state) == answer(fresh.state)
         assert answer(first)[1:] == cold_prefix(prefix, tmp)[1:]
     else:
         assert answer(again)[1:] == cold(path, figures=False)[1:]
@@ -214,3 +220,29 @@ def test_a_full_disk_while_saving_loses_nothing_and_leaves_nothing(
     assert list(cache.directory.iterdir()) == []  # the temporary file is gone too
     backfill_state(big, cache)
     assert cache.load(big) is not None
+
+
+def test_the_live_engine_saves_once_caught_up_and_follows_on_from_a_reopen(
+    big: Path, tmp_path: Path
+) -> None:
+    from tests.polling import wait
+
+    cache = StateCache(tmp_path / "cache")
+    first = LiveFile(big, cache=cache)
+    assert first.saved_to == -1
+    first.drain()
+    assert wait(lambda: cache.prefix(big) is not None, 10), "not saved once caught up"
+    reopened = LiveFile(big, cache=cache)
+    assert reopened.saved_to == big.stat().st_size
+    reopened.drain()
+    more = generate(tmp_path / "more.csv", 50, seed=4).read_bytes().split(b"\n", 1)[1]
+    with open(big, "ab") as fh:
+        fh.write(more)
+    changed = reopened.step()
+    assert len(changed.records) == 50  # appended rows come as rows, read on from the reopen
+    fresh = LiveFile(big)
+    fresh.drain()
+    assert answer(reopened.state) == answer(fresh.state)
+    with open(big, "r+b") as fh:  # truncated under it: a reset, as without a saved state
+        fh.truncate(big.stat().st_size // 2)
+    assert reopened.step().reset == "truncated"

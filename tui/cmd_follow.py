@@ -14,7 +14,7 @@ from telemetry import BackfillState, LiveFile, Step
 from telemetry.schema import COLUMN
 
 from .cli import telemetry_file
-from .options import POSITIVE_DURATION, stale_after_option
+from .options import POSITIVE_DURATION, cache_option, stale_after_option, state_cache
 
 _FIELDS = ("run_id", "started_at_utc", "error_type", "error_message")
 
@@ -67,6 +67,7 @@ def _day_line(day: date, values: list[str], previous: str | None) -> dict[str, o
     help="Fallback check (and liveness check) period (0.5s, 1s, 2m or seconds).",
 )
 @stale_after_option("The writer is quiet after at least this long without a row.")
+@cache_option
 def follow(
     file: Path,
     jsonl: bool,
@@ -74,6 +75,7 @@ def follow(
     poll: bool,
     interval: timedelta,
     stale_after: timedelta,
+    no_cache: bool,
 ) -> None:
     """Follow FILE and print each day whose latest row changes, as JSON lines.
 
@@ -110,6 +112,7 @@ def follow(
         file,
         lambda: BackfillState(stale_after=stale_after),
         until=_size(file) if changes_only else None,
+        cache=state_cache(no_cache),
     )
     quiet_now = [False]
     stop = threading.Event()

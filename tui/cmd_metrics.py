@@ -13,10 +13,12 @@ import click
 from .cli import BadInput
 from .options import (
     POSITIVE_DURATION,
+    cache_option,
     check_range,
     expected_range_options,
     parse_listen,
     stale_after_option,
+    state_cache,
 )
 
 DEFAULT_LISTEN = "127.0.0.1:9464"
@@ -65,6 +67,7 @@ def _files(args: tuple[Path, ...]) -> list[Path]:
     help="Fallback check of each file, new files in each DIR, and textfile refresh.",
 )
 @click.option("--poll", is_flag=True, help="Poll with stat (NFS, EFS, SMB mounts).")
+@cache_option
 def metrics(
     paths: tuple[Path, ...],
     listen: str | None,
@@ -74,6 +77,7 @@ def metrics(
     stale_after: timedelta,
     interval: timedelta,
     poll: bool,
+    no_cache: bool,
 ) -> None:
     """Export the state of each backfill in PATHS (files or directories of *.csv) to Prometheus.
 
@@ -107,6 +111,7 @@ def metrics(
     if not files and not dirs:
         raise BadInput("nothing to export: no telemetry files")
     changed = threading.Event()
+    cache = state_cache(no_cache)
     followers: dict[Path, FileFollower] = {}
 
     def report(path: Path, error: str | None) -> None:
@@ -124,6 +129,7 @@ def metrics(
             poll=poll,
             on_change=changed.set,
             on_error=report,
+            cache=cache,
         )
         followers[path] = follower
         follower.start()

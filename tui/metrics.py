@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from telemetry import VALID_STATUSES, BackfillState, LiveFile
 from telemetry.schema import COLUMN
+from telemetry.snapshot import StateCache
 
 from .follow import hub
 
@@ -61,6 +62,7 @@ class FileFollower:
         poll: bool = False,
         on_change: Callable[[], None] = lambda: None,
         on_error: Callable[[Path, str | None], None] = lambda path, error: None,
+        cache: StateCache | None = None,
     ) -> None:
         self.path = path
         self.lock = threading.Lock()
@@ -73,7 +75,7 @@ class FileFollower:
         self._poll = poll
         self._on_change = on_change
         self._on_error = on_error
-        self._live = LiveFile(path, self._new_state)
+        self._live = LiveFile(path, self._new_state, cache=cache)
         self._reading = threading.Lock()  # one catch-up at a time (watch and poll threads)
         self._unsubscribe: Callable[[], None] = lambda: None
 
