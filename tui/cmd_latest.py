@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from datetime import date, timedelta
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 import click
@@ -110,12 +111,12 @@ def latest(
     elif fmt == "json":  # one array, written a slice at a time (never whole in memory)
         out.write("[")
         for k in range(0, len(days), JSON_SLICE):
-            part = json.dumps([_with_phase(_values(state, d)) for d in days[k : k + JSON_SLICE]])
-            out.write((", " if k else "") + part[1:-1])
+            part = ", ".join([_json_row(_values(state, d)) for d in days[k : k + JSON_SLICE]])
+            out.write((", " if k else "") + part)
         out.write("]\n")
     elif fmt == "jsonl":
         for d in days:
-            out.write(json.dumps(_with_phase(_values(state, d))) + "\n")
+            out.write(_json_row(_values(state, d)) + "\n")
     elif fmt == "dates":
         out.write("".join(f"{d}\n" for d in days))
     elif fmt == "ranges":
@@ -142,11 +143,18 @@ def _values(state: BackfillState, day: date) -> list[str]:
 JSON_SLICE = 1000
 
 
-def _with_phase(values: list[str]) -> dict[str, str]:
-    """A row's columns and ``phase``: the one it is in, or for FAILED failed in."""
-    data = dict(zip(SCHEMA, values, strict=True))
-    data["phase"] = phase_of(values)
-    return data
+# One row as ``json.dumps`` writes a dict of its columns and ``phase``: the keys
+# are plain names, so only the values need encoding (by json's own C encoder).
+_JSON_ROW = "{" + ", ".join(f'"{name}": %s' for name in (*SCHEMA, "phase")) + "}"
+
+
+def _json_row(values: list[str]) -> str:
+    """A row's columns and ``phase`` (the one it is in, or for FAILED failed in), as
+    the JSON object ``json.dumps`` makes of them."""
+    return _JSON_ROW % (
+        *map(encode_basestring_ascii, values),
+        encode_basestring_ascii(phase_of(values)),
+    )
 
 
 def _run_text(a: date, b: date) -> str:
