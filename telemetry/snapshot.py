@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
-import mmap
 import os
 import tempfile
 import zlib
@@ -34,6 +33,7 @@ from typing import Any, NamedTuple
 from .fields import Malformed
 from .figures import DurationStats
 from .file import TelemetryFile
+from .framing import read_at
 from .liveness import Newest, RowGaps
 from .records import RecordDecoder, cold_load, read_batches
 from .rules import DURATION_OF_STATUS
@@ -170,15 +170,33 @@ def state_from_plain(plain: Any) -> BackfillState:
 
 
 def _proof(fd: int, offset: int) -> dict[str, Any]:
-    """The hashes of the first ``offset`` bytes of the open file ``fd``."""
+    """The hashes of the first ``offset`` bytes of the open file ``fd``.
+
+    Read through one reused buffer (a map of the file would count its pages
+    in this process's memory).
+    """
     if offset == 0:
         return {"head": "", "edge": "", "crc": 0}
-    with mmap.mmap(fd, offset, prot=mmap.PROT_READ) as view:
-        return {
-            "head": hashlib.sha256(view[:EDGE]).hexdigest(),
-            "edge": hashlib.sha256(view[max(0, offset - EDGE) : offset]).hexdigest(),
-            "crc": zlib.crc32(view),
-        }
+    crc, pos = 0, 0
+    buf = bytearray(min(offset, _PROOF_BYTES))
+    view = memoryview(buf)
+    while pos < offset:
+        got = os.preadv(fd, [view[: min(len(buf), offset - pos)]], pos)
+        if got <= 0:
+            raise OSError(f"the file ended at byte {pos} of {offset}")
+        crc = zlib.crc32(view[:got], crc)
+        pos += got
+    return {
+        "head": hashlib.sha256(read_at(fd, min(offset, EDGE), 0)).hexdigest(),
+        "edge": hashlib.sha256(
+            read_at(fd, min(offset, EDGE), offset - min(offset, EDGE))
+        ).hexdigest(),
+        "crc": crc,
+    }
+
+
+#: Bytes read at a time for the CRC of a prefix.
+_PROOF_BYTES = 4 << 20
 
 
 class StateCache:
