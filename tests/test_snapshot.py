@@ -246,3 +246,18 @@ def test_the_live_engine_saves_once_caught_up_and_follows_on_from_a_reopen(
     with open(big, "r+b") as fh:  # truncated under it: a reset, as without a saved state
         fh.truncate(big.stat().st_size // 2)
     assert reopened.step().reset == "truncated"
+
+
+def test_short_reads_while_proving_a_prefix_prove_it_all_the_same(
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = StateCache(tmp_path / "cache")
+    backfill_state(big, cache)
+    real = os.preadv
+
+    def short(fd: int, buffers: list[memoryview], offset: int) -> int:
+        return int(real(fd, [buffers[0][:4096]], offset))  # a page at most, as FUSE may
+
+    monkeypatch.setattr(snapshot.os, "preadv", short)
+    assert cache.prefix(big) is not None
+    assert _reopen_equals_cold(big, cache)
