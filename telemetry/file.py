@@ -89,6 +89,39 @@ class TelemetryFile:
                 self.read_to = (end, decoder.next_line)
             return decoder.header
 
+    def segments_before(
+        self,
+        starts: list[tuple[int, int]],
+        until: int,
+        header: list[str],
+        enough: Callable[[list[Segment]], bool],
+        most: int = 32 << 20,
+    ) -> list[Segment]:
+        """The rows before ``until`` from one of ``starts`` on, in bulk.
+
+        ``starts`` are ``(byte offset, line number)`` of records, ascending,
+        and ``until`` ends a record (a saved state's end). Reads from the last
+        start, then from four times further back each time, until the rows
+        are ``enough``, the first start is reached or ``most`` bytes are read.
+        """
+        out: list[Segment] = []
+        if not starts:
+            return out
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            back = 1
+            while True:
+                offset, line = starts[max(0, len(starts) - back)]
+                decoder = RecordDecoder(segments=True)
+                decoder.adopt_header(header, line=line)
+                buf = read_at(fd, until - offset, offset)
+                out = list(decoder.decode(buf, offset, final=True).segments)
+                if enough(out) or back >= len(starts) or until - offset >= most:
+                    return out
+                back *= 4
+        finally:
+            os.close(fd)
+
     def history(self, day: date, runs: list[tuple[int, int, int]], rows: int) -> list[Record]:
         """Every row of ``day``, in file order, from where its ``runs`` say they are.
 

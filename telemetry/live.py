@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .fields import Malformed, Record
 from .segments import Segment
-from .snapshot import RESAVE_BYTES, StateCache
+from .snapshot import RESAVE_BYTES, Prefix, StateCache
 from .state import BackfillState
 from .tail import TelemetryTail
 
@@ -111,10 +111,11 @@ class LiveFile:
         self.state = new_state()
         self.tail = TelemetryTail(self.path)
         self._cache = cache
-        #: Where the saved state this file was reopened from ends (-1: none).
+        #: Where the state last saved (or reopened from) ends (-1: none).
         self.saved_to = -1
-        if cache is not None:
-            self._reopen(cache)
+        #: Where the saved state the state was reopened from ends (-1: read cold).
+        self.reopened_from = -1
+        self._reopen_tried = cache is None
         #: The state holds the whole file as read so far (a catch-up is applied).
         self.loaded = False
         self.resets = 0
@@ -127,10 +128,18 @@ class LiveFile:
         self._catching_up = True
         self._read_any = False
 
-    def _reopen(self, cache: StateCache) -> None:
-        """Start from the saved state of a prefix of the file, if one proves to be one."""
-        found = cache.prefix(self.path, figures=self.state.has_figures)
-        if found is None:
+    def find_prefix(self) -> Prefix | None:
+        """The saved state of a prefix of the file, if the cache holds one that proves to
+        be one (any thread: it touches nothing of this object's)."""
+        if self._cache is None:
+            return None
+        return self._cache.prefix(self.path, figures=self.state.has_figures)
+
+    def reopen(self, found: Prefix | None) -> None:
+        """Start from ``found`` (:meth:`find_prefix`) before the first step, in the state's
+        thread; ``None``: from the file's start. Without a call, the first step looks."""
+        self._reopen_tried = True
+        if found is None or self._read_any or self.tail.offset:
             return
         state, fresh = found.state, self.state
         state.expected_start, state.expected_end = fresh.expected_start, fresh.expected_end
@@ -138,7 +147,7 @@ class LiveFile:
         assert state.header is not None  # a saved state has its header
         self.state = state
         self.tail.resume(found.offset, state.header, found.line, found.identity, found.before)
-        self.saved_to = found.offset
+        self.saved_to = self.reopened_from = found.offset
         self._read_any = True
 
     def _save(self) -> None:
@@ -171,6 +180,8 @@ class LiveFile:
         file that cannot be read gives a step that says so
         (:attr:`Step.unreadable`), and every row read before stands.
         """
+        if not self._reopen_tried:
+            self.reopen(self.find_prefix())
         try:
             if self._catching_up:
                 return self._catch_up(fold, folded)
@@ -253,7 +264,7 @@ class LiveFile:
         out.loading = out.loaded = False
         if reset is not None or (error is not None and self._read_any):
             self.resets += reset is not None
-            self.saved_to = -1
+            self.saved_to = self.reopened_from = -1
             out.starts_over = True
             self._catching_up = True
             self._read_any = False

@@ -56,7 +56,8 @@ def test_a_reopened_prefix_plus_what_was_appended_is_the_cold_read(
     if saved:
         assert reopened is not None  # the prefix was proven and used
     live = LiveFile(path, lambda: BackfillState(figures=figures), cache=cache)
-    assert (live.saved_to >= 0) == saved  # the live engine starts from it too
+    live.reopen(live.find_prefix())
+    assert (live.reopened_from >= 0) == saved  # the live engine starts from it too
     live.drain()
     again = backfill_state(path, cache, figures=figures)
     if figures:
@@ -229,12 +230,12 @@ def test_the_live_engine_saves_once_caught_up_and_follows_on_from_a_reopen(
 
     cache = StateCache(tmp_path / "cache")
     first = LiveFile(big, cache=cache)
-    assert first.saved_to == -1
+    assert first.find_prefix() is None
     first.drain()
     assert wait(lambda: cache.prefix(big) is not None, 10), "not saved once caught up"
     reopened = LiveFile(big, cache=cache)
-    assert reopened.saved_to == big.stat().st_size
-    reopened.drain()
+    reopened.drain()  # its first step looks for the saved state
+    assert reopened.reopened_from == big.stat().st_size
     more = generate(tmp_path / "more.csv", 50, seed=4).read_bytes().split(b"\n", 1)[1]
     with open(big, "ab") as fh:
         fh.write(more)
@@ -261,3 +262,38 @@ def test_short_reads_while_proving_a_prefix_prove_it_all_the_same(
     monkeypatch.setattr(snapshot.os, "preadv", short)
     assert cache.prefix(big) is not None
     assert _reopen_equals_cold(big, cache)
+
+
+async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_shows(
+    tmp_path: Path,
+) -> None:
+    from tests.monitor_wait import wait_until
+    from tests.polling import wait
+    from tui.monitor import MonitorApp
+
+    path = generate(tmp_path / "t.csv", 6000, seed=11)
+    cache = StateCache(tmp_path / "cache")
+
+    async def shown(cache: StateCache | None) -> tuple[Any, ...]:
+        app = MonitorApp(path, clock=lambda: NOW, cache=cache)
+        async with app.run_test(size=(160, 48)) as pilot:
+            pane = app.pane
+            assert await wait_until(pilot, lambda: pane.loaded, 20)
+            await pilot.pause(0.2)
+            return (
+                pane.live.reopened_from,
+                list(pane.feed._rows),
+                list(pane.feed._failures),
+                {d: pane.state.status_of(d) for d in pane.state.days},
+                pane._shown.get("#summary"),
+                pane.source,
+                app.export_screenshot(),  # the calendar as drawn, the feed, the figures
+            )
+
+    cold_view = await shown(None)
+    first = await shown(cache)  # reads cold, then saves
+    assert wait(lambda: cache.prefix(path) is not None, 10)
+    reopened = await shown(cache)
+    assert first[0] == -1 and reopened[0] == path.stat().st_size  # the second reopened
+    assert reopened[1:] == cold_view[1:] == first[1:]
+    assert len(reopened[1]) > 100 and reopened[2]  # the feed holds rows and failures

@@ -15,7 +15,7 @@ import click
 
 from .cli import BadInput
 from .config import MonitorConfig, config_path, load_config
-from .options import DAY, check_range, stale_after_option
+from .options import DAY, cache_option, check_range, stale_after_option, state_cache
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -72,6 +72,7 @@ def watch_options(command: _F) -> _F:
                 help="Ring the terminal bell with each alert (default: the config file's, "
                 "else on).",
             ),
+            cache_option,
         ]
     ):
         command = option(command)
@@ -87,6 +88,7 @@ def watch(
     poll: bool,
     stale_after: timedelta | None,
     bell: bool | None,
+    no_cache: bool,
 ) -> None:
     """Open the live monitor on FILES (telemetry files or directories of them).
 
@@ -129,6 +131,7 @@ def watch(
         end=end,
         config=config,
         bell=config.bell if bell is None else bell,
+        cache=state_cache(no_cache),
     ).run()
 
 

@@ -57,6 +57,7 @@ def serve(
     poll: bool,
     stale_after: timedelta | None,
     bell: bool | None,
+    no_cache: bool,
     listen: str,
     token: str | None,
     max_sessions: int,
@@ -94,6 +95,8 @@ def serve(
         args += ["--stale-after", f"{stale_after.total_seconds():g}"]
     if bell is not None:
         args.append("--bell" if bell else "--no-bell")
+    if no_cache:
+        args.append("--no-cache")
     token = token or secrets.token_urlsafe(24)
 
     def log(line: str) -> None:

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from telemetry import BackfillState, TelemetryFormatError
 from telemetry.records import read_header
+from telemetry.snapshot import StateCache
 
 from .actions import bindings, commands
 from .config import MonitorConfig
@@ -73,8 +74,10 @@ class MonitorApp(App[None]):
         clock: Clock = utc_now,
         config: MonitorConfig | None = None,
         bell: bool | None = None,
+        cache: StateCache | None = None,
     ) -> None:
         super().__init__()
+        self.cache = cache
         self.config = config or MonitorConfig()
         self.bell_on_alert = self.config.bell if bell is None else bell
         paths = [paths] if isinstance(paths, Path) else list(paths)
@@ -98,6 +101,7 @@ class MonitorApp(App[None]):
             bell=self.bell_on_alert,
             colour_mode=self.config.colour_mode,
             feed_lines=self.config.feed_lines,
+            cache=self.cache,
             id=f"pane-{index}",
         )
 

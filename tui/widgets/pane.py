@@ -10,6 +10,7 @@ not per step.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import re
 import threading
@@ -42,7 +43,9 @@ from telemetry import (
     cold_load,
     resume_plan,
 )
+from telemetry.file import TelemetryFile
 from telemetry.segments import Segment
+from telemetry.snapshot import Prefix, StateCache
 
 from ..actions import bindings
 from ..follow import hub, wakeups
@@ -175,6 +178,7 @@ class MonitorPane(Vertical):
         bell: bool = True,
         colour_mode: str = "status",
         feed_lines: int = FEED_ROWS,
+        cache: StateCache | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -200,7 +204,7 @@ class MonitorPane(Vertical):
         self.start = start
         self.end = end
         self.clock = clock
-        self.live = LiveFile(path, self._new_state, catch_up_bytes=BULK_BYTES)
+        self.live = LiveFile(path, self._new_state, catch_up_bytes=BULK_BYTES, cache=cache)
         self.paused = False
         self.exists = True
         self.loaded = False  # caught up with the file once
@@ -351,11 +355,44 @@ class MonitorPane(Vertical):
         bulk form, with the figures derived now and then; after that, as rows
         whose changes are shown one by one.
         """
+        self._reopen()
         if not self._catch_up():  # first paint now, not at the first wake-up
             return
         for _ in wakeups(self.path, self._stop, poll=self.poll, interval=0.5):
             if not self._catch_up():
                 return
+
+    def _reopen(self) -> None:
+        """Start from the file's saved state, if there is one (worker: it reads and
+        decodes here what the UI thread then only adopts).
+
+        The feed's rows are what the saved state does not hold: the newest
+        rows and failures before its end are read back from the file.
+        """
+        found = self.live.find_prefix()
+        recent: list[Segment] = []
+        if found is not None:
+            state, lines = found.state, self.feed_lines
+            starts = sorted((o, line) for d in state.days for o, line, _ in state.runs(d))
+
+            def enough(segments: list[Segment]) -> bool:
+                rows = sum(len(s.keeps) for s in segments)
+                failed = sum(s.statuses.count(STATUS_FAILED) for s in segments)
+                return rows >= lines and failed >= lines
+
+            assert state.header is not None
+            recent = TelemetryFile(self.path).segments_before(
+                starts, found.offset, state.header, enough
+            )
+        with contextlib.suppress(RuntimeError, NoMatches):  # the app closed meanwhile
+            self.app.call_from_thread(self._adopt, found, recent)
+
+    def _adopt(self, found: Prefix | None, recent: list[Segment]) -> None:
+        """Take the saved state found by :meth:`_reopen` (UI thread), before the first step."""
+        self.live.reopen(found)
+        if found is not None and self.live.reopened_from >= 0:
+            self.calendar.set_state(self.state)  # every day of it, drawn from scratch
+            self._folded(recent)  # the newest rows before it, for the feed
 
     def _catch_up(self) -> bool:
         """Step until caught up (in the UI thread); False once the app is gone."""
