@@ -37,7 +37,7 @@ def cold(path: Path, **options: Any) -> tuple[Any, ...]:
     return answer(backfill_state(path, None, **options))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(file=files(), cut=st.floats(0, 1), figures=st.booleans())
 def test_a_reopened_prefix_plus_what_was_appended_is_the_cold_read(
     file: tuple[bytes, int], cut: float, figures: bool, tmp_path_factory: pytest.TempPathFactory

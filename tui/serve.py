@@ -40,7 +40,7 @@ from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
 #: Seconds a session's monitor has to quit when asked (it takes milliseconds).
-QUIT_GRACE_S = 2.0
+QUIT_GRACE_S = 1.0
 #: Seconds a browser has to answer the close of its websocket.
 CLOSE_WAIT_S = 1.0
 #: Seconds it has to end after SIGTERM (a served monitor ends at once), before SIGKILL.
