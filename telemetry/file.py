@@ -9,7 +9,9 @@ a torn header, the older shorter header), shared with the writer.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -44,6 +46,22 @@ def header_at(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
     if whole and HEADER_LINE.startswith(head[base:]):
         return None, 0, False
     raise TelemetryFormatError("the file's first lines hold no telemetry header")
+
+
+def write_atomic(target: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``target`` whole or not at all: a temporary file beside it,
+    then a rename. ``OSError`` when it cannot be written (nothing is left behind)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", dir=target.parent)
+    try:
+        if mode != 0o600:  # mkstemp's
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class TelemetryFile:

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import marshal
 import os
-import tempfile
 import zlib
 from array import array
 from collections import Counter, deque
@@ -32,7 +31,7 @@ from typing import Any, NamedTuple
 
 from .fields import Malformed
 from .figures import DurationStats
-from .file import TelemetryFile
+from .file import TelemetryFile, write_atomic
 from .framing import read_at
 from .liveness import Newest, RowGaps
 from .records import RecordDecoder, cold_load, read_batches
@@ -326,15 +325,7 @@ class StateCache:
 
     def _write(self, entry: Path, data: bytes) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".saving.", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:  # mkstemp: mode 0600
-                fh.write(data)
-            os.replace(tmp, entry)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(entry, data)  # 0600
         self._evict()
 
     def _evict(self) -> None:

@@ -7,7 +7,6 @@ monitor is served: the report and the file fallback are plain functions.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telemetry import COLUMN, SCHEMA, BackfillState, Record, attempt_numbers
+from telemetry.file import write_atomic
 
 from .spans import plural
 
@@ -94,16 +94,8 @@ def keep_text(app: App[object], text: str, target: Path) -> str:
 
 
 def _write_atomic(text: str, target: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", dir=target.parent)
-    try:
-        os.fchmod(fd, 0o644)  # a file for people and tools, not a secret (mkstemp: 0600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # A file for people and tools, not a secret.
+    write_atomic(target, text.encode("utf-8"), mode=0o644)
     return target
 
 
