@@ -121,6 +121,8 @@ def _value(plain: Any) -> Any:
     if tag == "O":
         obj: Any = object.__new__(_CLASSES[plain[1]])
         for name, v in plain[2]:
+            if name.startswith("__"):
+                raise ValueError(f"no field {name!r}")
             object.__setattr__(obj, name, _value(v))
         return obj
     raise ValueError(f"unknown tag {tag!r}")
@@ -160,7 +162,7 @@ def state_from_plain(plain: Any) -> BackfillState:
                 status: (state.durations[phase].values, col)
                 for status, (phase, col) in DURATION_OF_STATUS.items()
             }
-    except (TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         raise ValueError(f"not a saved state: {exc}") from None
     return state
 
@@ -192,6 +194,14 @@ def _proof(fd: int, offset: int) -> dict[str, Any]:
         ).hexdigest(),
         "crc": crc,
     }
+
+
+#: What a saved state's file starts with, before the CRC of the rest.
+_MAGIC = b"backfill-monitor state\n"
+
+
+def _crc(data: bytes | memoryview) -> bytes:
+    return zlib.crc32(data).to_bytes(4, "big")
 
 
 #: Bytes read at a time for the CRC of a prefix.
@@ -267,10 +277,16 @@ class StateCache:
 
     def _read_entry(self, entry: Path) -> dict[str, Any] | None:
         try:
-            saved = marshal.loads(entry.read_bytes())
+            data = entry.read_bytes()
+            body = memoryview(data)[len(_MAGIC) + 4 :]
+            if not data.startswith(_MAGIC) or data[len(_MAGIC) : len(_MAGIC) + 4] != _crc(body):
+                return None  # not ours, cut short or damaged: not to be trusted
+            saved = marshal.loads(body)
             if not isinstance(saved, dict) or saved.get("format") != FORMAT:
                 return None
             if not {"offset", "dev", "ino", "line", "proof", "state"} <= saved.keys():
+                return None
+            if not all(type(saved[k]) is int for k in ("offset", "dev", "ino", "line")):
                 return None
         except (OSError, EOFError, ValueError, TypeError):
             return None
@@ -316,7 +332,8 @@ class StateCache:
                 "proof": _proof(fd, offset),
                 "state": plain,
             }
-            self._write(self._entry(path, figures), marshal.dumps(entry))
+            body = marshal.dumps(entry)
+            self._write(self._entry(path, figures), _MAGIC + _crc(body) + body)
         except (OSError, ValueError):
             return False
         finally:

@@ -141,7 +141,9 @@ def test_a_torn_tail_is_read_cold_each_time_and_saved_once_whole(big: Path, tmp_
     assert _reopen_equals_cold(big, cache)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "other version", "a directory"])
+@pytest.mark.parametrize(
+    "damage", ["garbage", "truncated", "a flipped byte", "other version", "a directory"]
+)
 def test_a_damaged_saved_state_is_ignored_and_replaced(
     big: Path, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,6 +154,11 @@ def test_a_damaged_saved_state_is_ignored_and_replaced(
         entry.write_bytes(os.urandom(5000))
     elif damage == "truncated":
         entry.write_bytes(entry.read_bytes()[:1000])
+    elif damage == "a flipped byte":  # inside a row's text: still a well-formed state
+        data = bytearray(entry.read_bytes())
+        at = data.index(b"UPLOADED", len(data) // 2)
+        data[at] = ord("X")
+        entry.write_bytes(bytes(data))
     elif damage == "other version":
         monkeypatch.setattr(snapshot, "FORMAT", snapshot.FORMAT + 1)
     else:
