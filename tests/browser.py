@@ -149,15 +149,21 @@ class Browser:
     async def navigate(self, url: str) -> None:
         await self.send("Page.navigate", url=url)
 
-    async def screen(self) -> str:
-        """Everything the page's terminal has received so far, as plain text."""
-        return plain(await self.evaluate("window.__screen || ''") or "")
+    async def screen(self, since: int = 0) -> str:
+        """What the page's terminal has received (from the ``since``-th character of
+        the stream, a :meth:`mark`), as plain text."""
+        return plain(await self.evaluate(f"(window.__screen || '').slice({since})") or "")
 
-    async def wait_for_screen(self, text: str, timeout: float = 30) -> bool:
-        """Wait until the terminal has received ``text``; return whether it did."""
+    async def mark(self) -> int:
+        """Where the terminal's stream stands now, for :meth:`wait_for_screen`."""
+        return int(await self.evaluate("(window.__screen || '').length"))
+
+    async def wait_for_screen(self, text: str, timeout: float = 30, since: int = 0) -> bool:
+        """Wait until the terminal has received ``text`` (after ``since``); return whether
+        it did."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if text in await self.screen():
+            if text in await self.screen(since):
                 return True
             await asyncio.sleep(0.1)
         return False

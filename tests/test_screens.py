@@ -652,3 +652,32 @@ def test_raw_text_shows_any_bytes_printably_and_bounded(
     shown = raw_text(path, offset, limit)
     assert all(c.isprintable() or c == " " for c in shown)
     assert len(shown) <= 4 * limit + 1  # each byte escaped at most as \\xNN, and the …
+
+
+async def test_day_detail_writes_nothing_while_its_rows_are_still_read(
+    backfill: tuple[BackfillState, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``w`` (or ``o``) before the day's rows are read would write "no rows of this day
+    could be read": it says the rows are still being read instead, and writes nothing."""
+    import threading
+
+    state, path = backfill
+    release = threading.Event()
+    real = BackfillState.history
+
+    def slow(self: BackfillState, *args: Any) -> Any:
+        release.wait(10)
+        return real(self, *args)
+
+    monkeypatch.setattr(BackfillState, "history", slow)
+    app = ScreenHost(lambda: DayDetailScreen(state, path, RETRIED_DAY))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("w")
+        await pilot.pause(0.1)
+        assert any("still reading" in n.message for n in app._notifications)
+        assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+        release.set()
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        assert any(p.name.endswith(f"{RETRIED_DAY}.txt") for p in path.parent.iterdir())

@@ -322,6 +322,21 @@ def test_bad_listen_and_missing_files_are_one_line(tmp_path: Path) -> None:
         assert said in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+async def _download(browser: Browser, serve: Serve, k: int) -> str:
+    """The text of the ``k``-th download the page asked for (fetched as the page would)."""
+    opened = ""
+    deadline = time.monotonic() + 20
+    while not opened and time.monotonic() < deadline:
+        opened = await browser.evaluate(f"window.__opened[{k}] || ''")
+        await asyncio.sleep(0.05)
+    assert opened.startswith(f"{serve.base}/download/"), opened
+    cookie = f"backfill_monitor_token={serve.token}"
+    request = urllib.request.Request(opened, headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=20) as response:
+        assert "attachment" in response.headers["Content-Disposition"]
+        return str(response.read().decode())
+
+
 def _plan_lines(path: Path) -> list[str]:
     """``latest --plan``'s days, as the export writes them: ``PHASE DAY`` lines."""
     done = subprocess.run(
@@ -356,19 +371,27 @@ async def test_in_a_browser_the_monitor_runs_downloads_and_ends_with_the_browser
         # e: the resume plan goes to the browser as a download, not to the server's disk.
         await browser.press("e")
         assert await browser.wait_for_screen("downloads (telemetry.resume-plan.txt)")
-        opened = ""
-        deadline = time.monotonic() + 20
-        while not opened and time.monotonic() < deadline:
-            opened = await browser.evaluate("window.__opened[0] || ''")
-            await asyncio.sleep(0.05)
-        assert opened.startswith(f"{serve.base}/download/"), opened
-        cookie = f"backfill_monitor_token={serve.token}"
-        request = urllib.request.Request(opened, headers={"Cookie": cookie})
-        with urllib.request.urlopen(request, timeout=20) as response:
-            assert "attachment" in response.headers["Content-Disposition"]
-            plan = response.read().decode()
+        plan = await _download(browser, serve, 0)
         assert plan.splitlines() == _plan_lines(telemetry)  # what `latest --plan` says
+        # o (no pager in a browser) and, in the day's detail, w: the day's rows.
+        await browser.press("o")
+        paged = await _download(browser, serve, 1)
+        day = paged.split()[0]
+        assert str(telemetry) in paged.splitlines()[0] and "── row 1, try" in paged
+        mark = await browser.mark()
+        await browser.press("\r")
+        assert await browser.wait_for_screen("w Write file", since=mark)
+        for _ in range(20):  # until the day's rows are read (else: "still reading")
+            mark = await browser.mark()
+            await browser.press("w")
+            if await browser.wait_for_screen("downloads (", timeout=1, since=mark):
+                break
+        report = await _download(browser, serve, 2)
+        assert report.split()[0] == day and "── row 1, try" in report
         assert sorted(p.name for p in telemetry.parent.iterdir()) == ["telemetry.csv"]
+        mark = await browser.mark()
+        await browser.press("\x1b")  # back to the calendar
+        assert await browser.wait_for_screen("f Failures", since=mark)
         # Another key: the help screen opens.
         await browser.press("?")
         assert await browser.wait_for_screen("Keys"), (await browser.screen())[-2000:]

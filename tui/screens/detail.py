@@ -137,6 +137,8 @@ class DayDetailScreen(Screen[None]):
         self.day = day
         #: The rows shown, in file order (empty until the worker has read them).
         self.records: list[Record] = []
+        #: The day's rows have been read from the file (once).
+        self.read_once = False
         #: ``None`` while the file and the state agree, else why they do not.
         self.warning: str | None = None
         self._rows_read = 0
@@ -211,6 +213,7 @@ class DayDetailScreen(Screen[None]):
         # Follow the newest row unless the operator has moved away from it.
         keep = table.cursor_row if 0 <= table.cursor_row < len(self.records) - 1 else None
         self.records = records
+        self.read_once = True
         self.warning = warning
         self.query_one("#detail-title", Static).update(self._title())
         banner = self.query_one("#detail-warning", Static)
@@ -298,15 +301,25 @@ class DayDetailScreen(Screen[None]):
         """The day's rows as shown, every column and full message (:func:`day_report`)."""
         return day_report(self.state, self.path, self.day, self.records)
 
+    def _still_reading(self) -> bool:
+        """Whether the day's rows are still being read (then say so): a report now
+        would claim the day has none."""
+        if not self.read_once:
+            self.notify("still reading the day's rows from the file: try again in a moment")
+        return not self.read_once
+
     def action_page(self) -> None:
         """Show every row of the day and its full error message in ``$PAGER``."""
+        if self._still_reading():
+            return
         why = page(self.app, self.report())
         if why is not None:
             self.write_report(f"{why}: ")
 
     def action_write(self) -> None:
         """Write every row of the day and its full error message to a file."""
-        self.write_report("")
+        if not self._still_reading():
+            self.write_report("")
 
     def write_report(self, prefix: str) -> None:
         """Write the report beside the telemetry file (else to the temporary directory).
