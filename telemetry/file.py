@@ -10,11 +10,14 @@ a torn header, the older shorter header), shared with the writer.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 from .fields import Malformed, Record, TelemetryFormatError
 from .framing import BOM, read_at
@@ -48,6 +51,57 @@ def header_at(fd: int, size: int) -> tuple[list[str] | None, int, bool]:
     raise TelemetryFormatError("the file's first lines hold no telemetry header")
 
 
+#: Bytes hashed at a prefix's start and before its end (:class:`PrefixProof`).
+EDGE = 64 << 10
+
+
+class PrefixProof:
+    """What proves a file's first bytes unchanged, taken from the bytes as they are read.
+
+    :meth:`add` each piece read, in order, from the file's start; :meth:`digest`
+    then describes exactly those bytes: the SHA-256 of the first and of the
+    last :data:`EDGE` of them and the CRC-32 of all. The same digest as
+    hashing the file's first :attr:`size` bytes afterwards, without the gap in
+    which the file could change.
+    """
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._crc = 0
+        self._head = bytearray()
+        self._edge = b""
+
+    def add(self, data: bytes | memoryview) -> None:
+        """Add the next ``data`` read."""
+        self._crc = zlib.crc32(data, self._crc)
+        self.size += len(data)
+        if len(self._head) < EDGE:
+            self._head += data[: EDGE - len(self._head)]
+        self._edge = (self._edge + bytes(data[-EDGE:]))[-EDGE:]
+
+    def digest(self) -> dict[str, Any]:
+        """The proof of the bytes added so far."""
+        if not self.size:
+            return {"head": "", "edge": "", "crc": 0}
+        return {
+            "head": hashlib.sha256(self._head).hexdigest(),
+            "edge": hashlib.sha256(self._edge).hexdigest(),
+            "crc": self._crc,
+        }
+
+
+class _Proving:
+    """A binary file whose every ``read`` adds to a :class:`PrefixProof`."""
+
+    def __init__(self, fh: BinaryIO, proof: PrefixProof) -> None:
+        self._fh, self._proof = fh, proof
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._proof.add(data)
+        return data
+
+
 def write_atomic(target: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``target`` whole or not at all: a temporary file beside it,
     then a rename. ``OSError`` when it cannot be written (nothing is left behind)."""
@@ -73,6 +127,8 @@ class TelemetryFile:
         #: if it ended at a line end with nothing torn or held back (the
         #: file's size then, and the physical line number there), else ``None``.
         self.read_to: tuple[int, int] | None = None
+        #: After :meth:`read_through`: the proof of the bytes it read.
+        self.proof = PrefixProof()
 
     def read_through(
         self, fold: Callable[[Iterable[Segment], Iterable[Malformed]], None]
@@ -93,8 +149,10 @@ class TelemetryFile:
             decoder = RecordDecoder(segments=True)
             before = end = 0
             last: Batch | None = None
+            self.proof = PrefixProof()
+            proving = cast(BinaryIO, _Proving(fh, self.proof))
             try:
-                for batch in read_batches(fh, decoder=decoder):
+                for batch in read_batches(proving, decoder=decoder):
                     fold(batch.segments, batch.malformed)
                     before, end, last = end, batch.consumed, batch
             except OSError as exc:  # an I/O error while reading: say which file

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 from .fields import Malformed
 from .figures import DurationStats
-from .file import TelemetryFile, write_atomic
+from .file import EDGE, PrefixProof, TelemetryFile, write_atomic
 from .framing import read_at
 from .liveness import Newest, RowGaps
 from .records import RecordDecoder, cold_load, read_batches
@@ -43,8 +43,6 @@ from .state import BackfillState, DayFigures, DaySlot
 FORMAT = 1
 #: Saved states kept in a cache directory (the newest; the others are removed).
 KEEP = 32
-#: Bytes hashed at the file's start and before the prefix's end.
-EDGE = 64 << 10
 
 _CLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (DurationStats, Newest, RowGaps, DayFigures)
@@ -292,17 +290,29 @@ class StateCache:
             return None
         return saved
 
-    def save(self, path: Path | str, state: BackfillState, read_to: tuple[int, int]) -> bool:
+    def save(
+        self,
+        path: Path | str,
+        state: BackfillState,
+        read_to: tuple[int, int],
+        proof: PrefixProof | None = None,
+    ) -> bool:
         """Save ``state``, the fold of ``path`` up to ``read_to`` (offset, line there).
 
-        ``read_to`` is where a read ended cleanly (:attr:`TelemetryFile.read_to`).
+        ``read_to`` is where a read ended cleanly (:attr:`TelemetryFile.read_to`);
+        ``proof`` that of the bytes the state was folded from, if it was taken
+        as they were read (else the file's first bytes are hashed now).
         Returns False, saving nothing, when the file is not that long any more
         or the cache cannot be written. Never raises for either.
         """
-        return self.saver(path, state, read_to)()
+        return self.saver(path, state, read_to, proof)()
 
     def saver(
-        self, path: Path | str, state: BackfillState, read_to: tuple[int, int]
+        self,
+        path: Path | str,
+        state: BackfillState,
+        read_to: tuple[int, int],
+        proof: PrefixProof | None = None,
     ) -> Callable[[], bool]:
         """:meth:`save` in two parts: the state copied now (in the thread that owns
         it), and the returned function, which writes the copy (in any thread)."""
@@ -311,9 +321,17 @@ class StateCache:
         except ValueError:
             return lambda: False
         figures = state.has_figures
-        return lambda: self._save(Path(path), plain, figures, read_to)
+        known = proof.digest() if proof is not None and proof.size == read_to[0] else None
+        return lambda: self._save(Path(path), plain, figures, read_to, known)
 
-    def _save(self, path: Path, plain: Any, figures: bool, read_to: tuple[int, int]) -> bool:
+    def _save(
+        self,
+        path: Path,
+        plain: Any,
+        figures: bool,
+        read_to: tuple[int, int],
+        known: dict[str, Any] | None,
+    ) -> bool:
         offset, line = read_to
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -329,7 +347,7 @@ class StateCache:
                 "dev": st.st_dev,
                 "ino": st.st_ino,
                 "line": line,
-                "proof": _proof(fd, offset),
+                "proof": known if known is not None else _proof(fd, offset),
                 "state": plain,
             }
             body = marshal.dumps(entry)
@@ -413,5 +431,5 @@ def backfill_state(
     state.header = file.read_through(state.fold_segments)
     state.finish_fold()
     if cache is not None and file.read_to is not None:
-        cache.save(path, state, file.read_to)
+        cache.save(path, state, file.read_to, file.proof)
     return state

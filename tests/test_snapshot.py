@@ -304,3 +304,50 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     assert first[0] == -1 and reopened[0] == path.stat().st_size  # the second reopened
     assert reopened[1:] == cold_view[1:] == first[1:]
     assert len(reopened[1]) > 100 and reopened[2]  # the feed holds rows and failures
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=300_000), cuts=st.lists(st.integers(1, 90_000), max_size=8))
+def test_a_proof_taken_while_reading_is_the_proof_of_the_file(
+    data: bytes, cuts: list[int], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from telemetry.file import PrefixProof
+
+    proof, at = PrefixProof(), 0
+    for size in [*cuts, len(data)]:
+        proof.add(data[at : at + size])
+        at += size
+    path = tmp_path_factory.mktemp("proof") / "f"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert proof.size == len(data)
+        assert proof.digest() == snapshot._proof(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+def test_an_edit_in_place_while_the_file_is_read_is_never_taken_for_its_state(
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state saved is proven by the bytes it was folded from, not by the file as
+    it is after the read: an edit made meanwhile is caught at the next open."""
+    cache = StateCache(tmp_path / "cache")
+    real = BackfillState.fold_segments
+    edited = []
+
+    def fold_then_edit(self: BackfillState, *args: Any) -> None:
+        real(self, *args)
+        if not edited:  # the file's first rows are read: change one of them in place
+            data = big.read_bytes()
+            at = data.index(b"UPLOADED", 2000)
+            with open(big, "r+b") as fh:
+                fh.seek(at)
+                fh.write(b"FAILED,,")
+            edited.append(at)
+
+    monkeypatch.setattr(BackfillState, "fold_segments", fold_then_edit)
+    backfill_state(big, cache)
+    monkeypatch.undo()
+    assert edited and cache.load(big) is None  # its bytes changed after they were read
+    assert _reopen_equals_cold(big, cache) is False
