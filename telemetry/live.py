@@ -161,7 +161,8 @@ class LiveFile:
             return
         if self.saved_to >= 0 and offset - self.saved_to < max(RESAVE_BYTES, self.saved_to // 8):
             return
-        write = cache.saver(self.path, self.state, (offset, self.tail.decoder.next_line))
+        read_to = (offset, self.tail.decoder.next_line)
+        write = cache.saver(self.path, self.state, read_to, self.tail.proof)
         self.saved_to = offset
         threading.Thread(target=write, name="save-state", daemon=True).start()
 

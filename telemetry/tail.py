@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fields import Malformed, Record, TelemetryFormatError
+from .file import PrefixProof
 from .framing import CHUNK_SIZE, next_read, read_at
 from .records import RecordDecoder, cold_load
 from .segments import Segment
@@ -73,6 +74,9 @@ class TelemetryTail:
     def _start(self) -> None:
         self.decoder = RecordDecoder()
         self.offset = 0  # bytes consumed as complete records
+        #: The proof of the bytes consumed, hashed as they were read (``None``
+        #: after :meth:`resume`: the bytes before were read elsewhere).
+        self.proof: PrefixProof | None = PrefixProof()
         self._pending = b""
         self._identity: tuple[int, int] | None = None
         self._head = b""
@@ -94,6 +98,7 @@ class TelemetryTail:
         next call, as for bytes this tail read itself.
         """
         self._start()
+        self.proof = None
         self.decoder.adopt_header(header, line=line)
         self.offset = offset
         self._identity = identity
@@ -248,6 +253,8 @@ class TelemetryTail:
             else:
                 update.segments.extend(batch.segments)
                 update.malformed.extend(batch.malformed)
+            if self.proof is not None:
+                self.proof.add(memoryview(buf)[: batch.consumed])
             self.offset += batch.consumed
             self._pending = buf[batch.consumed :]
         try:

@@ -327,8 +327,9 @@ def test_a_proof_taken_while_reading_is_the_proof_of_the_file(
         os.close(fd)
 
 
+@pytest.mark.parametrize("reader", ["command", "live engine"])
 def test_an_edit_in_place_while_the_file_is_read_is_never_taken_for_its_state(
-    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
     """The state saved is proven by the bytes it was folded from, not by the file as
     it is after the read: an edit made meanwhile is caught at the next open."""
@@ -347,7 +348,14 @@ def test_an_edit_in_place_while_the_file_is_read_is_never_taken_for_its_state(
             edited.append(at)
 
     monkeypatch.setattr(BackfillState, "fold_segments", fold_then_edit)
-    backfill_state(big, cache)
+    if reader == "command":
+        backfill_state(big, cache)
+    else:
+        from tests.polling import wait
+
+        live = LiveFile(big, cache=cache, catch_up_bytes=64 << 10)
+        live.drain()
+        wait(lambda: any(cache.directory.glob("*.state")), 10)
     monkeypatch.undo()
     assert edited and cache.load(big) is None  # its bytes changed after they were read
     assert _reopen_equals_cold(big, cache) is False
