@@ -283,9 +283,14 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
 
     async def shown(cache: StateCache | None) -> tuple[Any, ...]:
         app = MonitorApp(path, clock=lambda: NOW, cache=cache)
-        async with app.run_test(size=(160, 48)) as pilot:
+        async with app.run_test(size=(120, 40)) as pilot:  # no side panel: no chart worker
             pane = app.pane
-            assert await wait_until(pilot, lambda: pane.loaded, 20)
+
+            def shown_whole() -> bool:  # read through, and its figures on the screen
+                summary = pane._shown.get("#summary") or "reading"
+                return pane.loaded and "reading" not in summary and "waiting" not in summary
+
+            assert await wait_until(pilot, shown_whole, 20)
             await pilot.pause(0.2)
             return (
                 pane.live.reopened_from,
