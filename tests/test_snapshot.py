@@ -37,7 +37,7 @@ def cold(path: Path, **options: Any) -> tuple[Any, ...]:
     return answer(backfill_state(path, None, **options))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(file=files(), cut=st.floats(0, 1), figures=st.booleans())
 def test_a_reopened_prefix_plus_what_was_appended_is_the_cold_read(
     file: tuple[bytes, int], cut: float, figures: bool, tmp_path_factory: pytest.TempPathFactory
@@ -292,6 +292,9 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
 
             assert await wait_until(pilot, shown_whole, 20)
             await pilot.pause(0.2)
+            calendar = pane.calendar  # its lines as drawn (not its scrollbar, which a
+            # loaded machine leaves highlighted or not whatever the state)
+            drawn = [calendar.render_line(y).text for y in range(calendar.size.height)]
             return (
                 pane.live.reopened_from,
                 list(pane.feed._rows),
@@ -299,7 +302,7 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
                 {d: pane.state.status_of(d) for d in pane.state.days},
                 pane._shown.get("#summary"),
                 pane.source,
-                app.export_screenshot(),  # the calendar as drawn, the feed, the figures
+                drawn,
             )
 
     cold_view = await shown(None)
@@ -311,7 +314,7 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     assert len(reopened[1]) > 100 and reopened[2]  # the feed holds rows and failures
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.binary(max_size=300_000), cuts=st.lists(st.integers(1, 90_000), max_size=8))
 def test_a_proof_taken_while_reading_is_the_proof_of_the_file(
     data: bytes, cuts: list[int], tmp_path_factory: pytest.TempPathFactory
