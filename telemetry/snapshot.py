@@ -263,7 +263,8 @@ class StateCache:
         decoder.adopt_header(state.header, line=found.line)
         end, before, last = offset, offset, None
         with open(path, "rb") as fh, cold_load():
-            if (os.fstat(fh.fileno()).st_dev, os.fstat(fh.fileno()).st_ino) != found.identity:
+            st = os.fstat(fh.fileno())
+            if (st.st_dev, st.st_ino) != found.identity:
                 return None  # replaced since it was proven
             fh.seek(offset)
             for batch in read_batches(fh, decoder=decoder, start=offset):
