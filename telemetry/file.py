@@ -79,6 +79,22 @@ class PrefixProof:
             self._head += data[: EDGE - len(self._head)]
         self._edge = (self._edge + bytes(data[-EDGE:]))[-EDGE:]
 
+    def join(self, crc: int, size: int, edge: bytes) -> None:
+        """Add the next ``size`` bytes, read elsewhere: their CRC-32 and their last
+        :data:`EDGE` bytes (all of them if fewer), as :meth:`add` would."""
+        if size > EDGE and len(self._head) < EDGE:
+            raise ValueError("the first bytes must be added whole")
+        self._crc = crc32_combine(self._crc, crc, size)
+        self.size += size
+        if len(self._head) < EDGE:
+            self._head += edge[: EDGE - len(self._head)]
+        self._edge = (self._edge + edge)[-EDGE:]
+
+    def part(self) -> tuple[int, int, bytes]:
+        """The CRC-32, length and last :data:`EDGE` bytes of what was added
+        (what :meth:`join` takes)."""
+        return self._crc, self.size, self._edge
+
     def digest(self) -> dict[str, Any]:
         """The proof of the bytes added so far."""
         if not self.size:
@@ -88,6 +104,36 @@ class PrefixProof:
             "edge": hashlib.sha256(self._edge).hexdigest(),
             "crc": self._crc,
         }
+
+
+_CRC_POLY = 0xEDB88320  # CRC-32's polynomial, reflected
+
+
+def _mult_mod_p(a: int, b: int) -> int:
+    """``a`` times ``b`` modulo CRC-32's polynomial (reflected bit order)."""
+    product, bit = 0, 1 << 31
+    while a:
+        if a & bit:
+            product ^= b
+            a ^= bit
+        bit >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+    return product
+
+
+def crc32_combine(crc1: int, crc2: int, size2: int) -> int:
+    """The CRC-32 of ``A + B`` from ``crc1`` of ``A``, ``crc2`` of ``B`` and ``size2 = len(B)``.
+
+    zlib's ``crc32_combine``, which Python does not expose: ``crc1`` times
+    ``x^(8 * size2)`` modulo the polynomial, plus ``crc2``.
+    """
+    power, square = 1 << 31, 1 << 23  # x^0; then x^8, squared bit by bit of size2
+    while size2:
+        if size2 & 1:
+            power = _mult_mod_p(square, power)
+        size2 >>= 1
+        square = _mult_mod_p(square, square)
+    return _mult_mod_p(power, crc1) ^ crc2
 
 
 class _Proving:
@@ -127,34 +173,56 @@ class TelemetryFile:
         #: if it ended at a line end with nothing torn or held back (the
         #: file's size then, and the physical line number there), else ``None``.
         self.read_to: tuple[int, int] | None = None
+        #: After :meth:`read_through` with ``stop``: ``(offset, line)`` there if
+        #: the read ended there, at a record's end, with nothing held back.
+        self.stopped_at: tuple[int, int] | None = None
         #: After :meth:`read_through`: the proof of the bytes it read.
         self.proof = PrefixProof()
 
     def read_through(
-        self, fold: Callable[[Iterable[Segment], Iterable[Malformed]], None]
+        self,
+        fold: Callable[[Iterable[Segment], Iterable[Malformed]], None],
+        stop: int | None = None,
+        *,
+        start: tuple[int, int, list[str]] | None = None,
     ) -> list[str] | None:
         """Decode the whole file in bulk, handing ``fold`` each chunk's rows and reports.
 
         Returns the header (``None`` for a missing or empty file). A torn
         final record is reported as malformed; a file that is not telemetry
         raises :class:`TelemetryFormatError`; a failing read raises its
-        ``OSError``, naming the file.
+        ``OSError``, naming the file. With ``stop``, the read ends there if a
+        record ends there (:attr:`stopped_at` says so), else goes on. With
+        ``start``, ``(offset, line, header)`` of a record's first byte, from
+        there on, as if the file before it had been read: :attr:`proof` is
+        then that of the bytes from there.
         """
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             return None
-        self.read_to = None
+        self.read_to = self.stopped_at = None
         with fh, cold_load():
             decoder = RecordDecoder(segments=True)
             before = end = 0
+            if start is not None:
+                before = end = start[0]
+                fh.seek(end)
+                decoder.adopt_header(start[2], line=start[1])
             last: Batch | None = None
             self.proof = PrefixProof()
             proving = cast(BinaryIO, _Proving(fh, self.proof))
             try:
-                for batch in read_batches(proving, decoder=decoder):
+                for batch in read_batches(proving, decoder=decoder, start=end, stop=stop):
                     fold(batch.segments, batch.malformed)
                     before, end, last = end, batch.consumed, batch
+                if end == stop:  # it stopped there
+                    if decoder.header is not None and not decoder.cr_only:
+                        self.stopped_at = (end, decoder.next_line)
+                        return decoder.header
+                    for batch in read_batches(proving, decoder=decoder, start=end):
+                        fold(batch.segments, batch.malformed)
+                        before, end, last = end, batch.consumed, batch
             except OSError as exc:  # an I/O error while reading: say which file
                 exc.filename = exc.filename or str(self.path)
                 raise

@@ -58,6 +58,13 @@ class Newest:
         if parsed is not None and (self._other is None or parsed > self._other):
             self._other = parsed
 
+    def merge(self, other: Newest) -> None:
+        """Note every timestamp ``other`` noted (the newest of both is kept)."""
+        if other._text > self._text:
+            self._text = other._text
+        if other._other is not None and (self._other is None or other._other > self._other):
+            self._other = other._other
+
     def note_rows(self, started: list[str], finished: list[str]) -> None:
         """Note the timestamps of many rows, with C-level passes when they are all
         the writers' UTC text (one parse for the new newest, usually)."""
@@ -108,6 +115,10 @@ class RowGaps:
     def add(self, started: Iterable[str], finished: Iterable[str]) -> None:
         """Note rows by their ``started_at_utc`` and ``finished_at_utc`` (only the newest count)."""
         self._moments.extend(zip(started, finished, strict=True))
+
+    def extend(self, later: RowGaps) -> None:
+        """Note the rows ``later`` kept, as rows after these."""
+        self._moments.extend(later._moments)
 
     def median(self) -> timedelta | None:
         """Median positive gap between the kept rows, or ``None`` with fewer than three.

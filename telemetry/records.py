@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import operator
+import os
 import threading
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
@@ -739,6 +740,16 @@ _pause_depth = 0  # cold loads running now, in any thread
 _pause_restore = False  # whether the collector was on when the first began
 
 
+def _pause_anew() -> None:
+    """In a forked child: a lock of its own (another thread of the parent may
+    have held it), no cold load running (only the forking thread goes on)."""
+    global _pause_lock, _pause_depth
+    _pause_lock, _pause_depth = threading.Lock(), 0
+
+
+os.register_at_fork(after_in_child=_pause_anew)
+
+
 @contextmanager
 def cold_load() -> Iterator[None]:
     """Pause the cyclic garbage collector while a whole file is decoded.
@@ -779,6 +790,7 @@ def read_batches(
     decoder: RecordDecoder | None = None,
     *,
     start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[Batch]:
     """Decode a whole file from its start, one :class:`Batch` per chunk.
 
@@ -787,13 +799,24 @@ def read_batches(
     reported as torn. Raises :class:`TelemetryFormatError` for a file whose
     header is not a telemetry header. With ``start``, ``fh`` stands at that
     byte offset, a record's first byte, and ``decoder`` knows the header
-    (:meth:`RecordDecoder.adopt_header`).
+    (:meth:`RecordDecoder.adopt_header`). With ``stop``, reads go no further
+    than that offset and end there, with no final batch, if a record ends
+    there (every byte before it consumed); else they go on to the end.
     """
     decoder = decoder or RecordDecoder()
     offset = start
     pending = b""
     while True:
-        chunk = fh.read(next_read(chunk_size, pending))
+        want = next_read(chunk_size, pending)
+        if stop is not None:
+            left = stop - offset - len(pending)
+            if left <= 0 and not pending:
+                return
+            if left <= 0:  # a record runs on past it
+                stop = None
+            else:
+                want = min(want, left)
+        chunk = fh.read(want)
         buf = pending + chunk if pending else chunk
         final = not chunk
         batch = decoder.decode(buf, offset, final=final)

@@ -22,148 +22,19 @@ import hashlib
 import marshal
 import os
 import zlib
-from array import array
-from collections import Counter, deque
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .fields import Malformed
-from .figures import DurationStats
-from .file import EDGE, PrefixProof, TelemetryFile, write_atomic
+from .file import EDGE, PrefixProof, write_atomic
 from .framing import read_at
-from .liveness import Newest, RowGaps
+from .plain import FORMAT, state_from_plain, state_plain
 from .records import RecordDecoder, cold_load, read_batches
-from .rules import DURATION_OF_STATUS
-from .state import BackfillState, DayFigures, DaySlot
+from .state import BackfillState
+from .twofold import cold_fold
 
-#: Bumped whenever what a state holds changes: a saved state of another
-#: version is ignored.
-FORMAT = 1
 #: Saved states kept in a cache directory (the newest; the others are removed).
 KEEP = 32
-
-_CLASSES: dict[str, type] = {
-    cls.__name__: cls for cls in (DurationStats, Newest, RowGaps, DayFigures)
-}
-
-
-# -- a state as plain values ------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as values :mod:`marshal` writes, each kind tagged."""
-    kind = type(value)
-    if value is None or kind in (bool, int, float, str, bytes):
-        return value
-    if kind is list:
-        return ("l", [_plain(v) for v in value])
-    if kind is tuple:
-        return ("t", [_plain(v) for v in value])
-    if kind is Malformed:
-        return ("M", [_plain(v) for v in value])
-    if kind is date:
-        return ("D", value.toordinal())
-    if kind is datetime:
-        return ("T", value.isoformat())
-    if kind is timedelta:
-        return ("S", value.total_seconds())
-    if kind in (set, frozenset):
-        return ("s", [_plain(v) for v in value])
-    if kind is Counter:
-        return ("C", [(_plain(k), _plain(v)) for k, v in value.items()])
-    if kind is dict:
-        return ("d", [(_plain(k), _plain(v)) for k, v in value.items()])
-    if kind is deque:
-        return ("Q", [_plain(v) for v in value], value.maxlen)
-    if kind is array:
-        return ("A", value.typecode, value.tobytes())
-    name = kind.__name__
-    if _CLASSES.get(name) is kind:
-        slots = getattr(kind, "__slots__", None)
-        names = slots if slots is not None else list(vars(value))
-        return ("O", name, [(n, _plain(getattr(value, n))) for n in names])
-    raise TypeError(f"a saved state cannot hold a {kind.__name__}")
-
-
-def _value(plain: Any) -> Any:
-    """The value :func:`_plain` made ``plain`` of."""
-    if type(plain) is not tuple:
-        return plain
-    tag = plain[0]
-    if tag == "l":
-        return [_value(v) for v in plain[1]]
-    if tag == "t":
-        return tuple(_value(v) for v in plain[1])
-    if tag == "M":
-        return Malformed(*map(_value, plain[1]))
-    if tag == "D":
-        return date.fromordinal(plain[1])
-    if tag == "T":
-        return datetime.fromisoformat(plain[1])
-    if tag == "S":
-        return timedelta(seconds=plain[1])
-    if tag == "s":
-        return {_value(v) for v in plain[1]}
-    if tag == "C":
-        return Counter({_value(k): _value(v) for k, v in plain[1]})
-    if tag == "d":
-        return {_value(k): _value(v) for k, v in plain[1]}
-    if tag == "Q":
-        return deque(map(_value, plain[1]), plain[2])
-    if tag == "A":
-        out = array(plain[1])
-        out.frombytes(plain[2])
-        return out
-    if tag == "O":
-        obj: Any = object.__new__(_CLASSES[plain[1]])
-        for name, v in plain[2]:
-            if name.startswith("__"):
-                raise ValueError(f"no field {name!r}")
-            object.__setattr__(obj, name, _value(v))
-        return obj
-    raise ValueError(f"unknown tag {tag!r}")
-
-
-# The state's own fields that are not saved: rebuilt (``_measure`` points into
-# ``durations``), or empty once a fold is finished.
-_REBUILT = ("_measure", "_newest_segments", "_sorted_days", "_slots")
-
-
-def state_plain(state: BackfillState) -> tuple[Any, ...]:
-    """``state`` (a finished fold) as values :mod:`marshal` writes and
-    :func:`state_from_plain` reads back."""
-    if state._newest_segments:
-        raise ValueError("only a finished fold can be saved")
-    fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
-    slots = state._slots
-    days = [day.toordinal() for day in slots]
-    return (FORMAT, state.has_figures, fields, days, list(map(list, slots.values())))
-
-
-def state_from_plain(plain: Any) -> BackfillState:
-    """The state :func:`state_plain` made ``plain`` of; ``ValueError`` for anything else."""
-    try:
-        version, figures, fields, days, slots = plain
-        if version != FORMAT:
-            raise ValueError(f"saved state format {version}, not {FORMAT}")
-        state = BackfillState(figures=figures)
-        for name, plain in fields:
-            if name not in vars(state) or name in _REBUILT:
-                raise ValueError(f"no field {name!r}")
-            setattr(state, name, _value(plain))
-        state._slots = dict(zip(map(date.fromordinal, days), map(DaySlot, slots), strict=True))
-        state._sorted_days = None
-        if figures:  # the durations' arrays, as the constructor points to them
-            state._measure = {
-                status: (state.durations[phase].values, col)
-                for status, (phase, col) in DURATION_OF_STATUS.items()
-            }
-    except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-        raise ValueError(f"not a saved state: {exc}") from None
-    return state
-
 
 # -- what proves a prefix unchanged ---------------------------------------------
 
@@ -427,10 +298,7 @@ def backfill_state(
             if done is not None and grown >= max(RESAVE_BYTES, reopened.saved_to // 8):
                 cache.save(path, state, done)
             return state
-    state = BackfillState(**options)
-    file = TelemetryFile(path)
-    state.header = file.read_through(state.fold_segments)
-    state.finish_fold()
+    state, file = cold_fold(path, **options)
     if cache is not None and file.read_to is not None:
         cache.save(path, state, file.read_to, file.proof)
     return state

@@ -38,7 +38,14 @@ from .figures import (
     sum_whole,
 )
 from .file import TelemetryFile
-from .latest import STARTED_COL, build_rows, in_writer_order, parse_instant, replaces
+from .latest import (
+    STARTED_COL,
+    build_rows,
+    in_writer_order,
+    parse_instant,
+    replaces,
+    writer_format,
+)
 from .liveness import Liveness, Newest, RowGaps, liveness
 from .records import cold_load
 from .rules import (
@@ -350,6 +357,12 @@ class BackfillState:
         #: The timestamps of the newest rows: the writer's usual rhythm.
         self.gaps = RowGaps()
         self._newest_segments: list[Segment] = []  # folded in bulk, gaps not noted yet
+        # Every started_at_utc folded is in the writer's format: latest rows then
+        # compare as instants, and two parts of a file merge exactly (fold_later).
+        self._writer_times = True
+        # With note_first_rows(): each new day's first started_at_utc and status,
+        # in the order the days were first seen (what fold_later needs).
+        self._firsts: tuple[list[str], list[str]] | None = None
 
     @property
     def has_figures(self) -> bool:
@@ -390,12 +403,85 @@ class BackfillState:
 
     def finish_fold(self) -> None:
         """Derive the figures of the rows folded by :meth:`fold_segments`."""
-        for segment in self._newest_segments:
-            self._note_gaps(segment)
-        self._newest_segments.clear()
+        self.settle_gaps()
         if self._measure:
             self._recount()
         self._sorted_days = None  # sorted when first asked for
+
+    def settle_gaps(self) -> None:
+        """Note the rhythm of the newest rows folded in bulk (:meth:`finish_fold`'s first part)."""
+        for segment in self._newest_segments:
+            self._note_gaps(segment)
+        self._newest_segments.clear()
+
+    def note_first_rows(self) -> None:
+        """Keep each new day's first row's ``started_at_utc`` and status from now
+        on: a fold of a file's later part, to be merged by :meth:`fold_later`."""
+        self._firsts = ([], [])
+
+    def fold_later(self, later: BackfillState, line: int) -> bool:
+        """Merge ``later``, the bulk fold of the rest of this file's rows.
+
+        This state is the bulk fold of the rows before a record's start
+        (physical line ``line`` there), not finished yet. ``later`` was folded from an empty
+        state of the same kind with :meth:`note_first_rows` on, counting
+        lines from 1, and its gaps settled; it is consumed. Afterwards this
+        state is exactly the fold of both parts in one (finish it with
+        :meth:`finish_fold`). Returns False, changing nothing, when that
+        cannot be promised: some ``started_at_utc`` is not in the writer's
+        format, so the latest-row rule is not an order to merge by.
+        """
+        if later._firsts is None or not (self._writer_times and later._writer_times):
+            return False
+        self.settle_gaps()
+        shift = line - 1
+        slots = self._slots
+        # The later part's first row goes on with the run of this part's last
+        # row if both are of one day (reports between them end no run).
+        going_on = next(iter(later._slots), None)
+        if going_on != self._last_day:
+            going_on = None
+        figures = bool(self._measure)
+        added = 0
+        opens = OPENS_ATTEMPT
+        for (day, slot), first, status in zip(later._slots.items(), *later._firsts, strict=True):
+            if shift:
+                slot[_RUNS + 1 :: 3] = [n + shift for n in slot[_RUNS + 1 :: 3]]
+            mine = slots.get(day)
+            if mine is None:
+                slots[day] = slot
+                continue
+            if replaces(slot[_STARTED], mine[_STARTED]):
+                mine[:_ATTEMPTS] = slot[:_ATTEMPTS]
+            if figures:  # the later part counted the day's first row there as an attempt
+                more = slot[_ATTEMPTS] - 1 + (mine[_LAST_STARTED] != first and status in opens)
+                mine[_ATTEMPTS] += more
+                added += more - slot[_ATTEMPTS]
+            mine[_LAST_STARTED] = slot[_LAST_STARTED]
+            runs = slot[_RUNS:]
+            if day == going_on:  # one run across the split
+                mine[-1] += runs[2]
+                del runs[:3]
+            mine += runs
+        self._total_attempts += later._total_attempts + added
+        self.rows += later.rows
+        self.malformed += [m._replace(line=m.line + shift) for m in later.malformed]
+        for phase, stats in later.durations.items():
+            self.durations[phase].values.extend(stats.values)
+        for figure in VOLUMES:
+            setattr(self, figure, getattr(self, figure) + getattr(later, figure))
+        self._newest_row.merge(later._newest_row)
+        self.gaps.extend(later.gaps)
+        if later._firsts[0]:  # it folded rows
+            self._in_order = (
+                self._in_order and later._in_order and self._high <= later._firsts[0][0]
+            )
+            self._high = later._high
+            self._last_day = later._last_day
+            if self._newest is None or (later._newest is not None and later._newest > self._newest):
+                self._newest = later._newest
+        self._sorted_days = None
+        return True
 
     def _note_gaps(self, segment: Segment) -> None:
         keep = -(self.gaps.keep)
@@ -410,6 +496,7 @@ class BackfillState:
             self._fold_in_order(segment, whens, None)
         else:
             self._in_order = False
+            self._writer_times = self._writer_times and writer_format(whens)
             self._fold_rows(segment, {})
 
     def _recount(self) -> None:
@@ -453,6 +540,7 @@ class BackfillState:
             self._fold_in_order(segment, whens, before)
         else:
             self._in_order = False
+            self._writer_times = self._writer_times and writer_format(whens)
             self._fold_rows(segment, before)
         self.rows += len(records)
         slots = self._slots
@@ -492,6 +580,7 @@ class BackfillState:
         keeps, row_values_of = segment.keeps, segment.values
         previous_day = self._last_day
         newest = self._newest
+        first_whens, first_statuses = self._firsts or ([], [])
         for run, (day, first, end) in enumerate(
             zip(segment.days, segment.firsts, segment.ends, strict=True)
         ):
@@ -523,6 +612,8 @@ class BackfillState:
                         newest = day
                     attempts += 1
                     before[day] = None
+                    first_whens.append(when)
+                    first_statuses.append(status)
                     continue
                 if slot[_LAST_STARTED] != when:
                     slot[_LAST_STARTED] = when
@@ -653,6 +744,11 @@ class BackfillState:
             lines = list(compress(segment.lines, fresh))
             left = list(compress(range(runs), stale))
         lasts = list(map(operator.sub, stops, repeat(1)))
+        if self._firsts is not None:
+            self._firsts[0].extend(map(whens.__getitem__, starts))
+            self._firsts[1].extend(
+                map(CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, starts))
+            )
         # 1 + the attempts opened inside the run past its first row
         if self._measure:
             opened = map(opening.count, repeat(1), starts, lasts)

@@ -1,0 +1,208 @@
+"""A cold load on two cores: the file's later part folded by a second process.
+
+:func:`cold_fold` forks; the child folds the rows from a line end past the
+middle of the file into a state of its own and sends it back as plain values
+(:mod:`telemetry.plain`) while the parent folds the rows before that line
+end; the parent then merges the two (:meth:`BackfillState.fold_later`). The
+answer is the one-process fold's, always:
+
+- The line end is only a guess at a record boundary. It is proven by the
+  parent's own read, which must end there with every byte consumed (not
+  inside a quoted field, nothing held back), in a file whose lines end in
+  LF. Otherwise the parent reads on to the end alone and the child's work is
+  dropped.
+- The two folds merge exactly only while every ``started_at_utc`` is in the
+  writer's format (the latest-row rule is then an order); otherwise the
+  file is read again in one process.
+- A child that fails, or whose answer does not load, is the same: one process.
+
+Used by the commands (:func:`~telemetry.snapshot.backfill_state`), never by
+the embedded API, and only in a process with one thread (a fork copies only
+the calling thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from .fields import TelemetryFormatError
+from .file import TelemetryFile, header_at
+from .framing import read_at
+from .plain import state_from_plain, state_plain
+from .state import BackfillState
+
+#: Files smaller than this are read in one process: a fork and the merge cost
+#: more than the second core saves.
+MIN_BYTES = 8 << 20
+#: The share of the file the child folds: it also writes its state out, and
+#: the parent reads that in.
+LATER_SHARE = 0.45
+#: Bytes searched from the guessed middle for a line that looks like a row.
+_SEARCH = 256 << 10
+
+
+def cold_fold(
+    path: Path | str, *, two: bool = True, at: int | None = None, **options: Any
+) -> tuple[BackfillState, TelemetryFile]:
+    """The state of ``path`` read cold (finished), and the file object that read it.
+
+    The file object's :attr:`~TelemetryFile.read_to` and ``proof`` describe
+    the whole read, as after one :meth:`~TelemetryFile.read_through`. With
+    ``two`` (and a big enough file, ``fork`` and one thread), the later part
+    is folded by a second process. ``at`` forces the split there (tests);
+    ``at`` forks even with other threads running: the child runs only this
+    package's code, whose one lock (the collector's pause) a child makes anew.
+    ``options`` go to :class:`BackfillState`. Raises what a one-process read
+    raises.
+    """
+    forced = at is not None
+    if two and at is None:
+        at = split_point(Path(path))
+    # A fork copies only this thread: with others running (a lock they hold
+    # stays held in the child) only where a caller asks for it (``at``).
+    alone = threading.active_count() == 1 or forced
+    if at is not None and two and hasattr(os, "fork") and alone:
+        done = _in_two(Path(path), at, options)
+        if done is not None:
+            return done
+    state = BackfillState(**options)
+    file = TelemetryFile(path)
+    state.header = file.read_through(state.fold_segments)
+    state.finish_fold()
+    return state, file
+
+
+def split_point(path: Path, min_bytes: int | None = None) -> int | None:
+    """Where to split ``path``: the start of a line that looks like a plain row
+    (no quote, one field per column) past its middle; ``None`` if the file is
+    small, has no header yet, ends its lines in a bare CR, or has no such line
+    near there."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if size < (MIN_BYTES if min_bytes is None else min_bytes):
+            return None
+        header, _, cr_only = header_at(fd, size)
+        if header is None or cr_only:
+            return None
+        guess = size - int(size * LATER_SHARE)
+        window = read_at(fd, _SEARCH, guess)
+    except (OSError, TelemetryFormatError):
+        return None
+    finally:
+        os.close(fd)
+    commas = len(header) - 1
+    nl = window.find(b"\n")
+    while nl >= 0:
+        end = window.find(b"\n", nl + 1)
+        if end < 0:
+            return None
+        line = window[nl + 1 : end]
+        if b'"' not in line and b"\r" not in line[:-1] and line.count(b",") >= commas:
+            return guess + nl + 1
+        nl = end
+    return None
+
+
+def _in_two(
+    path: Path, at: int, options: dict[str, Any]
+) -> tuple[BackfillState, TelemetryFile] | None:
+    """The fold of ``path`` split at ``at``; ``None`` when it must be read in one."""
+    state = BackfillState(**options)
+    try:
+        header = _header(path)
+    except (OSError, TelemetryFormatError):
+        return None
+    if header is None:
+        return None
+    child = _Later(path, at, header, state.has_figures)
+    try:
+        file = TelemetryFile(path)
+        state.header = file.read_through(state.fold_segments, stop=at)
+        stopped = file.stopped_at
+        later = child.result() if stopped is not None else None
+    finally:
+        child.end()
+    if stopped is None:  # not a record boundary: read on to the end alone
+        state.finish_fold()
+        return state, file
+    if later is None or not state.fold_later(later[0], stopped[1]):
+        return None
+    _, read_to, part = later
+    file.read_to = None if read_to is None else (read_to[0], read_to[1] + stopped[1] - 1)
+    file.proof.join(*part)
+    state.finish_fold()
+    return state, file
+
+
+def _header(path: Path) -> list[str] | None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        header, _, cr_only = header_at(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+    return None if cr_only else header
+
+
+class _Later:
+    """A child process folding ``path`` from ``at`` on, its answer read through a pipe."""
+
+    def __init__(self, path: Path, at: int, header: list[str], figures: bool) -> None:
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: fold, write, and leave without cleaning up
+            code = 1
+            try:
+                os.close(read)
+                data = _fold_later(path, at, header, figures)
+                with os.fdopen(write, "wb") as out:
+                    out.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self._read = read
+        self._reaped = False
+
+    def result(self) -> tuple[BackfillState, tuple[int, int] | None, tuple[int, int, bytes]] | None:
+        """The child's state, where its read ended cleanly and the proof of its
+        bytes; ``None`` if it failed."""
+        with os.fdopen(self._read, "rb", closefd=False) as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        self._reaped = True
+        if status != 0:
+            return None
+        try:
+            plain, read_to, part = marshal.loads(data)
+            later = state_from_plain(plain)
+        except (EOFError, ValueError, TypeError):
+            return None
+        return later, None if read_to is None else tuple(read_to), tuple(part)
+
+    def end(self) -> None:
+        """Stop the child if it still runs, and reap it."""
+        os.close(self._read)
+        if not self._reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+
+
+def _fold_later(path: Path, at: int, header: list[str], figures: bool) -> bytes:
+    """The child's work: fold ``path`` from ``at`` on, as plain values."""
+    state = BackfillState(figures=figures)
+    state.note_first_rows()
+    file = TelemetryFile(path)
+    file.read_through(state.fold_segments, start=(at, 1, header))
+    state.settle_gaps()
+    return marshal.dumps((state_plain(state), file.read_to, file.proof.part()))

@@ -1,0 +1,184 @@
+"""A cold load on two cores gives the one-process answer, always: split at any line
+end (inside a quoted field too), with times the latest-row rule orders or not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from telemetry import twofold
+from telemetry.file import TelemetryFile
+from telemetry.schema import SCHEMA
+from telemetry.snapshot import backfill_state
+from telemetry.state import BackfillState
+from telemetry.store import encode_row
+from tests.bench.generate import generate
+from tests.test_reference import _HOSTILE, HEADER, rows
+from tests.test_snapshot import answer
+
+_STARTED = SCHEMA.index("started_at_utc")
+# Writer-format times, both lengths, one instant written both ways.
+_WRITER_TIMES = st.sampled_from(
+    [
+        "2026-01-01T00:00:00.000000+00:00",
+        "2026-01-01T01:00:00.000000+00:00",
+        "2026-01-01T01:00:00+00:00",
+        "2026-01-01T00:30:00+00:00",
+        "2025-12-31T23:00:00.500000+00:00",
+    ]
+)
+
+# Times the latest-row rule compares by instant or by text, not as one order:
+# 01:00+00:00 then 03:00+05:00 then 02:xx gives 02:xx in one fold, but the
+# later part's own latest (03:00+05:00, as text) loses to 01:00+00:00.
+_ODD_TIMES = st.sampled_from(
+    ["2026-01-01T01:00:00+00:00", "2026-01-01T03:00:00+05:00", "2026-01-01T02:xx"]
+)
+
+
+@st.composite
+def split_files(draw: st.DrawFn) -> bytes:
+    """A hostile telemetry file whose rows' times are all the writer's, or not."""
+    writer = draw(st.booleans())
+    end = draw(st.sampled_from([b"\n", b"\r\n"]))
+    out = [HEADER + end]
+    for piece in draw(st.lists(st.one_of(rows(), rows(), _HOSTILE), min_size=1, max_size=30)):
+        if isinstance(piece, bytes):
+            out.append(piece + end)
+            continue
+        piece[_STARTED] = draw(_WRITER_TIMES if writer else st.one_of(_ODD_TIMES, _WRITER_TIMES))
+        out.append(encode_row(piece)[:-2] + end)
+    if draw(st.booleans()):
+        out.append(draw(st.sampled_from([b"y,2020-01-03,,,FAI", b'y,2020-01-03,,,FAILED,"ab'])))
+    return b"".join(out)
+
+
+def everything(state: BackfillState, file: TelemetryFile) -> tuple[Any, ...]:
+    """All a state and its read say: what the commands print, each day's attempts,
+    rows and runs, the figures, and what proves the bytes read (the state is
+    emptied: :func:`answer` last)."""
+    return (
+        {d: (state.attempts(d), state.row_count(d), state.runs(d)) for d in state.days},
+        state.total_attempts,
+        state.in_time_order,
+        state.gaps.median(),
+        state.last_row_at,
+        {phase: list(map(repr, stats.values)) for phase, stats in state.durations.items()},
+        repr(round(state.csv_mb, 6)),
+        repr(round(state.cdf_mb, 6)),
+        state.records_downloaded,
+        state.failures(),
+        file.read_to,
+        file.proof.digest(),
+        answer(state),
+    )
+
+
+def test_a_split_anywhere_gives_the_one_process_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    merged: list[bool] = []
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=split_files(), cut=st.floats(0, 1), figures=st.booleans())
+    def check(data: bytes, cut: float, figures: bool) -> None:
+        path = tmp_path_factory.mktemp("two") / "t.csv"
+        path.write_bytes(data)
+        ends = [i + 1 for i, byte in enumerate(data) if byte == 10]
+        at = ends[int(cut * (len(ends) - 1))]
+        two, two_file = twofold.cold_fold(path, at=at, figures=figures)
+        one, one_file = twofold.cold_fold(path, two=False, figures=figures)
+        if figures:
+            assert everything(two, two_file) == everything(one, one_file)
+        else:  # no figures: the latest rows, the reports and the read
+            assert answer(two)[1:] == answer(one)[1:]
+            assert (two_file.read_to, two_file.proof.digest()) == (
+                one_file.read_to,
+                one_file.proof.digest(),
+            )
+        merged.append(two_file.stopped_at is not None)
+
+    check()
+    # The inputs exercise the merge: most splits are proven and merged.
+    assert sum(merged) >= len(merged) // 3, (sum(merged), len(merged))
+
+
+def test_a_big_file_is_read_on_two_cores_by_the_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = generate(tmp_path / "t.csv", 4000, seed=3)
+    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    at = twofold.split_point(path, min_bytes=1 << 10)
+    assert at is not None and path.stat().st_size // 2 < at < path.stat().st_size
+    two, file = twofold.cold_fold(path, at=at)
+    assert file.stopped_at is not None  # split, proven and merged
+    one, one_file = twofold.cold_fold(path, two=False)
+    assert answer(backfill_state(path, None)) == answer(twofold.cold_fold(path, two=False)[0])
+    assert everything(two, file) == everything(one, one_file)
+
+
+def test_a_child_that_fails_leaves_the_one_process_answer_and_no_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = generate(tmp_path / "t.csv", 2000, seed=4)
+
+    def fail(*_: object) -> bytes:
+        raise MemoryError
+
+    monkeypatch.setattr(twofold, "_fold_later", fail)
+    at = twofold.split_point(path, min_bytes=0)
+    assert at is not None
+    two, file = twofold.cold_fold(path, at=at)
+    assert file.stopped_at is None  # read again in one process
+    one, one_file = twofold.cold_fold(path, two=False)
+    assert everything(two, file) == everything(one, one_file)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left, reaped or not
+
+
+def test_no_split_where_it_cannot_be_proven(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(HEADER.replace(b"\n", b"") + b"\r" + b"x,2020-01-01\r" * 10)  # CR-only
+    assert twofold.split_point(path, min_bytes=0) is None
+    path.write_bytes(b"")
+    assert twofold.split_point(path, min_bytes=0) is None
+    quoted = HEADER + b'\nx,2020-01-01,,,FAILED,"' + b"line\n" * 20_000 + b'"\n'
+    path.write_bytes(quoted)
+    assert twofold.split_point(path, min_bytes=0) is None  # no line like a row near the middle
+
+
+def _row(day: str, minute: int) -> bytes:
+    values = [""] * len(SCHEMA)
+    values[0], values[1], values[4] = "r1", day, "UPLOADED"
+    values[_STARTED] = f"2026-01-01T00:{minute:02}:00+00:00"
+    return encode_row(values)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (["2020-01-01", "2020-01-02"], ["2020-01-01"]),  # the day's run does not go on
+        (["2020-01-01"], ["2020-01-01"]),  # it goes on across the split
+        (["2020-01-01", "a,b,c"], ["2020-01-01"]),  # across a report too
+        (["2020-01-02"], ["2020-01-01", "2020-01-02"]),
+    ],
+)
+def test_a_day_s_runs_across_the_split(tmp_path: Path, before: list[str], after: list[str]) -> None:
+    def part(days: list[str], start: int) -> bytes:
+        return b"".join(
+            _row(d, start + k) if d[0].isdigit() else d.encode() + b"\r\n"
+            for k, d in enumerate(days)
+        )
+
+    head = HEADER + b"\r\n" + part(before, 0)
+    path = tmp_path / "t.csv"
+    path.write_bytes(head + part(after, 10))
+    two, file = twofold.cold_fold(path, at=len(head))
+    assert file.stopped_at is not None
+    one, one_file = twofold.cold_fold(path, two=False)
+    assert everything(two, file) == everything(one, one_file)
