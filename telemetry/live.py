@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .fields import Malformed, Record
 from .segments import Segment
-from .snapshot import RESAVE_BYTES, Prefix, StateCache
+from .snapshot import RESAVE_BYTES, Prefix, StateCache, cold_prefix
 from .state import BackfillState
 from .tail import TelemetryTail
 
@@ -94,7 +94,10 @@ class LiveFile:
     in one thread and applied in another). With ``cache`` the first
     catch-up starts from the saved state of a prefix of the file when one
     proves to be one (:class:`~telemetry.snapshot.StateCache`), and the
-    state is saved there once caught up with.
+    state is saved there once caught up with. With ``two_cores`` (and no
+    ``until``) a first catch-up that finds no saved state reads a big file
+    cold on two cores (:func:`~telemetry.snapshot.cold_prefix`) before it
+    follows it: faster, but with no progress to show meanwhile.
     """
 
     def __init__(
@@ -105,8 +108,10 @@ class LiveFile:
         until: int | None = None,
         catch_up_bytes: int = CATCH_UP_BYTES,
         cache: StateCache | None = None,
+        two_cores: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._two_cores = two_cores and until is None
         self._new_state = new_state
         self.state = new_state()
         self.tail = TelemetryTail(self.path)
@@ -115,7 +120,7 @@ class LiveFile:
         self.saved_to = -1
         #: Where the saved state the state was reopened from ends (-1: read cold).
         self.reopened_from = -1
-        self._reopen_tried = cache is None
+        self._reopen_tried = cache is None and not self._two_cores
         #: The state holds the whole file as read so far (a catch-up is applied).
         self.loaded = False
         self.resets = 0
@@ -130,10 +135,13 @@ class LiveFile:
 
     def find_prefix(self) -> Prefix | None:
         """The saved state of a prefix of the file, if the cache holds one that proves to
-        be one (any thread: it touches nothing of this object's)."""
-        if self._cache is None:
-            return None
-        return self._cache.prefix(self.path, figures=self.state.has_figures)
+        be one, else with ``two_cores`` the file read cold on two cores, if it is
+        big (any thread: it touches nothing of this object's)."""
+        figures = self.state.has_figures
+        found = None if self._cache is None else self._cache.prefix(self.path, figures=figures)
+        if found is None and self._two_cores:
+            found = cold_prefix(self.path, self._cache, figures=figures)
+        return found
 
     def reopen(self, found: Prefix | None) -> None:
         """Start from ``found`` (:meth:`find_prefix`) before the first step, in the state's

@@ -48,20 +48,25 @@ _SEARCH = 256 << 10
 
 
 def cold_fold(
-    path: Path | str, *, two: bool = True, at: int | None = None, **options: Any
+    path: Path | str,
+    *,
+    two: bool = True,
+    at: int | None = None,
+    threads: bool = False,
+    **options: Any,
 ) -> tuple[BackfillState, TelemetryFile]:
     """The state of ``path`` read cold (finished), and the file object that read it.
 
     The file object's :attr:`~TelemetryFile.read_to` and ``proof`` describe
     the whole read, as after one :meth:`~TelemetryFile.read_through`. With
     ``two`` (and a big enough file, ``fork`` and one thread), the later part
-    is folded by a second process. ``at`` forces the split there (tests);
-    ``at`` forks even with other threads running: the child runs only this
-    package's code, whose one lock (the collector's pause) a child makes anew.
-    ``options`` go to :class:`BackfillState`. Raises what a one-process read
-    raises.
+    is folded by a second process; ``at`` forces the split there (tests).
+    With ``threads`` or ``at`` it forks even with other threads running: the
+    child runs only this package's code, whose one lock (the collector's
+    pause) a child makes anew. ``options`` go to :class:`BackfillState`.
+    Raises what a one-process read raises.
     """
-    forced = at is not None
+    forced = threads or at is not None
     if two and at is None:
         at = split_point(Path(path))
     # A fork copies only this thread: with others running (a lock they hold

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telemetry import BackfillState, LiveFile, snapshot
+from telemetry import BackfillState, LiveFile, snapshot, twofold
 from telemetry.snapshot import StateCache, backfill_state
 from tests.bench.generate import generate
 from tests.test_reference import files
@@ -272,7 +272,7 @@ def test_short_reads_while_proving_a_prefix_prove_it_all_the_same(
 
 
 async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_shows(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.monitor_wait import wait_until
     from tests.polling import wait
@@ -312,6 +312,14 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     assert first[0] == -1 and reopened[0] == path.stat().st_size  # the second reopened
     assert reopened[1:] == cold_view[1:] == first[1:]
     assert len(reopened[1]) > 100 and reopened[2]  # the feed holds rows and failures
+    # A file big enough to split is read on two cores, then followed from there
+    # as from a saved state; saved for the next time.
+    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    other = StateCache(tmp_path / "other")
+    two = await shown(other)
+    assert two[0] == path.stat().st_size
+    assert two[1:] == cold_view[1:]
+    assert wait(lambda: other.prefix(path) is not None, 10)
 
 
 @settings(max_examples=30, deadline=None)

@@ -182,3 +182,26 @@ def test_a_day_s_runs_across_the_split(tmp_path: Path, before: list[str], after:
     assert file.stopped_at is not None
     one, one_file = twofold.cold_fold(path, two=False)
     assert everything(two, file) == everything(one, one_file)
+
+
+def test_the_live_engine_reads_a_big_file_on_two_cores_then_follows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from telemetry import LiveFile
+
+    path = generate(tmp_path / "t.csv", 3000, seed=6)
+    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    live = LiveFile(path, two_cores=True)
+    live.drain()
+    assert live.reopened_from == path.stat().st_size  # read cold on two cores first
+    more = generate(tmp_path / "more.csv", 40, seed=8).read_bytes().split(b"\n", 1)[1]
+    with open(path, "ab") as fh:
+        fh.write(more)
+    assert len(live.step().records) == 40  # then followed row by row
+    fresh = LiveFile(path)
+    fresh.drain()
+    assert fresh.reopened_from == -1
+    assert answer(live.state) == answer(fresh.state)
+    with open(path, "r+b") as fh:  # and reset as ever
+        fh.truncate(path.stat().st_size // 2)
+    assert live.step().reset == "truncated"

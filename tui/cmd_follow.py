@@ -113,6 +113,7 @@ def follow(
         lambda: BackfillState(stale_after=stale_after),
         until=_size(file) if changes_only else None,
         cache=state_cache(no_cache),
+        two_cores=True,
     )
     quiet_now = [False]
     stop = threading.Event()

@@ -75,7 +75,7 @@ class FileFollower:
         self._poll = poll
         self._on_change = on_change
         self._on_error = on_error
-        self._live = LiveFile(path, self._new_state, cache=cache)
+        self._live = LiveFile(path, self._new_state, cache=cache, two_cores=True)
         self._reading = threading.Lock()  # one catch-up at a time (watch and poll threads)
         self._unsubscribe: Callable[[], None] = lambda: None
 

@@ -204,7 +204,9 @@ class MonitorPane(Vertical):
         self.start = start
         self.end = end
         self.clock = clock
-        self.live = LiveFile(path, self._new_state, catch_up_bytes=BULK_BYTES, cache=cache)
+        self.live = LiveFile(
+            path, self._new_state, catch_up_bytes=BULK_BYTES, cache=cache, two_cores=True
+        )
         self.paused = False
         self.exists = True
         self.loaded = False  # caught up with the file once
