@@ -141,10 +141,13 @@ class _Proving:
 
     def __init__(self, fh: BinaryIO, proof: PrefixProof) -> None:
         self._fh, self._proof = fh, proof
+        #: A read found the end of the file.
+        self.ended = False
 
     def read(self, size: int = -1) -> bytes:
         data = self._fh.read(size)
         self._proof.add(data)
+        self.ended = self.ended or (not data and size != 0)
         return data
 
 
@@ -211,12 +214,13 @@ class TelemetryFile:
                 decoder.adopt_header(start[2], line=start[1])
             last: Batch | None = None
             self.proof = PrefixProof()
-            proving = cast(BinaryIO, _Proving(fh, self.proof))
+            reader = _Proving(fh, self.proof)
+            proving = cast(BinaryIO, reader)
             try:
                 for batch in read_batches(proving, decoder=decoder, start=end, stop=stop):
                     fold(batch.segments, batch.malformed)
                     before, end, last = end, batch.consumed, batch
-                if end == stop:  # it stopped there
+                if end == stop and not reader.ended:  # it stopped there
                     if decoder.header is not None and not decoder.cr_only:
                         self.stopped_at = (end, decoder.next_line)
                         return decoder.header

@@ -224,9 +224,9 @@ class MonitorPane(Vertical):
         self._figures_at = 0.0
         self._banner_timer: Timer | None = None
         self._told_fallback = False  # the wake-up hub fell back to polling, and we said so
-        # Rows folded in bulk whose figures are not derived yet (from the start
-        # when a saved state is looked for first: the file is being read).
-        self._unsettled = cache is not None
+        # Rows folded in bulk whose figures are not derived yet (from the start:
+        # the first read, a saved state's or one on two cores, is under way).
+        self._unsettled = True
         self._badge = ""
         self._error: str | None = None  # why the file is not telemetry or unreadable, while so
         self._trouble = ""  # that, in a word or two, for the tab
