@@ -97,6 +97,18 @@ def writer_format(whens: list[str]) -> bool:
     return offsets_ok and set(map(itemgetter(10), whens)) == {"T"}
 
 
+def orderly_times(whens: list[str]) -> bool:
+    """True when each of ``whens`` is empty or a timestamp in the writer's format.
+
+    Among such values :func:`replaces` is an order (a total preorder): the
+    instants, with the empty text below every one. So the latest of a
+    day's rows is the same whether they are compared in one run or in
+    parts, each part's latest then compared.
+    """
+    times = list(filter(None, whens))
+    return not times or writer_format(times)
+
+
 def in_writer_order(high: str, whens: list[str]) -> bool:
     """True when ``whens`` are writer-format timestamps, rising from ``high``.
 

@@ -42,9 +42,9 @@ from .latest import (
     STARTED_COL,
     build_rows,
     in_writer_order,
+    orderly_times,
     parse_instant,
     replaces,
-    writer_format,
 )
 from .liveness import Liveness, Newest, RowGaps, liveness
 from .records import cold_load
@@ -357,8 +357,10 @@ class BackfillState:
         #: The timestamps of the newest rows: the writer's usual rhythm.
         self.gaps = RowGaps()
         self._newest_segments: list[Segment] = []  # folded in bulk, gaps not noted yet
-        # Every started_at_utc folded is in the writer's format: latest rows then
-        # compare as instants, and two parts of a file merge exactly (fold_later).
+        self._unfinished = False  # folded in bulk since the figures were derived
+        # Every started_at_utc folded is in the writer's format or empty: the
+        # latest-row rule is then an order, and two parts of a file merge
+        # exactly (fold_later).
         self._writer_times = True
         # With note_first_rows(): each new day's first started_at_utc and status,
         # in the order the days were first seen (what fold_later needs).
@@ -393,6 +395,7 @@ class BackfillState:
         rows are applied with :meth:`apply`.
         """
         self.malformed.extend(malformed)
+        self._unfinished = True
         newest = self._newest_segments
         for segment in segments:
             self._fold_segment(segment)
@@ -402,10 +405,12 @@ class BackfillState:
                     del newest[0]
 
     def finish_fold(self) -> None:
-        """Derive the figures of the rows folded by :meth:`fold_segments`."""
+        """Derive the figures of the rows folded by :meth:`fold_segments` (nothing
+        to do when none were folded since the last call)."""
         self.settle_gaps()
-        if self._measure:
+        if self._measure and self._unfinished:
             self._recount()
+        self._unfinished = False
         self._sorted_days = None  # sorted when first asked for
 
     def settle_gaps(self) -> None:
@@ -428,8 +433,9 @@ class BackfillState:
         lines from 1, and its gaps settled; it is consumed. Afterwards this
         state is exactly the fold of both parts in one (finish it with
         :meth:`finish_fold`). Returns False, changing nothing, when that
-        cannot be promised: some ``started_at_utc`` is not in the writer's
-        format, so the latest-row rule is not an order to merge by.
+        cannot be promised: some ``started_at_utc`` is neither empty nor in
+        the writer's format, so the latest-row rule is not an order to merge
+        by (:func:`~telemetry.latest.orderly_times`).
         """
         if later._firsts is None or not (self._writer_times and later._writer_times):
             return False
@@ -481,6 +487,7 @@ class BackfillState:
             if self._newest is None or (later._newest is not None and later._newest > self._newest):
                 self._newest = later._newest
         self._sorted_days = None
+        self._unfinished = True
         return True
 
     def _note_gaps(self, segment: Segment) -> None:
@@ -496,7 +503,7 @@ class BackfillState:
             self._fold_in_order(segment, whens, None)
         else:
             self._in_order = False
-            self._writer_times = self._writer_times and writer_format(whens)
+            self._writer_times = self._writer_times and orderly_times(whens)
             self._fold_rows(segment, {})
 
     def _recount(self) -> None:
@@ -540,7 +547,7 @@ class BackfillState:
             self._fold_in_order(segment, whens, before)
         else:
             self._in_order = False
-            self._writer_times = self._writer_times and writer_format(whens)
+            self._writer_times = self._writer_times and orderly_times(whens)
             self._fold_rows(segment, before)
         self.rows += len(records)
         slots = self._slots

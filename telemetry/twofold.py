@@ -11,10 +11,10 @@ answer is the one-process fold's, always:
   inside a quoted field, nothing held back), in a file whose lines end in
   LF. Otherwise the parent reads on to the end alone and the child's work is
   dropped.
-- The two folds merge exactly only while every ``started_at_utc`` is in the
-  writer's format (the latest-row rule is then an order); otherwise the
-  file is read again in one process.
-- A child that fails, or whose answer does not load, is the same: one process.
+- The two folds merge exactly only while every ``started_at_utc`` is empty
+  or in the writer's format (the latest-row rule is then an order);
+  otherwise the parent reads on from the split itself, as one process would.
+- A child that fails, or whose answer does not load, is the same.
 
 Used by the commands (:func:`~telemetry.snapshot.backfill_state`), never by
 the embedded API, and only in a process with one thread (a fork copies only
@@ -121,7 +121,8 @@ def split_point(path: Path, min_bytes: int | None = None) -> int | None:
 def _in_two(
     path: Path, at: int, options: dict[str, Any]
 ) -> tuple[BackfillState, TelemetryFile] | None:
-    """The fold of ``path`` split at ``at``; ``None`` when it must be read in one."""
+    """The fold of ``path`` split at ``at``; ``None`` when it must be read in one
+    (no header yet, or lines that end in a bare CR)."""
     state = BackfillState(**options)
     try:
         header = _header(path)
@@ -140,11 +141,15 @@ def _in_two(
     if stopped is None:  # not a record boundary: read on to the end alone
         state.finish_fold()
         return state, file
-    if later is None or not state.fold_later(later[0], stopped[1]):
-        return None
-    _, read_to, part = later
-    file.read_to = None if read_to is None else (read_to[0], read_to[1] + stopped[1] - 1)
-    file.proof.join(*part)
+    if later is not None and state.fold_later(later[0], stopped[1]):
+        _, read_to, part = later
+        file.read_to = None if read_to is None else (read_to[0], read_to[1] + stopped[1] - 1)
+        file.proof.join(*part)
+    else:  # the child failed, or its fold cannot be merged: read on from the split
+        rest = TelemetryFile(path)
+        rest.read_through(state.fold_segments, start=(at, stopped[1], header))
+        file.read_to, file.stopped_at = rest.read_to, None
+        file.proof.join(*rest.proof.part())
     state.finish_fold()
     return state, file
 

@@ -30,6 +30,7 @@ _WRITER_TIMES = st.sampled_from(
         "2026-01-01T01:00:00+00:00",
         "2026-01-01T00:30:00+00:00",
         "2025-12-31T23:00:00.500000+00:00",
+        "",  # below every instant
     ]
 )
 
@@ -208,3 +209,26 @@ def test_the_live_engine_reads_a_big_file_on_two_cores_then_follows_it(
     with open(path, "r+b") as fh:  # and reset as ever
         fh.truncate(path.stat().st_size // 2)
     assert live.step().reset == "truncated"
+
+
+@given(times=st.lists(_WRITER_TIMES, min_size=1, max_size=12), cut=st.integers(0, 12))
+def test_over_orderly_times_the_latest_of_two_parts_is_the_latest_of_all(
+    times: list[str], cut: int
+) -> None:
+    from telemetry.latest import orderly_times, replaces
+
+    def latest(whens: list[str]) -> int:  # the index of the latest, as the fold keeps it
+        best = 0
+        for k in range(1, len(whens)):
+            if replaces(whens[k], whens[best]):
+                best = k
+        return best
+
+    assert orderly_times(times)
+    first, second = times[:cut], times[cut:]
+    if not first or not second:
+        return
+    a, b = latest(first), len(first) + latest(second)
+    merged = b if replaces(times[b], times[a]) else a
+    assert merged == latest(times)
+    assert not orderly_times([*times, "2026-01-01T02:xx"])
