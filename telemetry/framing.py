@@ -144,17 +144,21 @@ def frame_record(
     elif memo is not None:
         memo.clear()
     nl = buf.find(b"\n", pos)
-    m = _RECORD.match(buf, pos)
-    if width > 0 and nl >= 0 and buf.count(b'"', pos, nl) & 1:
+    odd = nl >= 0 and buf.count(b'"', pos, nl) & 1
+    # A first line that leaves a quote open starts a multi-line record (a
+    # traceback): framed field by field, each quoted field's end found in C,
+    # rather than by the pattern, which steps through every byte of it.
+    m_end = _record_end(buf, pos) if odd else _matched_end(buf, pos)
+    if width > 0 and odd:
         # The line leaves a quote open. Lines that may start a row are found
         # by a C-level search (a traceback's lines almost never qualify).
         # Inside a well-formed record every line start is inside a quoted
         # field, so only the record itself is searched; otherwise each
         # candidate is checked to be still inside the open field.
-        limit = len(buf) if m is None else m.end()
+        limit = len(buf) if m_end is None else m_end
         for candidate in _row_starts(buf, nl, limit, status_at):
             line_at = candidate.start() + 1
-            if m is None and _PARTIAL.fullmatch(buf, pos, line_at) is None:
+            if m_end is None and _PARTIAL.fullmatch(buf, pos, line_at) is None:
                 break  # the quoted field closed (or the record broke) before it
             row_next = _row_on_line(buf, line_at, (width, whole_width), status_at, date_at)
             if row_next is None:
@@ -163,7 +167,7 @@ def frame_record(
                 return None
             if row_next:
                 return line_at, [], _STRAY_QUOTE, None
-    if m is None:
+    if m_end is None:
         if _PARTIAL.match(buf, pos) is not None:
             # More bytes may complete it (or, if final, it is torn).
             _remember(buf, pos, at, memo, buf.rfind(b"\n", pos))
@@ -179,7 +183,39 @@ def frame_record(
         if b"\x00" in buf[pos:end]:
             return end, [], "NUL byte", None
         return end, [], "stray quote or carriage return outside a quoted field", None
-    return _framed(buf, pos, m.end(), decode)
+    return _framed(buf, pos, m_end, decode)
+
+
+def _matched_end(buf: bytes, pos: int) -> int | None:
+    """Where the well-formed record at ``buf[pos]`` ends (after its line end), if it is one."""
+    m = _RECORD.match(buf, pos)
+    return None if m is None else m.end()
+
+
+_PLAIN_FIELD = re.compile(_PLAIN)
+
+
+def _record_end(buf: bytes, pos: int) -> int | None:
+    """:func:`_matched_end`, field by field: a quoted field's end is found by
+    :func:`_content_end` (C-level searches), a plain one by a short match."""
+    size = len(buf)
+    plain = _PLAIN_FIELD.match
+    while True:
+        if buf[pos : pos + 1] == b'"':
+            pos = _content_end(buf, pos + 1) + 1
+            if pos > size:
+                return None
+        else:
+            pos = plain(buf, pos).end()  # type: ignore[union-attr] # matches the empty text
+        after = buf[pos : pos + 1]
+        if after == b",":
+            pos += 1
+        elif after == b"\n":
+            return pos + 1
+        elif after == b"\r" and buf[pos + 1 : pos + 2] == b"\n":
+            return pos + 2
+        else:
+            return None
 
 
 def _framed(buf: bytes, pos: int, end: int, decode: bool) -> Framed:
@@ -198,6 +234,8 @@ def _framed(buf: bytes, pos: int, end: int, decode: bool) -> Framed:
     return end, split_fields(text), None, text
 
 
+#: The first window :func:`_content_end` blanks out pairs in (it doubles).
+_CONTENT_WINDOW = 4096
 #: Quotes :func:`_content_end` steps over one by one before it blanks out pairs.
 _STEPPED_QUOTES = 8
 
@@ -210,7 +248,8 @@ def _content_end(buf: bytes, start: int) -> int:
     yet: it is where the content ends, for the caller to judge. A few
     quotes are stepped over with ``find``; a quote-dense field (a
     traceback quoting file names) has its pairs blanked out, which keeps
-    every offset, and is searched once, in C.
+    every offset, and is searched in C, in windows that double (so a short
+    field at the start of a big buffer copies little of it).
     """
     find = buf.find
     for _ in range(_STEPPED_QUOTES):
@@ -220,8 +259,19 @@ def _content_end(buf: bytes, start: int) -> int:
         if buf[quote + 1 : quote + 2] != b'"':
             return quote
         start = quote + 2
-    rest = buf[start:].replace(b'""', b"  ").find(b'"')
-    return len(buf) if rest < 0 else start + rest
+    size, window = len(buf), _CONTENT_WINDOW
+    while True:  # windows that double: a field is not copied with the whole buffer
+        end = min(size, start + window)
+        rest = buf[start:end].replace(b'""', b"  ").find(b'"')
+        if rest < 0:
+            if end == size:
+                return size
+            start = end  # every quote in the window was half of a pair in it
+        elif start + rest < end - 1 or end == size:
+            return start + rest
+        else:  # a lone quote at the window's last byte: maybe half of a pair
+            start += rest
+        window *= 2
 
 
 def whole_record(raw: bytes) -> str | None:

@@ -74,11 +74,14 @@ def test_one_quoted_field_is_taken_for_one_long_quoted_field() -> None:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.lists(_PIECES, max_size=80).map("".join), cut=st.integers(0, 400))
-@pytest.mark.parametrize("stepped", [0, 1, 8])
+@pytest.mark.parametrize(
+    ("stepped", "window"), [(0, 1), (0, 2), (0, 3), (0, 4096), (1, 5), (8, 64)]
+)
 def test_content_end_is_the_content_pattern(
-    text: str, cut: int, stepped: int, monkeypatch: pytest.MonkeyPatch
+    text: str, cut: int, stepped: int, window: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(framing, "_STEPPED_QUOTES", stepped)  # 0: pairs blanked at once
+    monkeypatch.setattr(framing, "_CONTENT_WINDOW", window)  # small: pairs across windows
     buf = text.encode()
     start = min(cut, len(buf))
     content = re.compile(rb'[^"]*(?:""[^"]*)*').match(buf, start)
@@ -87,6 +90,23 @@ def test_content_end_is_the_content_pattern(
 
 
 _ROW_LINE = "r,2020-01-02,,,UPLOADED,\n"
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(
+        st.sampled_from(['"', '""', ",", "\n", "\r", "\r\n", "a", "bc", '"x,y"']), max_size=30
+    ),
+    cut=st.integers(0, 6),
+)
+def test_a_record_framed_field_by_field_ends_where_the_record_pattern_says(
+    pieces: list[str], cut: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(framing, "_STEPPED_QUOTES", 0)
+    monkeypatch.setattr(framing, "_CONTENT_WINDOW", 2)
+    buf = "".join(pieces).encode()
+    pos = min(cut, len(buf))
+    assert framing._record_end(buf, pos) == framing._matched_end(buf, pos)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -534,6 +534,51 @@ def long_record(tmp: Path, megabytes: int = 20) -> None:
         )
 
 
+def first_append_big_rows(tmp: Path, rows: int = 50, kilobytes: int = 200) -> None:
+    """A fresh process's first append to a file of ``rows`` quoted rows of
+    ``kilobytes`` each, against one to a file of the same size of 2 KB rows."""
+    import shutil
+
+    from telemetry.file import HEADER_LINE
+    from telemetry.store import encode_row, row_values
+
+    def made(name: str, size: int, count: int) -> Path:
+        path = tmp / name
+        line = 'Traceback (most recent call last):\n  File "x.py", line 1, in "f"\n'
+        message = line * (size // len(line))
+        with open(path, "wb") as fh:
+            fh.write(HEADER_LINE)
+            for k in range(count):
+                day = (date(2020, 1, 1) + timedelta(days=k)).isoformat()
+                row = {"chunk_date_utc": day, "status": "FAILED", "error_message": message}
+                fh.write(encode_row(row_values(row)))
+        return path
+
+    big = made("rows-200k.csv", kilobytes * 1000, rows)
+    small = made("rows-2k.csv", 2000, big.stat().st_size // 2000)
+
+    def first_append(path: Path) -> float:
+        times = []
+        for _ in range(5):
+            target = tmp / f"copy-{path.name}"
+            shutil.copy(path, target)
+            out = subprocess.run(
+                [sys.executable, "-c", _LONG_CHILD, "append", str(target)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=Path(__file__).resolve().parents[2],
+            ).stdout
+            times.append(float(json.loads(out)["seconds"]))
+        return min(times)
+
+    slow, base = first_append(big), first_append(small)
+    print(
+        f"first append, {big.stat().st_size / 1e6:.0f} MB: {rows} rows of {kilobytes} KB"
+        f" {slow * 1000:.0f} ms, 2 KB rows {base * 1000:.0f} ms ({slow / base:.1f}x)"
+    )
+
+
 _APPENDER = r"""
 import json, sys, time
 from pathlib import Path
@@ -766,6 +811,7 @@ def main() -> None:
         metrics_figures(small, big, args.rows)
         reopen_figures(big, seed)
         long_record(Path(tmp))
+        first_append_big_rows(Path(tmp))
         concurrent_big_rows(Path(tmp))
         catch_up_figures(big)
         print(f"every-attempt search (*), {args.rows:,} rows:")
