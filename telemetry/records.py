@@ -702,23 +702,43 @@ class RecordDecoder:
         if cr_only:
             buf = buf.translate(CR_AS_LF)
         elif has_bare_cr(buf):
-            buf = bare_cr_rows(buf, STATUS_COL, DATE_COL)
-        chunk = _Chunk(buf, 0, 0, 1)
-        lines, starts = chunk.lines, chunk.starts
-        n = len(lines)
-        k = 0
-        while (q := chunk.next_careful(k)) < n:
-            pos = starts[q]
-            if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
-                result = frame_record(
-                    buf, pos, WIDTH, STATUS_COL, decode=False, memo=memo, at=offset + pos
-                )
-                if result is None:
-                    return pos
-                k = q + buf.count(b"\n", pos, result[0])
-            else:
-                k = q + 1
-        return starts[n]
+            return _frame_lines(bare_cr_rows(buf, STATUS_COL, DATE_COL), memo, offset)
+        if b"\x00" in buf:
+            return _frame_lines(buf, memo, offset)
+        # Every CR ends a line: a line with no quote is one record. Only the
+        # lines with a quote are framed, found by searching for the next
+        # quote (the lines of a long record are never split or visited).
+        end = buf.rfind(b"\n") + 1
+        pos = 0
+        while (q := buf.find(b'"', pos, end)) >= 0:
+            line = buf.rfind(b"\n", pos, q) + 1 or pos
+            result = frame_record(
+                buf, line, WIDTH, STATUS_COL, decode=False, memo=memo, at=offset + line
+            )
+            if result is None:
+                return line
+            pos = result[0]
+        return end
+
+
+def _frame_lines(buf: bytes, memo: FrameMemo | None, offset: int) -> int:
+    """:meth:`RecordDecoder.frame` line by line (a buffer with NUL bytes or bare CRs)."""
+    chunk = _Chunk(buf, 0, 0, 1)
+    lines, starts = chunk.lines, chunk.starts
+    n = len(lines)
+    k = 0
+    while (q := chunk.next_careful(k)) < n:
+        pos = starts[q]
+        if chunk.quote in lines[q] or chunk.nul in lines[q] or chunk.cr in lines[q][:-1]:
+            result = frame_record(
+                buf, pos, WIDTH, STATUS_COL, decode=False, memo=memo, at=offset + pos
+            )
+            if result is None:
+                return pos
+            k = q + buf.count(b"\n", pos, result[0])
+        else:
+            k = q + 1
+    return starts[n]
 
 
 def read_header(head: bytes) -> tuple[list[str] | None, int, bool]:

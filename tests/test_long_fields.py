@@ -152,3 +152,33 @@ def test_the_row_start_search_finds_a_row_inside_a_long_field() -> None:
     batch = decoder.decode(data, 0, final=True)
     assert [r.day.isoformat() for r in batch.records] == ["2020-01-02"]
     assert [m.reason for m in batch.malformed] == [framing._STRAY_QUOTE]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(
+        st.sampled_from(
+            [
+                _ROW_LINE,
+                '"',
+                '""',
+                ",",
+                "\n",
+                "\r\n",
+                "a",
+                'x,"y\nz",w\n',
+                "r,2020-01-03,,,FAILED,\r\n",
+            ]
+        ),
+        max_size=40,
+    ),
+    cut=st.integers(0, 400),
+)
+def test_framing_by_quote_search_is_framing_line_by_line(pieces: list[str], cut: int) -> None:
+    from telemetry.framing import FrameMemo
+    from telemetry.records import RecordDecoder, _frame_lines
+
+    buf = "".join(pieces).encode()
+    buf = buf[: min(cut, len(buf))] if cut < 300 else buf  # cut inside a record too
+    assert b"\x00" not in buf and not framing.has_bare_cr(buf)
+    assert RecordDecoder.frame(buf, memo=FrameMemo()) == _frame_lines(buf, FrameMemo(), 0)
