@@ -683,6 +683,7 @@ def catch_up_figures(path: Path, rounds: int = 3) -> None:
         monitor.append(_child("monitor", path)["seconds"])
         fold.append(_child("from_path", path)["seconds"])
         argv = [python, "-m", "tui.cli", "follow", str(path), "--jsonl", "--changes-only"]
+        argv.append("--no-cache")  # the catch-up itself, not a reopen
 
         def append_then_wait(proc: subprocess.Popen[str], k: int = k) -> bool:
             # Markers every 50 ms: those appended after it took the file's size
@@ -705,6 +706,7 @@ def catch_up_figures(path: Path, rounds: int = 3) -> None:
         follow.append(_wall(argv, append_then_wait))
         port = 19464 + k
         argv = [python, "-m", "tui.cli", "metrics", str(path), "--listen", f"127.0.0.1:{port}"]
+        argv.append("--no-cache")
         metrics.append(_wall(argv, answers(f"http://127.0.0.1:{port}/metrics")))
     base = min(cold)
     print(f"catch-up on {path.name} (best of {rounds}; a from_path process: {base:.2f} s):")
