@@ -96,7 +96,8 @@ class StateCache:
         now (then read it from its start). Never raises.
         """
         path = Path(path)
-        saved = self._read_entry(self._entry(path, figures))
+        with cold_load():  # many objects that live on, and no cycles
+            saved = self._read_entry(self._entry(path, figures))
         if saved is None:
             return None
         try:
@@ -111,7 +112,8 @@ class StateCache:
             if _proof(fd, offset) != saved["proof"]:
                 return None
             before = os.pread(fd, min(offset, EDGE), offset - min(offset, EDGE))
-            state = state_from_plain(saved["state"])
+            with cold_load():
+                state = state_from_plain(saved["state"])
         except (OSError, ValueError):
             return None
         finally:

@@ -193,12 +193,15 @@ def _finish_times(latest: list[Latest]) -> list[float]:
     """
     texts = list(map(itemgetter(_FINISHED_AT), latest))
     if not all(texts):
-        texts = [row[_FINISHED_AT] or row[_STARTED] for row in latest]
+        began = map(itemgetter(_STARTED), latest)
+        texts = [done or start for done, start in zip(texts, began, strict=True)]
     return _stamps(texts)
 
 
 def _stamps(texts: list[str]) -> list[float]:
     """The timestamps among ``texts`` as POSIX timestamps (C-level when all are aware ISO)."""
+    if not all(texts):  # an empty text is no timestamp
+        texts = list(filter(None, texts))
     try:
         moments = list(map(datetime.fromisoformat, texts))
     except ValueError:  # empty or odd texts: parse one by one
@@ -409,7 +412,8 @@ class BackfillState:
         to do when none were folded since the last call)."""
         self.settle_gaps()
         if self._measure and self._unfinished:
-            self._recount()
+            with cold_load():  # many small objects that live on, and no cycles
+                self._recount()
         self._unfinished = False
         self._sorted_days = None  # sorted when first asked for
 

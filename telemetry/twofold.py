@@ -35,6 +35,7 @@ from .fields import TelemetryFormatError
 from .file import TelemetryFile, header_at
 from .framing import read_at
 from .plain import state_from_plain, state_plain
+from .records import cold_load
 from .state import BackfillState
 
 #: Files smaller than this are read in one process: a fork and the merge cost
@@ -193,8 +194,9 @@ class _Later:
         if status != 0:
             return None
         try:
-            plain, read_to, part = marshal.loads(data)
-            later = state_from_plain(plain)
+            with cold_load():  # many objects that live on, and no cycles
+                plain, read_to, part = marshal.loads(data)
+                later = state_from_plain(plain)
         except (EOFError, ValueError, TypeError):
             return None
         return later, None if read_to is None else tuple(read_to), tuple(part)
@@ -215,4 +217,5 @@ def _fold_later(path: Path, at: int, header: list[str], figures: bool) -> bytes:
     file = TelemetryFile(path)
     file.read_through(state.fold_segments, start=(at, 1, header))
     state.settle_gaps()
-    return marshal.dumps((state_plain(state), file.read_to, file.proof.part()))
+    with cold_load():
+        return marshal.dumps((state_plain(state), file.read_to, file.proof.part()))
