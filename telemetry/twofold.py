@@ -24,6 +24,7 @@ the calling thread).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import marshal
 import os
 import signal
@@ -169,10 +170,12 @@ class _Later:
 
     def __init__(self, path: Path, at: int, header: list[str], figures: bool) -> None:
         read, write = os.pipe()
+        parent = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:  # the child: fold, write, and leave without cleaning up
             code = 1
             try:
+                _die_with(parent)
                 os.close(read)
                 data = _fold_later(path, at, header, figures)
                 with os.fdopen(write, "wb") as out:
@@ -208,6 +211,19 @@ class _Later:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
+
+
+#: prctl(2)'s option: the signal a process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this child when ``parent`` dies (Linux; elsewhere the
+    child ends at its next write to the pipe), and leave now if it already has."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _fold_later(path: Path, at: int, header: list[str], figures: bool) -> bytes:

@@ -232,3 +232,56 @@ def test_over_orderly_times_the_latest_of_two_parts_is_the_latest_of_all(
     merged = b if replaces(times[b], times[a]) else a
     assert merged == latest(times)
     assert not orderly_times([*times, "2026-01-01T02:xx"])
+
+
+_KILLED_MID_LOAD = r"""
+import os, sys, time
+from pathlib import Path
+from telemetry import twofold
+real = twofold._fold_later
+
+def slow(*args):
+    Path(sys.argv[2]).write_text(str(os.getpid()))  # the child says who it is
+    time.sleep(30)  # still folding when its parent is killed
+    return real(*args)
+
+twofold._fold_later = slow
+path = Path(sys.argv[1])
+twofold.cold_fold(path, at=twofold.split_point(path, min_bytes=0))
+"""
+
+
+def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.polling import wait
+
+    path = generate(tmp_path / "t.csv", 2000, seed=5)
+    said = tmp_path / "child.pid"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_MID_LOAD, str(path), str(said)],
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert wait(lambda: said.exists() and said.read_text().strip() != "", 20)
+        child = int(said.read_text())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+
+        def gone() -> bool:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return True
+            try:
+                with open(f"/proc/{child}/stat") as stat:  # a zombie waiting for init
+                    return stat.read().split(") ")[1].startswith("Z")
+            except FileNotFoundError:
+                return True
+
+        assert wait(gone, 10), "the child folds on alone"
+    finally:
+        parent.kill()
+        parent.wait(10)
