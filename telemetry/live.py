@@ -29,9 +29,10 @@ from pathlib import Path
 
 from .fields import Malformed, Record
 from .segments import Segment
-from .snapshot import RESAVE_BYTES, Prefix, StateCache, cold_prefix
+from .snapshot import RESAVE_BYTES, Prefix, StateCache
 from .state import BackfillState
 from .tail import TelemetryTail
+from .twofold import LaterPart
 
 #: Bytes read per step while catching up: the first step reads a little (a
 #: first paint at once), each next one twice what was read, up to this.
@@ -77,6 +78,9 @@ class Step:
     #: The segments were folded as they were read (:meth:`LiveFile.step`).
     folded: bool = False
     header: list[str] | None = None
+    #: A second process's fold of the file's later part was merged in this
+    #: step: its days are in the state, but were not handed to ``folded``.
+    joined: bool = False
 
     @property
     def trouble(self) -> str | None:
@@ -95,9 +99,9 @@ class LiveFile:
     catch-up starts from the saved state of a prefix of the file when one
     proves to be one (:class:`~telemetry.snapshot.StateCache`), and the
     state is saved there once caught up with. With ``two_cores`` (and no
-    ``until``) a first catch-up that finds no saved state reads a big file
-    cold on two cores (:func:`~telemetry.snapshot.cold_prefix`) before it
-    follows it: faster, but with no progress to show meanwhile.
+    ``until``) a catch-up of a big file from its start has a second process
+    fold the file's later part (:class:`~telemetry.twofold.LaterPart`) while
+    the steps fold the rest, then merges it (:attr:`Step.joined`).
     """
 
     def __init__(
@@ -120,7 +124,10 @@ class LiveFile:
         self.saved_to = -1
         #: Where the saved state the state was reopened from ends (-1: read cold).
         self.reopened_from = -1
-        self._reopen_tried = cache is None and not self._two_cores
+        self._reopen_tried = cache is None
+        self._later: LaterPart | None = None
+        #: Later parts folded by a second process and merged (see ``two_cores``).
+        self.joins = 0
         #: The state holds the whole file as read so far (a catch-up is applied).
         self.loaded = False
         self.resets = 0
@@ -135,13 +142,10 @@ class LiveFile:
 
     def find_prefix(self) -> Prefix | None:
         """The saved state of a prefix of the file, if the cache holds one that proves to
-        be one, else with ``two_cores`` the file read cold on two cores, if it is
-        big (any thread: it touches nothing of this object's)."""
-        figures = self.state.has_figures
-        found = None if self._cache is None else self._cache.prefix(self.path, figures=figures)
-        if found is None and self._two_cores:
-            found = cold_prefix(self.path, self._cache, figures=figures)
-        return found
+        be one (any thread: it touches nothing of this object's)."""
+        if self._cache is None:
+            return None
+        return self._cache.prefix(self.path, figures=self.state.has_figures)
 
     def reopen(self, found: Prefix | None) -> None:
         """Start from ``found`` (:meth:`find_prefix`) before the first step, in the state's
@@ -230,7 +234,10 @@ class LiveFile:
         return step
 
     def _catch_up(self, fold: bool, folded: Callable[[list[Segment]], None] | None) -> Step:
-        until = self._until
+        if self._two_cores and self._later is None and not self.tail.offset and not self._read_any:
+            self._later = LaterPart.start(self.path, figures=self.state.has_figures)
+        later = self._later
+        until = self._until if later is None else later.at
         out = Step(loading=True, folded=fold)
         # Folded chunk by chunk as it is decoded (the rows still in the CPU cache).
         fold_now = self.state.fold_segments
@@ -258,6 +265,9 @@ class LiveFile:
             return out
         out.position = self.tail.offset + self.tail.held_back
         end = update.size if until is None else min(until, update.size)
+        if later is not None and out.position >= end:
+            self._join(later, out)  # then read on, from its end or from here
+            return out
         if out.position >= end:
             out.header = self.tail.header
             out.loaded = True
@@ -265,6 +275,30 @@ class LiveFile:
             self._until = None
             out.caught_up = self.tail.caught_up(update)
         return out
+
+    def _join(self, later: LaterPart, out: Step) -> None:
+        """Merge the later part's fold if the steps ended exactly where it starts."""
+        self._later = None
+        tail = self.tail
+        header, identity = tail.header, tail.identity
+        if tail.offset != later.at or tail.held_back or header is None or identity is None:
+            later.cancel()  # a record runs on across it: read on alone
+            return
+        taken = later.take()
+        if taken is None:
+            return
+        try:
+            before = tail.bytes_before(taken[1][0])
+        except OSError:
+            before = None
+        line = tail.decoder.next_line
+        if before is None or not self.state.fold_later(taken[0], line):
+            return  # the file changed under it, or the parts do not merge: read on alone
+        end, its_line = taken[1]
+        tail.resume(end, header, its_line + line - 1, identity, before)
+        out.joined = True
+        out.position = end
+        self.joins += 1
 
     def _start_over(self, out: Step, reset: str | None, error: str | None) -> Step:
         """A reset or a file that is not telemetry: an empty state, read again from the start."""
@@ -281,6 +315,9 @@ class LiveFile:
             self.tail.restart()  # the new file is caught up with in bulk, from its start
         out.reset, out.error = reset, error
         self.error = error
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         # A new file that is there is read at the next step.
         out.caught_up = error is not None or not out.exists
         return out

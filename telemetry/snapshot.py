@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import marshal
 import os
-import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,7 @@ from .framing import read_at
 from .plain import FORMAT, state_from_plain, state_plain
 from .records import RecordDecoder, cold_load, read_batches
 from .state import BackfillState
-from .twofold import cold_fold, split_point
+from .twofold import cold_fold
 
 #: Saved states kept in a cache directory (the newest; the others are removed).
 KEEP = 32
@@ -305,40 +304,3 @@ def backfill_state(
     if cache is not None and file.read_to is not None:
         cache.save(path, state, file.read_to, file.proof)
     return state
-
-
-def cold_prefix(
-    path: Path | str, cache: StateCache | None = None, *, figures: bool = True
-) -> Prefix | None:
-    """``path`` read cold on two cores, as a :class:`Prefix` a live engine resumes
-    from (and saved in ``cache``, if given, for the next time).
-
-    ``None`` when the file is too small to split (then the live engine reads
-    it itself, showing its progress), did not end cleanly (a torn or
-    held-back record) or was replaced meanwhile. Never raises for the file.
-    """
-    path = Path(path)
-    if split_point(path) is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        identity = os.fstat(fd)
-        state, file = cold_fold(path, figures=figures, threads=True)
-        if file.read_to is None:
-            return None
-        offset, line = file.read_to
-        now = os.stat(path)
-        if (now.st_dev, now.st_ino) != (identity.st_dev, identity.st_ino):
-            return None
-        before = os.pread(fd, min(offset, EDGE), offset - min(offset, EDGE))
-    except (OSError, ValueError):  # ValueError: not telemetry (the live engine says so)
-        return None
-    finally:
-        os.close(fd)
-    if cache is not None:
-        write = cache.saver(path, state, file.read_to, file.proof)
-        threading.Thread(target=write, name="save-state", daemon=True).start()
-    return Prefix(state, offset, line, (identity.st_dev, identity.st_ino), before)

@@ -105,6 +105,25 @@ class TelemetryTail:
         self._seen = True
         self._before = before[-_BEFORE:] if offset else b""
 
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        """The device and inode of the file read so far (``None`` before it is seen)."""
+        return self._identity
+
+    def bytes_before(self, offset: int) -> bytes | None:
+        """The bytes just before ``offset`` of the file this tail reads (as
+        :meth:`resume` takes them), or ``None`` if the file at the path is
+        another one now or shorter. ``OSError`` if it cannot be read."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != self._identity or st.st_size < offset:
+                return None
+            start = max(0, offset - _BEFORE)
+            return read_at(fd, offset - start, start)
+        finally:
+            os.close(fd)
+
     def restart(self) -> None:
         """Read the file at the path again from its start at the next call.
 

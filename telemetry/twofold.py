@@ -29,6 +29,7 @@ import marshal
 import os
 import signal
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -166,9 +167,12 @@ def _header(path: Path) -> list[str] | None:
 
 
 class _Later:
-    """A child process folding ``path`` from ``at`` on, its answer read through a pipe."""
+    """A child process folding ``path`` from ``at`` on (up to ``stop``, if given),
+    its answer read through a pipe; stopped and reaped when dropped."""
 
-    def __init__(self, path: Path, at: int, header: list[str], figures: bool) -> None:
+    def __init__(
+        self, path: Path, at: int, header: list[str], figures: bool, stop: int | None = None
+    ) -> None:
         read, write = os.pipe()
         parent = os.getpid()
         self.pid = os.fork()
@@ -177,7 +181,7 @@ class _Later:
             try:
                 _die_with(parent)
                 os.close(read)
-                data = _fold_later(path, at, header, figures)
+                data = _fold_later(path, at, header, figures, stop)
                 with os.fdopen(write, "wb") as out:
                     out.write(data)
                 code = 0
@@ -185,15 +189,16 @@ class _Later:
                 os._exit(code)
         os.close(write)
         self._read = read
-        self._reaped = False
+        self._end = weakref.finalize(self, _stop_child, self.pid, read)
 
     def result(self) -> tuple[BackfillState, tuple[int, int] | None, tuple[int, int, bytes]] | None:
         """The child's state, where its read ended cleanly and the proof of its
-        bytes; ``None`` if it failed."""
+        bytes; ``None`` if it failed. Reaps the child."""
         with os.fdopen(self._read, "rb", closefd=False) as pipe:
             data = pipe.read()
+        self._end.detach()
+        os.close(self._read)
         _, status = os.waitpid(self.pid, 0)
-        self._reaped = True
         if status != 0:
             return None
         try:
@@ -205,12 +210,62 @@ class _Later:
         return later, None if read_to is None else tuple(read_to), tuple(part)
 
     def end(self) -> None:
-        """Stop the child if it still runs, and reap it."""
-        os.close(self._read)
-        if not self._reaped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+        """Stop the child if it still runs, and reap it (once its result is not wanted)."""
+        self._end()
+
+
+def _stop_child(pid: int, read: int) -> None:
+    os.close(read)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+class LaterPart:
+    """The later part of a file being folded by a second process while its reader
+    folds the rest: the live engine's first read of a big file.
+
+    :meth:`start` forks the child, which folds the file from :attr:`at` up to
+    its size then, if a record ends there; the reader folds the bytes before
+    :attr:`at` and then :meth:`take` s the child's state to merge
+    (:meth:`BackfillState.fold_later`). A dropped part stops its child.
+    """
+
+    def __init__(self, at: int, child: _Later) -> None:
+        #: Where the child's part starts.
+        self.at = at
+        self._child = child
+
+    @classmethod
+    def start(cls, path: Path | str, *, figures: bool) -> LaterPart | None:
+        """The later part of ``path`` under way; ``None`` for a file that is not to
+        be split (small, no header yet, bare-CR lines) or without ``fork``."""
+        path = Path(path)
+        at = split_point(path)
+        if at is None or not hasattr(os, "fork"):
+            return None
+        try:
+            header = _header(path)
+            size = path.stat().st_size
+        except (OSError, TelemetryFormatError):
+            return None
+        if header is None:
+            return None
+        return cls(at, _Later(path, at, header, figures, stop=size))
+
+    def take(self) -> tuple[BackfillState, tuple[int, int]] | None:
+        """The child's state and ``(offset, line)`` where its part ended (lines
+        counted from 1 at :attr:`at`); ``None`` when it failed or its part did
+        not end at a record's end."""
+        later = self._child.result()
+        if later is None or later[1] is None:
+            return None
+        return later[0], later[1]
+
+    def cancel(self) -> None:
+        """Stop the child: its part is not wanted."""
+        self._child.end()
 
 
 #: prctl(2)'s option: the signal a process gets when its parent dies (Linux).
@@ -226,12 +281,16 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _fold_later(path: Path, at: int, header: list[str], figures: bool) -> bytes:
-    """The child's work: fold ``path`` from ``at`` on, as plain values."""
+def _fold_later(
+    path: Path, at: int, header: list[str], figures: bool, stop: int | None = None
+) -> bytes:
+    """The child's work: fold ``path`` from ``at`` on, as plain values, with where
+    the read ended cleanly (with ``stop``: where it stopped, if it did)."""
     state = BackfillState(figures=figures)
     state.note_first_rows()
     file = TelemetryFile(path)
-    file.read_through(state.fold_segments, start=(at, 1, header))
+    file.read_through(state.fold_segments, stop, start=(at, 1, header))
     state.settle_gaps()
+    ended = file.read_to if stop is None else file.stopped_at
     with cold_load():
-        return marshal.dumps((state_plain(state), file.read_to, file.proof.part()))
+        return marshal.dumps((state_plain(state), ended, file.proof.part()))

@@ -279,6 +279,18 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     from tui.monitor import MonitorApp
 
     path = generate(tmp_path / "t.csv", 6000, seed=11)
+    # A day long before the others, three quarters into the file (in the part a
+    # second process folds, and not among the rows the feed reads back).
+    data = path.read_bytes()
+    middle = data.index(b"\n", len(data) * 3 // 4) + 1
+    early = b"r0,1990-06-01,,,UPLOADED," + b"," * 18 + b"\n"
+    failed = b"".join(  # the feed's rows and failures are all among the last rows
+        b"r0,2090-01-%02d,,,FAILED,,,,,,,SENSOR-7,EOObservation," % (k % 28 + 1)
+        + b"," * 10
+        + b"\n"
+        for k in range(400)
+    )
+    path.write_bytes(data[:middle] + early + data[middle:] + failed)
     cache = StateCache(tmp_path / "cache")
 
     async def shown(cache: StateCache | None) -> tuple[Any, ...]:
@@ -296,26 +308,29 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
             # loaded machine leaves highlighted or not whatever the state)
             drawn = [calendar.render_line(y).text for y in range(calendar.size.height)]
             return (
-                pane.live.reopened_from,
+                (pane.live.reopened_from, pane.live.joins),
                 list(pane.feed._rows),
                 list(pane.feed._failures),
                 {d: pane.state.status_of(d) for d in pane.state.days},
                 pane._shown.get("#summary"),
                 pane.source,
                 drawn,
+                calendar.virtual_size.height,  # every month from the first day's
             )
 
     cold_view = await shown(None)
     first = await shown(cache)  # reads cold, then saves
     assert wait(lambda: cache.prefix(path) is not None, 10)
     reopened = await shown(cache)
-    assert first[0] == -1 and reopened[0] == path.stat().st_size  # the second reopened
+    assert first[0] == (-1, 0) and reopened[0] == (path.stat().st_size, 0)  # the second reopened
     assert reopened[1:] == cold_view[1:] == first[1:]
     assert len(reopened[1]) > 100 and reopened[2]  # the feed holds rows and failures
-    # The monitor reads a file big enough to split on one core all the same:
-    # its calendar fills in as it reads.
+    # A file big enough to split: its later part is folded by a second process
+    # while the monitor reads the rest, then merged; the same screen.
     monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
-    assert (await shown(None))[0] == -1
+    two = await shown(None)
+    assert two[0] == (-1, 1)
+    assert two[1:] == cold_view[1:]
 
 
 @settings(max_examples=30, deadline=None)

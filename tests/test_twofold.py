@@ -192,12 +192,15 @@ def test_the_live_engine_reads_a_big_file_on_two_cores_then_follows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from telemetry import LiveFile
+    from telemetry.live import Step
 
     path = generate(tmp_path / "t.csv", 3000, seed=6)
     monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
     live = LiveFile(path, two_cores=True)
-    live.drain()
-    assert live.reopened_from == path.stat().st_size  # read cold on two cores first
+    steps: list[Step] = []
+    live.drain(steps.append)
+    assert [s.joined for s in steps].count(True) == 1  # the later part came from a child
+    assert live.loaded and live.reopened_from == -1
     more = generate(tmp_path / "more.csv", 40, seed=8).read_bytes().split(b"\n", 1)[1]
     with open(path, "ab") as fh:
         fh.write(more)
@@ -285,3 +288,44 @@ def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait(10)
+
+
+def test_the_live_engine_split_anywhere_follows_as_one_process_does(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from telemetry import LiveFile
+    from telemetry.live import Step
+
+    joined: list[bool] = []
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=split_files(), cut=st.floats(0, 1), figures=st.booleans(), more=split_files())
+    def check(data: bytes, cut: float, figures: bool, more: bytes) -> None:
+        path = tmp_path_factory.mktemp("live") / "t.csv"
+        path.write_bytes(data)
+        ends = [i + 1 for i, byte in enumerate(data) if byte == 10]
+        at = ends[int(cut * (len(ends) - 1))]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(twofold, "split_point", lambda *_: at)
+            two = LiveFile(path, lambda: BackfillState(figures=figures), two_cores=True)
+            steps: list[Step] = []
+            two.drain(steps.append)
+        one = LiveFile(path, lambda: BackfillState(figures=figures))
+        one.drain()
+        assert (two.tail.offset, two.tail.decoder.next_line) == (
+            one.tail.offset,
+            one.tail.decoder.next_line,
+        )
+        rows = more.split(b"\n", 1)[1] if b"\n" in more else b""  # appended: rows
+        with open(path, "ab") as fh:
+            fh.write(rows)
+        changed = [two.step().changed, one.step().changed]
+        assert changed[0] == changed[1]
+        if figures:
+            assert answer(two.state) == answer(one.state)
+        else:  # no figures: no attempts either, whatever the path; the rows and reports
+            assert answer(two.state)[1:] == answer(one.state)[1:]
+        joined.append(any(s.joined for s in steps))
+
+    check()
+    assert sum(joined) >= len(joined) // 3, (sum(joined), len(joined))

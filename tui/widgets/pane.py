@@ -204,10 +204,11 @@ class MonitorPane(Vertical):
         self.start = start
         self.end = end
         self.clock = clock
-        # One core: the calendar fills in as the file is read (a first paint in
-        # a fraction of a second), where a two-core read shows nothing until
-        # its end for about a tenth less time in all.
-        self.live = LiveFile(path, self._new_state, catch_up_bytes=BULK_BYTES, cache=cache)
+        # A big file's later part is folded by a second process meanwhile: the
+        # calendar fills in with the rest as it is read, then takes it whole.
+        self.live = LiveFile(
+            path, self._new_state, catch_up_bytes=BULK_BYTES, cache=cache, two_cores=True
+        )
         self.paused = False
         self.exists = True
         self.loaded = False  # caught up with the file once
@@ -375,22 +376,28 @@ class MonitorPane(Vertical):
         rows and failures before its end are read back from the file.
         """
         found = self.live.find_prefix()
-        recent: list[Segment] = []
-        if found is not None:
-            state, lines = found.state, self.feed_lines
-            starts = sorted((o, line) for d in state.days for o, line, _ in state.runs(d))
-
-            def enough(segments: list[Segment]) -> bool:
-                rows = sum(len(s.keeps) for s in segments)
-                failed = sum(s.statuses.count(STATUS_FAILED) for s in segments)
-                return rows >= lines and failed >= lines
-
-            assert state.header is not None
-            recent = TelemetryFile(self.path).segments_before(
-                starts, found.offset, state.header, enough
-            )
+        recent = [] if found is None else self._rows_before(found.state, found.offset, None)
         with contextlib.suppress(RuntimeError, NoMatches):  # the app closed meanwhile
             self.app.call_from_thread(self._adopt, found, recent)
+
+    def _rows_before(
+        self, state: BackfillState, offset: int, header: list[str] | None
+    ) -> list[Segment]:
+        """The newest rows and failures of ``state`` before ``offset`` (where a fold
+        made elsewhere ends), read back from the file for the feed; ``header``
+        the file's, if ``state`` does not hold it yet."""
+        lines = self.feed_lines
+        starts = sorted((o, line) for d in state.days for o, line, _ in state.runs(d))
+
+        def enough(segments: list[Segment]) -> bool:
+            rows = sum(len(s.keeps) for s in segments)
+            failed = sum(s.statuses.count(STATUS_FAILED) for s in segments)
+            return rows >= lines and failed >= lines
+
+        header = header or state.header
+        if header is None:
+            return []
+        return TelemetryFile(self.path).segments_before(starts, offset, header, enough)
 
     def _adopt(self, found: Prefix | None, recent: list[Segment]) -> None:
         """Take the saved state found by :meth:`_reopen` (UI thread), before the first step."""
@@ -490,6 +497,12 @@ class MonitorPane(Vertical):
     def _fold_bulk(self, step: Step) -> None:
         """Apply a step of the first read (or a re-read) through the file, in bulk."""
         self.live.apply(step)
+        if step.joined:  # the file's later part, folded by a second process
+            self._newest.clear()
+            self._folded(self._rows_before(self.state, step.position, self.live.tail.header))
+            self.calendar.set_state(self.state)
+            if self.calendar.search is not None and self.query_text:
+                self._search_again()
         self._unsettled = not step.loaded  # the last step derives the figures
         if self.calendar.search is not None:
             self.calendar.set_search(frozenset(self._hits))
@@ -863,6 +876,11 @@ class MonitorPane(Vertical):
             self.end_search()
             return
         self.query_text = text
+        self._search_again()
+
+    def _search_again(self) -> None:
+        """Search for :attr:`query_text` from scratch (hits stream in)."""
+        text = self.query_text
         self._search_id += 1
         self._hits = set()
         self._search_cursor = None
