@@ -285,9 +285,7 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     middle = data.index(b"\n", len(data) * 3 // 4) + 1
     early = b"r0,1990-06-01,,,UPLOADED," + b"," * 18 + b"\n"
     failed = b"".join(  # the feed's rows and failures are all among the last rows
-        b"r0,2090-01-%02d,,,FAILED,,,,,,,SENSOR-7,EOObservation," % (k % 28 + 1)
-        + b"," * 10
-        + b"\n"
+        b"r0,2090-01-%02d,,,FAILED,,,,,,,SENSOR-7,EOObservation," % (k % 28 + 1) + b"," * 10 + b"\n"
         for k in range(400)
     )
     path.write_bytes(data[:middle] + early + data[middle:] + failed)
