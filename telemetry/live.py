@@ -234,7 +234,13 @@ class LiveFile:
         return step
 
     def _catch_up(self, fold: bool, folded: Callable[[list[Segment]], None] | None) -> Step:
-        if self._two_cores and self._later is None and not self.tail.offset and not self._read_any:
+        if (
+            fold
+            and self._two_cores
+            and not self._later
+            and not self.tail.offset
+            and not self._read_any
+        ):
             self._later = LaterPart.start(self.path, figures=self.state.has_figures)
         later = self._later
         until = self._until if later is None else later.at
@@ -266,7 +272,7 @@ class LiveFile:
         out.position = self.tail.offset + self.tail.held_back
         end = update.size if until is None else min(until, update.size)
         if later is not None and out.position >= end:
-            self._join(later, out)  # then read on, from its end or from here
+            self._join(later, out, fold)  # then read on, from its end or from here
             return out
         if out.position >= end:
             out.header = self.tail.header
@@ -276,12 +282,14 @@ class LiveFile:
             out.caught_up = self.tail.caught_up(update)
         return out
 
-    def _join(self, later: LaterPart, out: Step) -> None:
-        """Merge the later part's fold if the steps ended exactly where it starts."""
+    def _join(self, later: LaterPart, out: Step, fold: bool) -> None:
+        """Merge the later part's fold if the steps ended exactly where it starts
+        (and fold into the state: a reader that does not is not touched)."""
         self._later = None
         tail = self.tail
         header, identity = tail.header, tail.identity
-        if tail.offset != later.at or tail.held_back or header is None or identity is None:
+        ended = tail.offset == later.at and not tail.held_back
+        if not (fold and ended and header is not None and identity is not None):
             later.cancel()  # a record runs on across it: read on alone
             return
         taken = later.take()
@@ -292,8 +300,11 @@ class LiveFile:
         except OSError:
             before = None
         line = tail.decoder.next_line
-        if before is None or not self.state.fold_later(taken[0], line):
-            return  # the file changed under it, or the parts do not merge: read on alone
+        last = taken[2]  # the child's last bytes: as many as it read, up to EDGE
+        if before is None or not (last.endswith(before) or before.endswith(last)):
+            return  # the file changed under it (or the child read another): read on alone
+        if not self.state.fold_later(taken[0], line):
+            return  # the parts do not merge: read on alone
         end, its_line = taken[1]
         tail.resume(end, header, its_line + line - 1, identity, before)
         out.joined = True

@@ -16,9 +16,16 @@ answer is the one-process fold's, always:
   otherwise the parent reads on from the split itself, as one process would.
 - A child that fails, or whose answer does not load, is the same.
 
-Used by the commands (:func:`~telemetry.snapshot.backfill_state`), never by
-the embedded API, and only in a process with one thread (a fork copies only
-the calling thread).
+:class:`LaterPart` does the same for the live engine's first read of a
+file: its steps fold the rows before the line end meanwhile.
+
+Used by the commands (:func:`~telemetry.snapshot.backfill_state`) and the
+live engine (``LiveFile(two_cores=True)``), never by the embedded API. A fork
+copies only the calling thread, so a lock another thread holds stays held
+in the child: the child runs only this package's code, whose one lock (the
+collector's pause in :mod:`telemetry.records`) a forked child makes anew.
+The child asks to be killed with its parent, and a child no longer wanted
+is killed and reaped.
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ import ctypes
 import marshal
 import os
 import signal
-import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -55,27 +61,19 @@ def cold_fold(
     *,
     two: bool = True,
     at: int | None = None,
-    threads: bool = False,
     **options: Any,
 ) -> tuple[BackfillState, TelemetryFile]:
     """The state of ``path`` read cold (finished), and the file object that read it.
 
     The file object's :attr:`~TelemetryFile.read_to` and ``proof`` describe
     the whole read, as after one :meth:`~TelemetryFile.read_through`. With
-    ``two`` (and a big enough file, ``fork`` and one thread), the later part
-    is folded by a second process; ``at`` forces the split there (tests).
-    With ``threads`` or ``at`` it forks even with other threads running: the
-    child runs only this package's code, whose one lock (the collector's
-    pause) a child makes anew. ``options`` go to :class:`BackfillState`.
-    Raises what a one-process read raises.
+    ``two`` (and a big enough file and ``fork``), the later part is folded by
+    a second process; ``at`` forces the split there (tests). ``options`` go
+    to :class:`BackfillState`. Raises what a one-process read raises.
     """
-    forced = threads or at is not None
     if two and at is None:
         at = split_point(Path(path))
-    # A fork copies only this thread: with others running (a lock they hold
-    # stays held in the child) only where a caller asks for it (``at``).
-    alone = threading.active_count() == 1 or forced
-    if at is not None and two and hasattr(os, "fork") and alone:
+    if at is not None and two and hasattr(os, "fork"):
         done = _in_two(Path(path), at, options)
         if done is not None:
             return done
@@ -256,14 +254,15 @@ class LaterPart:
             return None
         return cls(at, _Later(path, at, header, figures, stop=size))
 
-    def take(self) -> tuple[BackfillState, tuple[int, int]] | None:
-        """The child's state and ``(offset, line)`` where its part ended (lines
-        counted from 1 at :attr:`at`); ``None`` when it failed or its part did
+    def take(self) -> tuple[BackfillState, tuple[int, int], bytes] | None:
+        """The child's state, ``(offset, line)`` where its part ended (lines
+        counted from 1 at :attr:`at`) and the last bytes it read (up to
+        :data:`~telemetry.file.EDGE`); ``None`` when it failed or its part did
         not end at a record's end."""
         later = self._child.result()
         if later is None or later[1] is None:
             return None
-        return later[0], later[1]
+        return later[0], later[1], later[2][2]
 
     def cancel(self) -> None:
         """Stop the child: its part is not wanted."""
