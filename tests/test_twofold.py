@@ -4,6 +4,7 @@ end (inside a quoted field too), with times the latest-row rule orders or not.""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,22 @@ def everything(state: BackfillState, file: TelemetryFile) -> tuple[Any, ...]:
     )
 
 
+@pytest.fixture
+def splittable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[int, int], Path]:
+    """Makes generated files of ``rows`` rows, which are split however small."""
+    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    return lambda rows, seed: generate(tmp_path / f"t{seed}.csv", rows, seed=seed)
+
+
+def one_core(path: Path) -> tuple[Any, ...]:
+    """What a live engine on one core holds of ``path`` once it is read through."""
+    from telemetry import LiveFile
+
+    live = LiveFile(path)
+    live.drain()
+    return answer(live.state)
+
+
 def test_a_split_anywhere_gives_the_one_process_answer(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -115,10 +132,9 @@ def test_a_split_anywhere_gives_the_one_process_answer(
 
 
 def test_a_big_file_is_read_on_two_cores_by_the_commands(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    splittable: Callable[[int, int], Path],
 ) -> None:
-    path = generate(tmp_path / "t.csv", 4000, seed=3)
-    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    path = splittable(4000, 3)
     at = twofold.split_point(path, min_bytes=1 << 10)
     assert at is not None and path.stat().st_size // 2 < at < path.stat().st_size
     two, file = twofold.cold_fold(path, at=at)
@@ -191,13 +207,12 @@ def test_a_day_s_runs_across_the_split(tmp_path: Path, before: list[str], after:
 
 
 def test_the_live_engine_reads_a_big_file_on_two_cores_then_follows_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, splittable: Callable[[int, int], Path]
 ) -> None:
     from telemetry import LiveFile
     from telemetry.live import Step
 
-    path = generate(tmp_path / "t.csv", 3000, seed=6)
-    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    path = splittable(3000, 6)
     live = LiveFile(path, two_cores=True)
     steps: list[Step] = []
     live.drain(steps.append)
@@ -207,10 +222,7 @@ def test_the_live_engine_reads_a_big_file_on_two_cores_then_follows_it(
     with open(path, "ab") as fh:
         fh.write(more)
     assert len(live.step().records) == 40  # then followed row by row
-    fresh = LiveFile(path)
-    fresh.drain()
-    assert fresh.reopened_from == -1
-    assert answer(live.state) == answer(fresh.state)
+    assert answer(live.state) == one_core(path)
     with open(path, "r+b") as fh:  # and reset as ever
         fh.truncate(path.stat().st_size // 2)
     assert live.step().reset == "truncated"
@@ -339,14 +351,13 @@ def test_the_live_engine_split_anywhere_follows_as_one_process_does(
 
 
 def test_a_later_part_read_from_other_bytes_is_not_merged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    splittable: Callable[[int, int], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import marshal
 
     from telemetry import LiveFile
 
-    path = generate(tmp_path / "t.csv", 3000, seed=7)
-    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    path = splittable(3000, 7)
     real = twofold._fold_later
 
     def elsewhere(*args: Any) -> bytes:  # as if the child had read another file
@@ -357,9 +368,7 @@ def test_a_later_part_read_from_other_bytes_is_not_merged(
     live = LiveFile(path, two_cores=True)
     live.drain()
     assert live.joins == 0  # the steps read on alone
-    fresh = LiveFile(path)
-    fresh.drain()
-    assert answer(live.state) == answer(fresh.state)
+    assert answer(live.state) == one_core(path)
     monkeypatch.setattr(twofold, "_fold_later", real)
     again = LiveFile(path, two_cores=True)
     again.drain()
@@ -367,12 +376,11 @@ def test_a_later_part_read_from_other_bytes_is_not_merged(
 
 
 def test_a_reader_that_does_not_fold_is_not_split(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    splittable: Callable[[int, int], Path],
 ) -> None:
     from telemetry import LiveFile
 
-    path = generate(tmp_path / "t.csv", 2000, seed=9)
-    monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)
+    path = splittable(2000, 9)
     reader = LiveFile(path, two_cores=True)
     rows = 0
     while True:
