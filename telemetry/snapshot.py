@@ -21,10 +21,11 @@ import contextlib
 import hashlib
 import marshal
 import os
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from .file import EDGE, PrefixProof, write_atomic
 from .framing import read_at
@@ -65,12 +66,69 @@ def _proof(fd: int, offset: int) -> dict[str, Any]:
     }
 
 
-#: What a saved state's file starts with, before the CRC of the rest.
-_MAGIC = b"backfill-monitor state\n"
+# -- a saved state's file: _MAGIC, then two parts, each its length, its CRC-32 and
+# its marshal: the key (what proves the prefix, read first) and the state.
+
+_MAGIC = b"backfill-monitor state 3\n"
 
 
-def _crc(data: bytes | memoryview) -> bytes:
-    return zlib.crc32(data).to_bytes(4, "big")
+def _part(value: Any) -> bytes:
+    body = marshal.dumps(value)
+    return len(body).to_bytes(8, "big") + zlib.crc32(body).to_bytes(4, "big") + body
+
+
+def _read_part_bytes(fh: BinaryIO) -> bytes | None:
+    head = fh.read(12)
+    if len(head) < 12:
+        return None
+    size, crc = int.from_bytes(head[:8], "big"), int.from_bytes(head[8:], "big")
+    body = fh.read(size)
+    if len(body) != size or zlib.crc32(body) != crc:
+        return None  # cut short or damaged: not to be trusted
+    return body
+
+
+def _read_part(fh: BinaryIO) -> Any:
+    """The next part's value; ``None`` if it is cut short or damaged."""
+    body = _read_part_bytes(fh)
+    try:
+        return None if body is None else marshal.loads(body)
+    except (EOFError, ValueError, TypeError):
+        return None
+
+
+def _read_key(fh: BinaryIO) -> dict[str, Any] | None:
+    """What proves a saved state's prefix, if the file is a saved state of this version."""
+    if fh.read(len(_MAGIC)) != _MAGIC:
+        return None
+    key = _read_part(fh)
+    if not isinstance(key, dict) or key.get("format") != FORMAT:
+        return None
+    if not {"offset", "dev", "ino", "line", "proof"} <= key.keys():
+        return None
+    if not all(type(key[k]) is int for k in ("offset", "dev", "ino", "line")):
+        return None
+    return key
+
+
+class _Proving(threading.Thread):
+    """:func:`_proof` of ``fd``'s first ``offset`` bytes, taken in a thread
+    (``zlib`` and the reads let other threads run meanwhile)."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        super().__init__(name="prove-prefix", daemon=True)
+        self._fd, self._offset = fd, offset
+        self._proof: dict[str, Any] | None = None
+        self.start()
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            self._proof = _proof(self._fd, self._offset)
+
+    def result(self) -> dict[str, Any] | None:
+        """The proof; ``None`` if the file could not be read that far."""
+        self.join()
+        return self._proof
 
 
 #: Bytes read at a time for the CRC of a prefix.
@@ -92,34 +150,45 @@ class StateCache:
         """The saved state of a prefix of ``path``, proven to be one now, or ``None``.
 
         ``None`` when nothing saved proves to be a prefix of the file as it is
-        now (then read it from its start). Never raises.
+        now (then read it from its start). Never raises. The prefix is hashed
+        in a thread while the state is loaded (both take about as long).
         """
         path = Path(path)
-        with cold_load():  # many objects that live on, and no cycles
-            saved = self._read_entry(self._entry(path, figures))
-        if saved is None:
+        try:
+            entry = open(self._entry(path, figures), "rb")  # noqa: SIM115 (closed below)
+        except OSError:
             return None
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
+            entry.close()
             return None
+        proving: _Proving | None = None
         try:
-            st = os.fstat(fd)
-            offset = saved["offset"]
-            if (st.st_dev, st.st_ino) != (saved["dev"], saved["ino"]) or st.st_size < offset:
+            key = _read_key(entry)
+            if key is None:
                 return None
-            if _proof(fd, offset) != saved["proof"]:
+            st = os.fstat(fd)
+            offset = key["offset"]
+            if (st.st_dev, st.st_ino) != (key["dev"], key["ino"]) or st.st_size < offset:
+                return None
+            proving = _Proving(fd, offset)
+            with cold_load():  # many objects that live on, and no cycles
+                plain = _read_part(entry)
+                state = state_from_plain(plain) if plain is not None else None
+            if state is None or proving.result() != key["proof"]:
                 return None
             before = os.pread(fd, min(offset, EDGE), offset - min(offset, EDGE))
-            with cold_load():
-                state = state_from_plain(saved["state"])
         except (OSError, ValueError):
             return None
         finally:
+            if proving is not None:
+                proving.join()  # it reads ``fd``
             os.close(fd)
+            entry.close()
         if not state.header or state.has_figures != figures:
             return None
-        return Prefix(state, offset, saved["line"], (st.st_dev, st.st_ino), before)
+        return Prefix(state, offset, key["line"], (st.st_dev, st.st_ino), before)
 
     def load(self, path: Path | str, *, figures: bool = True) -> Reopened | None:
         """The state of ``path`` read through: a saved prefix and the bytes after it.
@@ -146,23 +215,6 @@ class StateCache:
                 before, end, last = end, batch.consumed, batch
         clean = last is not None and before == end and not (last.records or last.malformed)
         return Reopened(state, offset, (end, decoder.next_line) if clean else None)
-
-    def _read_entry(self, entry: Path) -> dict[str, Any] | None:
-        try:
-            data = entry.read_bytes()
-            body = memoryview(data)[len(_MAGIC) + 4 :]
-            if not data.startswith(_MAGIC) or data[len(_MAGIC) : len(_MAGIC) + 4] != _crc(body):
-                return None  # not ours, cut short or damaged: not to be trusted
-            saved = marshal.loads(body)
-            if not isinstance(saved, dict) or saved.get("format") != FORMAT:
-                return None
-            if not {"offset", "dev", "ino", "line", "proof", "state"} <= saved.keys():
-                return None
-            if not all(type(saved[k]) is int for k in ("offset", "dev", "ino", "line")):
-                return None
-        except (OSError, EOFError, ValueError, TypeError):
-            return None
-        return saved
 
     def save(
         self,
@@ -215,17 +267,15 @@ class StateCache:
             st = os.fstat(fd)
             if st.st_size < offset or offset == 0:
                 return False
-            entry = {
+            key = {
                 "format": FORMAT,
                 "offset": offset,
                 "dev": st.st_dev,
                 "ino": st.st_ino,
                 "line": line,
                 "proof": known if known is not None else _proof(fd, offset),
-                "state": plain,
             }
-            body = marshal.dumps(entry)
-            self._write(self._entry(path, figures), _MAGIC + _crc(body) + body)
+            self._write(self._entry(path, figures), _MAGIC + _part(key) + _part(plain))
         except (OSError, ValueError):
             return False
         finally:

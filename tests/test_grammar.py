@@ -4,6 +4,7 @@ command; output formats are whole documents; a closed pipe is not an error."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
@@ -163,3 +164,49 @@ def test_output_cut_short_by_head_exits_0_quietly(tmp_path: Path) -> None:
         proc.stdout.close()  # head has read enough
         _, err = proc.communicate(timeout=30)
         assert (proc.returncode, err) == (0, b"")
+
+
+def test_the_program_flushes_all_its_output_and_its_exit_code(tmp_path: Path) -> None:
+    """``run`` ends the process without freeing the state: every byte written, the code kept."""
+    path = _file(tmp_path, days=6000)
+    for args in (["latest", str(path), "--format", "csv"], ["summary", str(path), "--json"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "tui.cli", *args, "--no-cache"],
+            capture_output=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert (proc.returncode, proc.stderr) == (0, b"")
+        expected = CliRunner().invoke(main, [*args, "--no-cache"]).output
+        if args[0] == "summary":  # the age of the last row moves on between the two
+            drop = ("last_row_age_seconds", "now")
+            got, want = json.loads(proc.stdout), json.loads(expected)
+            assert {k: v for k, v in got.items() if k not in drop} == {
+                k: v for k, v in want.items() if k not in drop
+            }
+        else:
+            assert proc.stdout.decode() == expected and len(expected) > 6000 * 40
+    bad = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "summary", str(tmp_path / "missing.csv")],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and bad.stderr.decode().count("\n") == 1
+
+
+def test_the_program_flushes_what_a_command_wrote_before_it_exited() -> None:
+    """Written without a flush, then a non-zero exit: ``run`` still delivers it all."""
+    script = (
+        "import sys; from tui import cli\n"
+        "def command():\n"
+        "    sys.stdout.write('x' * 5000)\n"
+        "    sys.exit(3)\n"
+        "cli.main = command\n"
+        "cli.run()\n"
+    )
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, cwd=ROOT, timeout=60, env=buffered
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, b"x" * 5000, b"")

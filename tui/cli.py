@@ -9,12 +9,16 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from telemetry import BackfillState
 
 # command name -> "module:attribute" of its click.Command
 COMMANDS: dict[str, str] = {
@@ -97,6 +101,30 @@ def _check_header(path: Path, head: bytes) -> None:
         raise BadInput(f"{path}: not a telemetry file (no header line)")
 
 
+#: What a command read, kept until the process ends when :func:`tui.cli.run`
+#: ends it (``None`` otherwise): a state is not freed one object at a time
+#: when its command returns, only for the process to end next.
+KEPT_TO_THE_END: list[object] | None = None
+
+
+def read_state(file: Path, no_cache: bool, **options: Any) -> BackfillState:
+    """The state of the telemetry ``file`` for a command (``backfill_state``,
+    from the saved state unless ``no_cache``); :class:`~tui.cli.BadInput` for a
+    file that is not telemetry."""
+    from telemetry import TelemetryFormatError
+    from telemetry.snapshot import backfill_state
+
+    from .options import state_cache
+
+    try:
+        state = backfill_state(file, state_cache(no_cache), **options)
+    except TelemetryFormatError as exc:
+        raise BadInput(f"{file}: {exc}") from None
+    if KEPT_TO_THE_END is not None:
+        KEPT_TO_THE_END.append(state)
+    return state
+
+
 class LazyGroup(click.Group):
     """A click group whose commands are imported on first use."""
 
@@ -155,5 +183,30 @@ def main() -> None:
     """
 
 
+def run() -> NoReturn:
+    """The ``backfill-monitor`` program: :func:`main`, then the process ends.
+
+    A command that leaves no other thread running ends with :func:`os._exit`
+    once its output is flushed: freeing a million rows' state one object at a
+    time would cost a tenth of a reopen, and nothing is left to do. ``main``
+    itself (as tests call it) returns as a click command does.
+    """
+    global KEPT_TO_THE_END
+    KEPT_TO_THE_END = []
+    try:
+        main()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if threading.active_count() > 1 or not isinstance(code, int | None):
+        sys.exit(code)  # the interpreter's own way: joins threads, prints a message
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # a reader gone, a stream closed
+        pass
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -17,16 +17,14 @@ from telemetry import (
     VALID_STATUSES,
     BackfillState,
     ResumePlan,
-    TelemetryFormatError,
     day_runs,
     phase_of,
     resume_plan,
 )
 from telemetry.plan import PHASES
-from telemetry.snapshot import backfill_state
 
-from .cli import BadInput, telemetry_file
-from .options import DAY, cache_option, check_range, stale_after_option, state_cache
+from .cli import BadInput, read_state, telemetry_file
+from .options import DAY, cache_option, check_range, stale_after_option
 from .spans import plural
 
 
@@ -92,11 +90,8 @@ def latest(
                 f"--status: {status!r} is not one of {', '.join(sorted(VALID_STATUSES))}"
             )
     telemetry_file(file)
-    try:
-        # load_state()'s fold; each day's row is split into values only if printed.
-        state = backfill_state(file, state_cache(no_cache), figures=False)
-    except TelemetryFormatError as exc:
-        raise BadInput(f"{file}: {exc}") from None
+    # load_state()'s fold; each day's row is split into values only if printed.
+    state = read_state(file, no_cache, figures=False)
     if plan:
         _print_plan(resume_plan(state, first, last, stale_after=stale_after), fmt)
         return

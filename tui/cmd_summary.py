@@ -9,16 +9,14 @@ from typing import Any
 
 import click
 
-from telemetry import BackfillState, TelemetryFormatError
-from telemetry.snapshot import backfill_state
+from telemetry import BackfillState
 
-from .cli import BadInput, telemetry_file
+from .cli import BadInput, read_state, telemetry_file
 from .options import (
     cache_option,
     check_range,
     expected_range_options,
     stale_after_option,
-    state_cache,
 )
 from .spans import days_between, human_duration
 
@@ -118,16 +116,9 @@ def summary(
             raise BadInput(f"--fail-on: {c!r} is not one of {','.join(FAIL_ON)}")
     check_range(start, end, "--start", "--end")
     telemetry_file(file)
-    try:
-        state = backfill_state(
-            file,
-            state_cache(no_cache),
-            expected_start=start,
-            expected_end=end,
-            stale_after=stale_after,
-        )
-    except TelemetryFormatError as exc:
-        raise BadInput(f"{file}: {exc}") from None
+    state = read_state(
+        file, no_cache, expected_start=start, expected_end=end, stale_after=stale_after
+    )
     data = summarize(state)
     if as_json:
         click.echo(json.dumps(data))
