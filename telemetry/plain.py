@@ -16,7 +16,7 @@ from .fields import Malformed
 from .figures import DurationStats
 from .liveness import Newest, RowGaps
 from .rules import DURATION_OF_STATUS
-from .state import BackfillState, DayFigures, DaySlot
+from .state import BackfillState, DayFigures
 
 #: Bumped whenever what a state holds changes: a saved state of another
 #: version is ignored.
@@ -137,7 +137,9 @@ def state_from_plain(plain: Any) -> BackfillState:
             if name not in vars(state) or name in _REBUILT:
                 raise ValueError(f"no field {name!r}")
             setattr(state, name, _value(plain))
-        state._slots = dict(zip(map(date.fromordinal, days), map(DaySlot, slots), strict=True))
+        if not {list}.issuperset(map(type, slots)):
+            raise ValueError("a day's slot is not a list")
+        state._slots = dict(zip(map(date.fromordinal, days), slots, strict=True))
         state._sorted_days = None
         if figures:  # the durations' arrays, as the constructor points to them
             state._measure = {

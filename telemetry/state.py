@@ -81,75 +81,25 @@ _TEXT = itemgetter(4)
 _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
 
-# Where each field of a DaySlot is: the folds index with these (a list index
-# is the fastest access Python has); everything else reads the names.
-_KEEP = 0
-_STARTED = 1
-_LATEST_STATUS = 2
-_FINISHED_AT = 3
-_ATTEMPTS = 4  # the slot's first four fields are its day's latest row: a Latest
-_LAST_STARTED = 5
-_RUNS = 6
+# What BackfillState keeps of one day, a "day slot": a plain list, so a
+# million rows' days are made by C-level maps and a saved state's lists are
+# used as marshal loads them. Its fields, at these indexes:
+_KEEP = 0  # the latest row: its Record.text (values for a file not in SCHEMA)
+_STARTED = 1  # the latest row's started_at_utc
+_LATEST_STATUS = 2  # the latest row's status (a shared string)
+_FINISHED_AT = 3  # the latest row's finished_at_utc; slot[:4] is a Latest
+_ATTEMPTS = 4  # attempts at the day so far (BackfillState.attempts)
+_LAST_STARTED = 5  # started_at_utc of the day's last row in file order
+_RUNS = 6  # then (byte offset, line number, rows) per run of adjacent rows
+
+#: A day slot (above).
+DaySlot = list[Any]
 
 
-class DaySlot(list[Any]):
-    """What :class:`BackfillState` keeps of one day: its latest row and where its rows are.
-
-    A list underneath, so a million rows' days are made by C-level maps and
-    cost 136 bytes each; the folds write it through the index constants of
-    this module, readers use the names. Its fields, in order:
-
-    ``keep``, the latest row (its :attr:`Record.text`, or its values for a
-    file whose columns are not ``SCHEMA``); ``started`` / ``status`` /
-    ``finished``, that row's ``started_at_utc``, status and
-    ``finished_at_utc`` (these four, ``slot[:4]``, are a :data:`Latest`);
-    ``attempts``, the day's attempts so far; ``last_started``, the
-    ``started_at_utc`` of the day's last row in file order (a new one may
-    open an attempt); then three ints per run of the
-    day's adjacent rows in the file (:meth:`runs`).
-    """
-
-    __slots__ = ()
-
-    @property
-    def keep(self) -> str | list[str]:
-        """The latest row, as kept (:func:`_values` turns it into values)."""
-        return self[_KEEP]
-
-    @property
-    def started(self) -> str:
-        """``started_at_utc`` of the latest row."""
-        return self[_STARTED]
-
-    @property
-    def status(self) -> str:
-        """The latest row's status (a shared string)."""
-        return self[_LATEST_STATUS]
-
-    @property
-    def attempts(self) -> int:
-        """Attempts at the day (see :meth:`BackfillState.attempts`)."""
-        return self[_ATTEMPTS]
-
-    @property
-    def last_started(self) -> str:
-        """``started_at_utc`` of the day's last row in file order."""
-        return self[_LAST_STARTED]
-
-    @property
-    def finished(self) -> str:
-        """``finished_at_utc`` of the latest row."""
-        return self[_FINISHED_AT]
-
-    def runs(self) -> list[tuple[int, int, int]]:
-        """``(byte offset, line number, rows)`` of each run of the day's adjacent rows."""
-        positions = self[_RUNS:]
-        return list(zip(positions[0::3], positions[1::3], positions[2::3], strict=True))
-
-    @property
-    def rows(self) -> int:
-        """Rows of the day in the file."""
-        return sum(self[_RUNS + 2 :: 3])
+def _runs(slot: DaySlot) -> list[tuple[int, int, int]]:
+    """``(byte offset, line number, rows)`` of each run of the day's adjacent rows."""
+    positions = slot[_RUNS:]
+    return list(zip(positions[0::3], positions[1::3], positions[2::3], strict=True))
 
 
 def _add_run(slot: DaySlot, goes_on: bool, segment: Segment, run: int, rows: int) -> None:
@@ -214,7 +164,7 @@ def _stamps(texts: list[str]) -> list[float]:
 
 
 #: A day's latest row as the fold keeps it: ``[keep, started, status,
-#: finished]``, the first four fields of its :class:`DaySlot`.
+#: finished]``, the first four fields of its day slot.
 Latest = list[Any]
 
 #: One change of the fold: a day, its latest row before (``None``: a day
@@ -294,7 +244,7 @@ class LatestRows(Mapping[date, TelemetryRow]):
         self._slots = slots
 
     def __getitem__(self, day: date) -> TelemetryRow:
-        return TelemetryRow(*_values(self._slots[day].keep))
+        return TelemetryRow(*_values(self._slots[day][_KEEP]))
 
     def __iter__(self) -> Iterator[date]:
         return iter(self._slots)
@@ -618,7 +568,7 @@ class BackfillState:
                 keep = keeps[k]
                 if slot is None:
                     runs = (segment.offsets[run], segment.lines[run], end - first)
-                    slot = slots[day] = DaySlot((keep, when, status, finished, 1, when, *runs))
+                    slot = slots[day] = [keep, when, status, finished, 1, when, *runs]
                     if newest is None or day > newest:
                         newest = day
                     attempts += 1
@@ -768,7 +718,7 @@ class BackfillState:
             attempts = [0] * len(starts)
         latest_whens = list(map(whens.__getitem__, lasts))
         new_slots = map(
-            DaySlot,
+            list,
             zip(
                 map(segment.keeps.__getitem__, lasts),
                 latest_whens,
@@ -825,7 +775,7 @@ class BackfillState:
     def latest_values(self, day: date) -> list[str] | None:
         """The latest row of ``day`` as a new list of values in ``SCHEMA`` order."""
         slot = self._slots.get(day)
-        return None if slot is None else list(_values(slot.keep))
+        return None if slot is None else list(_values(slot[_KEEP]))
 
     def phase_of(self, day: date) -> str | None:
         """The phase ``day``'s latest row is in (for FAILED: failed in), or ``None``.
@@ -834,17 +784,17 @@ class BackfillState:
         resume plan.
         """
         slot = self._slots.get(day)
-        return None if slot is None else phase_of(_values(slot.keep))
+        return None if slot is None else phase_of(_values(slot[_KEEP]))
 
     def status_of(self, day: date) -> str | None:
         """The latest status of ``day``, or ``None`` if it was never attempted."""
         slot = self._slots.get(day)
-        return None if slot is None else slot.status
+        return None if slot is None else slot[_LATEST_STATUS]
 
     def started_of(self, day: date) -> str | None:
         """``started_at_utc`` of the latest row of ``day``, or ``None``."""
         slot = self._slots.get(day)
-        return None if slot is None else slot.started
+        return None if slot is None else slot[_STARTED]
 
     @property
     def days(self) -> list[date]:
@@ -864,12 +814,12 @@ class BackfillState:
         attempt, and a download retried three times is three.
         """
         slot = self._slots.get(day)
-        return 0 if slot is None else slot.attempts
+        return 0 if slot is None else slot[_ATTEMPTS]
 
     def row_count(self, day: date) -> int:
         """Rows in the file for ``day``."""
         slot = self._slots.get(day)
-        return 0 if slot is None else slot.rows
+        return 0 if slot is None else sum(slot[_RUNS + 2 :: 3])
 
     def runs(self, day: date) -> list[tuple[int, int, int]]:
         """Where ``day``'s rows are, in file order, as runs of adjacent rows.
@@ -879,7 +829,7 @@ class BackfillState:
         (malformed records between them do not end a run).
         """
         slot = self._slots.get(day)
-        return [] if slot is None else slot.runs()
+        return [] if slot is None else _runs(slot)
 
     @property
     def in_time_order(self) -> bool:
@@ -928,7 +878,7 @@ class BackfillState:
         finished, started = COLUMN["finished_at_utc"], COLUMN["started_at_utc"]
         for error_type, days in self._figures.failed.items():
             ordered = sorted(days)
-            rows = [_values(self._slots[day].keep) for day in ordered]
+            rows = [_values(self._slots[day][_KEEP]) for day in ordered]
             groups.append(
                 FailureGroup(
                     error_type=error_type,
@@ -975,7 +925,7 @@ class BackfillState:
         now = now or datetime.now(timezone.utc)
         out = []
         for day in self._figures.pending:
-            moment = parse_instant(self._slots[day].started)
+            moment = parse_instant(self._slots[day][_STARTED])
             if moment is not None and now - moment > self.stale_after:
                 out.append(day)
         return sorted(out)
@@ -1085,7 +1035,7 @@ class BackfillState:
             slots = self._slots
             for day in days[lo:hi]:
                 attempted += 1
-                status = slots[day].status
+                status = slots[day][_LATEST_STATUS]
                 if status in FINAL_STATUSES:
                     done += 1
                 elif status == STATUS_FAILED:
