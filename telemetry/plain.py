@@ -20,7 +20,7 @@ from .state import BackfillState, DayFigures
 
 #: Bumped whenever what a state holds changes: a saved state of another
 #: version is ignored.
-FORMAT = 2
+FORMAT = 3
 
 _SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
 

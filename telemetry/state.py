@@ -74,6 +74,8 @@ from .trend import DurationTrend, duration_trend, pick_width
 
 _STATUS = COLUMN["status"]
 _FINISHED = COLUMN["finished_at_utc"]
+_SENSOR = COLUMN["sensor_id"]
+_DESCRIPTOR = COLUMN["descriptor"]
 _ERROR_TYPE = COLUMN["error_type"]
 _DAY = itemgetter(2)
 _VALUES = itemgetter(3)
@@ -112,6 +114,21 @@ def _add_run(slot: DaySlot, goes_on: bool, segment: Segment, run: int, rows: int
         slot[-1] += rows
     else:
         slot += (segment.offsets[run], segment.lines[run], rows)
+
+
+def _source_of(segment: Segment) -> tuple[str, str] | None:
+    """The sensor and descriptor of the last row of ``segment`` that names either."""
+    n = len(segment.keeps)
+    if not n:
+        return None
+    last = segment.values(n - 1)
+    if not (last[_SENSOR] or last[_DESCRIPTOR]):  # rarely: look back, C-level
+        both = map(operator.add, segment.column(_SENSOR), segment.column(_DESCRIPTOR))
+        named = next(compress(range(n - 1, -1, -1), reversed(list(both))), None)
+        if named is None:
+            return None
+        last = segment.values(named)
+    return last[_SENSOR], last[_DESCRIPTOR]
 
 
 def _values(keep: str | list[str]) -> list[str]:
@@ -307,6 +324,9 @@ class BackfillState:
         self.rows = 0
         self.malformed: list[Malformed] = []
         self.header: list[str] | None = None
+        #: The ``sensor_id`` and ``descriptor`` of the last row in the file that
+        #: names either: what the backfill is of (empty strings until one does).
+        self.source = ("", "")
         #: The timestamps of the newest rows: the writer's usual rhythm.
         self.gaps = RowGaps()
         self._newest_segments: list[Segment] = []  # folded in bulk, gaps not noted yet
@@ -431,6 +451,8 @@ class BackfillState:
         for figure in VOLUMES:
             setattr(self, figure, getattr(self, figure) + getattr(later, figure))
         self._newest_row.merge(later._newest_row)
+        if later.source != ("", ""):
+            self.source = later.source
         self.gaps.extend(later.gaps)
         if later._firsts[0]:  # it folded rows
             self._in_order = (
@@ -451,6 +473,7 @@ class BackfillState:
     def _fold_segment(self, segment: Segment) -> None:
         """Fold rows during a cold load; the day figures are counted once at the end."""
         self.rows += len(segment.keeps)
+        self.source = _source_of(segment) or self.source
         whens = segment.whens
         if self._in_order and in_writer_order(self._high, whens):
             self._high = whens[-1]
@@ -495,6 +518,7 @@ class BackfillState:
         segment = _segment_of(records)
         whens = segment.whens
         self._note_gaps(segment)
+        self.source = _source_of(segment) or self.source
         before: dict[date, Latest | None] = {}
         if self._in_order and in_writer_order(self._high, whens):
             self._high = whens[-1]

@@ -317,6 +317,7 @@ class Fold:
     records_downloaded: int = 0
     last_moment: datetime | None = None  # the newest timestamp, as an instant
     rows: int = 0
+    source: tuple[str, str] = ("", "")  # sensor and descriptor of the last row naming either
 
     def status_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -372,6 +373,8 @@ def fold(rows: list[Row]) -> Fold:
             continue
         values, day = row.values, row.day
         out.rows += 1
+        if values[COL["sensor_id"]] or values[COL["descriptor"]]:
+            out.source = (values[COL["sensor_id"]], values[COL["descriptor"]])
         status = values[COL["status"]]
         when, finished = values[COL["started_at_utc"]], values[COL["finished_at_utc"]]
         for moment in map(instant, (when, finished)):  # what does not parse is skipped

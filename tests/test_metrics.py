@@ -255,3 +255,33 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         assert "Address already in use" in line
     line = _one_error_line([str(path), "--textfile", str(tmp_path / "no-dir" / "m.prom")])
     assert "--textfile" in line and "No such file or directory" in line
+
+
+def test_the_labels_name_the_last_row_in_the_file_that_names_a_sensor(tmp_path: Path) -> None:
+    """Backfilling backwards: the last row written names the source, not the newest day's.
+    The same from a saved state, whose rows after it name none."""
+    from telemetry.snapshot import StateCache
+
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    for day, sensor, descriptor in (
+        ("2020-01-09", "S-OLD", "EO"),
+        ("2020-01-01", "S-NEW", "EO"),
+        ("2020-01-02", "", ""),
+    ):
+        store.append_row(
+            {
+                "chunk_date_utc": day,
+                "status": "UPLOADED",
+                "sensor_id": sensor,
+                "descriptor": descriptor,
+            }
+        )
+    cache = StateCache(tmp_path / "cache")
+    for reopened in (False, True):  # read cold (and saved), then reopened
+        follower = FileFollower(path, stale_after=timedelta(minutes=15), cache=cache)
+        follower.catch_up()
+        assert (follower._live.reopened_from > 0) == reopened
+        assert follower.source == ("S-NEW", "EO")
+        assert _value(_scrape([follower]), "backfill_up", sensor_id="S-NEW", descriptor="EO") == 1
+        assert wait(lambda: cache.prefix(path) is not None, 10)  # saved in a thread

@@ -66,6 +66,8 @@ def rows(draw: st.DrawFn) -> list[str]:
     values[col["finished_at_utc"]] = draw(_TIMES)
     values[col["error_type"]] = draw(st.sampled_from(["", "HTTPError", "Timeout"]))
     values[col["error_message"]] = draw(_TEXT)
+    values[col["sensor_id"]] = draw(st.sampled_from(["", "", "SENSOR-1", "S,2"]))
+    values[col["descriptor"]] = draw(st.sampled_from(["", "", "EOObservation"]))
     for name in ("download_seconds", "process_seconds", "upload_seconds", "csv_size_mb"):
         values[col[name]] = draw(_NUMBERS)
     values[col["records_downloaded"]] = draw(_NUMBERS)
@@ -106,7 +108,9 @@ def _same_numbers(a: list[float], b: list[float]) -> bool:
 
 # Every public attribute of a state is a figure held to the reference below, or
 # one of these (options, or kept by one path on purpose and tested elsewhere).
-_FIGURES = {"status_counts", "durations", "csv_mb", "cdf_mb", "records_downloaded", "rows"}
+_FIGURES = {
+    *("status_counts", "durations", "csv_mb", "cdf_mb", "records_downloaded", "rows", "source")
+}
 _NOT_FIGURES = {
     "expected_start": "an option",
     "expected_end": "an option",
@@ -129,6 +133,7 @@ def assert_state_is_the_reference(state: BackfillState, ref: reference.Fold, lab
     assert {d: state.row_count(d) for d in state.days} == ref.row_count, label
     assert state.total_attempts == sum(ref.attempts.values()), label
     assert state.rows == ref.rows, label
+    assert state.source == ref.source, label
     for phase, values in ref.durations.items():
         assert _same_numbers(list(state.durations[phase].values), values), (label, phase)
     assert math.isclose(state.csv_mb, ref.csv_mb, abs_tol=1e-9), label

@@ -30,6 +30,7 @@ def answer(state: Any) -> tuple[Any, ...]:
         sorted(state.latest_rows().items()),
         state.malformed,
         state.rows,
+        state.source,
     )
 
 
@@ -284,9 +285,10 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     data = path.read_bytes()
     middle = data.index(b"\n", len(data) * 3 // 4) + 1
     early = b"r0,1990-06-01,,,UPLOADED," + b"," * 18 + b"\n"
-    failed = b"".join(  # the feed's rows and failures are all among the last rows
-        b"r0,2090-01-%02d,,,FAILED,,,,,,,SENSOR-7,EOObservation," % (k % 28 + 1) + b"," * 10 + b"\n"
-        for k in range(400)
+    # The feed's rows and failures are all among the last rows, which name no
+    # sensor: the header names the last row that does, read back or not.
+    failed = b"".join(
+        b"r0,2090-01-%02d,,,FAILED,,,,,,,,," % (k % 28 + 1) + b"," * 10 + b"\n" for k in range(400)
     )
     path.write_bytes(data[:middle] + early + data[middle:] + failed)
     cache = StateCache(tmp_path / "cache")
@@ -311,7 +313,7 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
                 list(pane.feed._failures),
                 {d: pane.state.status_of(d) for d in pane.state.days},
                 pane._shown.get("#summary"),
-                pane.source,
+                pane._shown.get("#head"),
                 drawn,
                 calendar.virtual_size.height,  # every month from the first day's
             )
@@ -323,6 +325,7 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     assert first[0] == (-1, 0) and reopened[0] == (path.stat().st_size, 0)  # the second reopened
     assert reopened[1:] == cold_view[1:] == first[1:]
     assert len(reopened[1]) > 100 and reopened[2]  # the feed holds rows and failures
+    assert "SENSOR-" in reopened[5]  # the label of the rows before the last
     # A file big enough to split: its later part is folded by a second process
     # while the monitor reads the rest, then merged; the same screen.
     monkeypatch.setattr(twofold, "MIN_BYTES", 1 << 10)

@@ -27,13 +27,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from telemetry import VALID_STATUSES, BackfillState, LiveFile
-from telemetry.schema import COLUMN
 from telemetry.snapshot import StateCache
 
 from .follow import hub
 
-_SENSOR = COLUMN["sensor_id"]
-_DESCRIPTOR = COLUMN["descriptor"]
 LABELS = ("file", "sensor_id", "descriptor")
 
 Clock = Callable[[], datetime]
@@ -124,28 +121,15 @@ class FileFollower:
                     # A file's labels are set once it is read (through); they
                     # change only when it is reset, so its series stay the same.
                     self.state, changed = live.state, True
-                    self.source = _newest_labels(live.state) or ("", "")
+                    self.source = live.state.source
                 elif step.records or (step.malformed and not step.loading):
                     changed = True
                     if self.source == ("", ""):  # the first row that names them
-                        for record in reversed(step.records):
-                            values = record.values
-                            if values[_SENSOR] or values[_DESCRIPTOR]:
-                                self.source = (values[_SENSOR], values[_DESCRIPTOR])
-                                break
+                        self.source = live.state.source
             if step.caught_up:
                 break
         if changed:
             self._on_change()
-
-
-def _newest_labels(state: BackfillState) -> tuple[str, str] | None:
-    """The sensor and descriptor of the newest day's latest row that names them."""
-    for day in reversed(state.days):
-        values = state.latest_values(day)
-        if values is not None and (values[_SENSOR] or values[_DESCRIPTOR]):
-            return values[_SENSOR], values[_DESCRIPTOR]
-    return None
 
 
 class BackfillCollector(Collector):

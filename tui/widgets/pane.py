@@ -212,7 +212,6 @@ class MonitorPane(Vertical):
         self.paused = False
         self.exists = True
         self.loaded = False  # caught up with the file once
-        self.source = ""  # "sensor_id / descriptor" of the newest row
         self._waiting: list[Step] = []
         self._stop = threading.Event()
         self._figures_due = True
@@ -488,7 +487,6 @@ class MonitorPane(Vertical):
             )
             if failed:
                 self.alert(f"{_days(failed)} turned FAILED", severity="error")
-        self._name_source([r.values for r in step.records])
         self._changed |= changed
         if self.loaded or time.monotonic() - self._drawn_at >= FIGURES_EVERY:
             self.flush()
@@ -521,17 +519,6 @@ class MonitorPane(Vertical):
         if self.calendar.search is not None and days:
             self._search_live(days, segments, show=False)
         self._newest.add(segments)
-        if segments:
-            newest = segments[-1]
-            self._name_source([newest.values(len(newest.keeps) - 1)])
-
-    def _name_source(self, rows: list[list[str]]) -> None:
-        """Name the sensor and descriptor of the newest of ``rows`` that names them."""
-        for values in reversed(rows):
-            sensor, descriptor = values[COLUMN["sensor_id"]], values[COLUMN["descriptor"]]
-            if sensor or descriptor:
-                self.source = " / ".join(p for p in (sensor, descriptor) if p)
-                return
 
     def settle(self) -> None:
         """Derive the figures of the rows folded in bulk, before they are shown or added to.
@@ -569,7 +556,6 @@ class MonitorPane(Vertical):
         self.feed.clear_feed()
         self._forget_durations()
         self._unsettled = False
-        self.source = ""
         self.loaded = False
         if self.calendar.search is not None:
             # The search goes on over the new file: its hits come in with its rows.
@@ -678,7 +664,7 @@ class MonitorPane(Vertical):
             "#head",
             head_markup(
                 self.path.name,
-                self.source,
+                " / ".join(p for p in self.state.source if p),
                 live,
                 paused=self.paused,
                 waiting=sum(len(u.records) for u in self._waiting),
