@@ -151,15 +151,16 @@ class _Proving:
         return data
 
 
-def write_atomic(target: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``target`` whole or not at all: a temporary file beside it,
-    then a rename. ``OSError`` when it cannot be written (nothing is left behind)."""
+def write_atomic(target: Path, data: bytes | list[bytes], mode: int = 0o600) -> None:
+    """Write ``data`` (or its parts, one after the other) to ``target`` whole or not
+    at all: a temporary file beside it, then a rename. ``OSError`` when it
+    cannot be written (nothing is left behind)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", dir=target.parent)
     try:
         if mode != 0o600:  # mkstemp's
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fh.writelines([data] if isinstance(data, bytes) else data)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

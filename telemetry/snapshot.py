@@ -72,9 +72,9 @@ def _proof(fd: int, offset: int) -> dict[str, Any]:
 _MAGIC = b"backfill-monitor state 3\n"
 
 
-def _part(value: Any) -> bytes:
+def _part(value: Any) -> list[bytes]:
     body = marshal.dumps(value)
-    return len(body).to_bytes(8, "big") + zlib.crc32(body).to_bytes(4, "big") + body
+    return [len(body).to_bytes(8, "big") + zlib.crc32(body).to_bytes(4, "big"), body]
 
 
 def _read_part_bytes(fh: BinaryIO) -> bytes | None:
@@ -243,7 +243,8 @@ class StateCache:
         """:meth:`save` in two parts: the state copied now (in the thread that owns
         it), and the returned function, which writes the copy (in any thread)."""
         try:
-            plain = state_plain(state)
+            with cold_load():  # a list per day: no collection is due for them
+                plain = state_plain(state)
         except ValueError:
             return lambda: False
         figures = state.has_figures
@@ -275,14 +276,16 @@ class StateCache:
                 "line": line,
                 "proof": known if known is not None else _proof(fd, offset),
             }
-            self._write(self._entry(path, figures), _MAGIC + _part(key) + _part(plain))
+            with cold_load():
+                parts = [_MAGIC, *_part(key), *_part(plain)]
+            self._write(self._entry(path, figures), parts)
         except (OSError, ValueError):
             return False
         finally:
             os.close(fd)
         return True
 
-    def _write(self, entry: Path, data: bytes) -> None:
+    def _write(self, entry: Path, data: list[bytes]) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomic(entry, data)  # 0600
         self._evict()
