@@ -142,6 +142,14 @@ _SHARED_COLUMNS = tuple(
 )
 
 
+def _has_quote(keep: Any) -> bool:
+    return type(keep) is str and '"' in keep
+
+
+def _values_of(keep: Any) -> list[str]:
+    return keep if type(keep) is list else row_values(keep)
+
+
 def build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
     """Turn ``{day: text or values}`` into rows, emptying ``latest`` as it goes.
 
@@ -157,17 +165,19 @@ def build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
     while keeps:
         part = keeps[-_BUILD_BATCH:]
         del keeps[-_BUILD_BATCH:]
-        if isinstance(part[0], list):  # values already (a file with other columns)
+        texts = list(map(operator.is_, map(type, part), repeat(str)))
+        if not any(texts):  # values already (a file with other columns)
             parts.append(_rows_of(list(zip(*part, strict=True)), shared))
             continue
-        quoted = list(map(operator.contains, part, repeat('"')))
+        # Values (a long record's), or a text with quotes: split one by one.
+        quoted = list(map(operator.or_, map(operator.not_, texts), map(_has_quote, part)))
         if not any(quoted):
             parts.append(_rows_of(_plain_columns(part), shared))
             continue
         plain = iter(
             _rows_of(_plain_columns(list(compress(part, map(operator.not_, quoted)))), shared)
         )
-        values = map(row_values, compress(part, quoted))
+        values = map(_values_of, compress(part, quoted))
         others = iter(_rows_of(list(zip(*values, strict=True)), shared))
         parts.append([next(others) if q else next(plain) for q in quoted])
     parts.reverse()

@@ -57,7 +57,7 @@ from .framing import (
     next_read,
 )
 from .schema import COLUMN, SCHEMA
-from .segments import STRIDE, Segment, SegmentBuilder, run_firsts, runs_of
+from .segments import STRIDE, Segment, SegmentBuilder, keep_of, run_firsts, runs_of
 
 _ONLY_WIDTH = {WIDTH}
 _STARTED_COL = COLUMN["started_at_utc"]
@@ -457,7 +457,7 @@ class RecordDecoder:
         out = chunk.builder
         for at, r in placed:
             values = r.values
-            out.keeps[at] = values if r.text is None else r.text
+            out.keeps[at] = keep_of(r)
             out.fields[at * STRIDE : (at + 1) * STRIDE] = values[:STRIDE]
             out.careful[at] = values
         return cut

@@ -31,8 +31,8 @@ class Segment(NamedTuple):
     ``lines[r]``. Two adjacent runs may share a day (a day's rows split by a
     chunk boundary, or written as different texts of one date).
 
-    ``keeps`` holds each row's :attr:`Record.text` (its values when the
-    file's columns are not ``SCHEMA``). ``fields`` holds the cells of every
+    ``keeps`` holds what a fold keeps of each row (:func:`keep_of`): its
+    :attr:`Record.text`, or its values. ``fields`` holds the cells of every
     row, ``STRIDE`` per row: :meth:`column` reads one column of every row
     from it without Python code per row. Rows decoded one by one (quoted
     fields, other columns) also have their values in ``careful``, by index;
@@ -93,6 +93,19 @@ class Segment(NamedTuple):
         return row_values(self.keeps[k]) if values is None else values
 
 
+#: Records longer than this (characters) are kept as their values, not their text.
+LONG_KEEP = 1 << 16
+
+
+def keep_of(record: Record) -> Any:
+    """What a fold keeps of ``record`` (a :attr:`Segment.keeps` item): its text;
+    its values for a file whose columns are not ``SCHEMA`` (no text), or for a
+    long record (a traceback), whose values are at hand and would cost as much
+    as reading it to split again."""
+    text = record.text
+    return record.values if text is None or len(text) > LONG_KEEP else text
+
+
 def runs_of(keys: list[_K]) -> tuple[list[int], list[_K]]:
     """Split rows whose days (or day texts) are ``keys`` into maximal runs of equal ones.
 
@@ -146,7 +159,7 @@ class SegmentBuilder:
         for k, r in enumerate(records, first):
             self.careful[k] = r.values
             self.fields += r.values[:STRIDE]
-        self.keeps += [r.values if r.text is None else r.text for r in records]
+        self.keeps += map(keep_of, records)
         records.clear()
 
     def segment(self) -> Segment:

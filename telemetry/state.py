@@ -69,7 +69,7 @@ from .schema import (
     STATUS_FAILED,
     TelemetryRow,
 )
-from .segments import Segment, run_firsts, runs_of
+from .segments import Segment, keep_of, run_firsts, runs_of
 from .trend import DurationTrend, duration_trend, pick_width
 
 _STATUS = COLUMN["status"]
@@ -79,7 +79,6 @@ _DESCRIPTOR = COLUMN["descriptor"]
 _ERROR_TYPE = COLUMN["error_type"]
 _DAY = itemgetter(2)
 _VALUES = itemgetter(3)
-_TEXT = itemgetter(4)
 _OFFSET = itemgetter(0)
 _LINE = itemgetter(1)
 
@@ -138,7 +137,7 @@ def _values(keep: str | list[str]) -> list[str]:
 def _segment_of(records: list[Record]) -> Segment:
     """The rows of ``records`` as one :class:`Segment` (with their values as ``rows``)."""
     values = list(map(_VALUES, records))
-    keeps = list(map(_TEXT, records)) if records[0].text is not None else values
+    keeps = list(map(keep_of, records))
     ends, days = runs_of(list(map(_DAY, records)))
     firsts = list(map(records.__getitem__, run_firsts(ends)))
     return Segment(

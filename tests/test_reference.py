@@ -5,15 +5,25 @@ and a tail fed in random chunks."""
 
 from __future__ import annotations
 
+import marshal
 import math
 import tempfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from telemetry import SCHEMA, BackfillState, HistoricalTelemetry, TelemetryRow, TelemetryTail
+from telemetry import (
+    SCHEMA,
+    BackfillState,
+    HistoricalTelemetry,
+    TelemetryRow,
+    TelemetryTail,
+    segments,
+)
+from telemetry.plain import state_from_plain, state_plain
 from telemetry.store import encode_row
 from tests import reference
 
@@ -76,11 +86,11 @@ def rows(draw: st.DrawFn) -> list[str]:
 
 
 @st.composite
-def files(draw: st.DrawFn) -> tuple[bytes, int]:
+def files(draw: st.DrawFn, min_rows: int = 1) -> tuple[bytes, int]:
     """A telemetry file: the header, rows and hostile lines; and how many rows it holds."""
     crlf = draw(st.booleans())
     in_order = draw(st.booleans())
-    pieces = draw(st.lists(st.one_of(rows(), _HOSTILE), min_size=1, max_size=25))
+    pieces = draw(st.lists(st.one_of(rows(), _HOSTILE), min_size=min_rows, max_size=25))
     end = b"\r\n" if crlf else b"\n"
     out = [HEADER + end]
     good = 0
@@ -160,6 +170,10 @@ def _tie_file() -> tuple[bytes, int]:
 @example((HEADER + b"\n" + b'x,"2020-01-02,,,FAILED' + b"," * 19 + b"\n", 0), [7])
 @example(_tie_file(), [5])
 def test_every_path_equals_the_reference(file: tuple[bytes, int], cuts: list[int]) -> None:
+    _every_path_equals_the_reference(file, cuts)
+
+
+def _every_path_equals_the_reference(file: tuple[bytes, int], cuts: list[int]) -> BackfillState:
     data, good = file
     _, decoded = reference.decode(data)
     ref = reference.fold(decoded.rows)
@@ -189,6 +203,32 @@ def test_every_path_equals_the_reference(file: tuple[bytes, int], cuts: list[int
             if at == len(data):
                 break
         assert_state_is_the_reference(live, ref, "tail")
+    return live
+
+
+def test_rows_kept_as_their_values_equal_the_reference_and_save_as_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long record is kept as its values (not split again): every path, with the
+    threshold low enough that many rows are, and the state saved and loaded back."""
+    mixed: list[bool] = []
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(files(min_rows=8), st.lists(st.integers(1, 400), min_size=1, max_size=4))
+    def check(file: tuple[bytes, int], cuts: list[int]) -> None:
+        # The days' latest rows as long as the middle one or longer are kept as values.
+        latest = reference.fold(reference.decode(file[0])[1].rows).latest.values()
+        lengths = sorted(len(encode_row(values)) - 2 for values in latest) or [0]
+        monkeypatch.setattr(segments, "LONG_KEEP", lengths[len(lengths) // 2] - 1)
+        state = _every_path_equals_the_reference(file, cuts)
+        kinds = {type(slot[0]) for slot in state._slots.values()}
+        mixed.append(kinds == {list, str})
+        copy = state_from_plain(marshal.loads(marshal.dumps(state_plain(state))))
+        rows = [list(row.to_dict().values()) for row in state.latest_rows().values()]
+        assert [list(row.to_dict().values()) for row in copy.latest_rows().values()] == rows
+
+    check()
+    assert sum(mixed) >= len(mixed) // 5, mixed  # texts and values side by side, often
 
 
 def test_the_reference_reads_a_plain_file_as_the_writer_wrote_it(tmp_path: Path) -> None:
