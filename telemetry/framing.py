@@ -222,13 +222,13 @@ def _framed(buf: bytes, pos: int, end: int, decode: bool) -> Framed:
     """The result of :func:`frame_record` for the well-formed record ``buf[pos:end]``."""
     if not decode:
         return end, [], None, None
-    raw = buf[pos : end - 1]
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
-    if b"\x00" in raw:
+    stop = end - 1
+    if stop > pos and buf[stop - 1] == 0x0D:  # a CR before the LF: not in the text
+        stop -= 1
+    if buf.find(b"\x00", pos, stop) >= 0:
         return end, [], "NUL byte", None
-    try:
-        text = raw.decode("utf-8")
+    try:  # decoded in place: a long record is not copied first
+        text = str(memoryview(buf)[pos:stop], "utf-8")
     except UnicodeDecodeError:
         return end, [], "invalid UTF-8", None
     return end, split_fields(text), None, text
