@@ -37,7 +37,7 @@ import os
 import signal
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .fields import TelemetryFormatError
 from .file import TelemetryFile, header_at
@@ -71,10 +71,9 @@ def cold_fold(
     a second process; ``at`` forces the split there (tests). ``options`` go
     to :class:`BackfillState`. Raises what a one-process read raises.
     """
-    if two and at is None:
-        at = split_point(Path(path))
-    if at is not None and two and hasattr(os, "fork"):
-        done = _in_two(Path(path), at, options)
+    if two and hasattr(os, "fork"):
+        split = _split(Path(path), at=at)
+        done = None if split is None else _in_two(Path(path), split, options)
         if done is not None:
             return done
     state = BackfillState(**options)
@@ -84,22 +83,39 @@ def cold_fold(
     return state, file
 
 
+class _Split(NamedTuple):
+    """Where a file is split, its header, and its size then."""
+
+    at: int
+    header: list[str]
+    size: int
+
+
 def split_point(path: Path, min_bytes: int | None = None) -> int | None:
     """Where to split ``path``: the start of a line that looks like a plain row
     (no quote, one field per column) past its middle; ``None`` if the file is
     small, has no header yet, ends its lines in a bare CR, or has no such line
     near there."""
+    split = _split(path, min_bytes)
+    return None if split is None else split.at
+
+
+def _split(path: Path, min_bytes: int | None = None, at: int | None = None) -> _Split | None:
+    """:func:`split_point` with the header and the size read on the way (one open);
+    with ``at``, a split forced there (tests) in a file with a header and LF lines."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
         size = os.fstat(fd).st_size
-        if size < (MIN_BYTES if min_bytes is None else min_bytes):
+        if at is None and size < (MIN_BYTES if min_bytes is None else min_bytes):
             return None
         header, _, cr_only = header_at(fd, size)
         if header is None or cr_only:
             return None
+        if at is not None:
+            return _Split(at, header, size)
         guess = size - int(size * LATER_SHARE)
         window = read_at(fd, _SEARCH, guess)
     except (OSError, TelemetryFormatError):
@@ -114,23 +130,17 @@ def split_point(path: Path, min_bytes: int | None = None) -> int | None:
             return None
         line = window[nl + 1 : end]
         if b'"' not in line and b"\r" not in line[:-1] and line.count(b",") >= commas:
-            return guess + nl + 1
+            return _Split(guess + nl + 1, header, size)
         nl = end
     return None
 
 
 def _in_two(
-    path: Path, at: int, options: dict[str, Any]
-) -> tuple[BackfillState, TelemetryFile] | None:
-    """The fold of ``path`` split at ``at``; ``None`` when it must be read in one
-    (no header yet, or lines that end in a bare CR)."""
+    path: Path, split: _Split, options: dict[str, Any]
+) -> tuple[BackfillState, TelemetryFile]:
+    """The fold of ``path`` split as ``split`` says."""
     state = BackfillState(**options)
-    try:
-        header = _header(path)
-    except (OSError, TelemetryFormatError):
-        return None
-    if header is None:
-        return None
+    at, header = split.at, split.header
     child = _Later(path, at, header, state.has_figures)
     try:
         file = TelemetryFile(path)
@@ -153,15 +163,6 @@ def _in_two(
         file.proof.join(*rest.proof.part())
     state.finish_fold()
     return state, file
-
-
-def _header(path: Path) -> list[str] | None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        header, _, cr_only = header_at(fd, os.fstat(fd).st_size)
-    finally:
-        os.close(fd)
-    return None if cr_only else header
 
 
 class _Later:
@@ -241,18 +242,10 @@ class LaterPart:
     def start(cls, path: Path | str, *, figures: bool) -> LaterPart | None:
         """The later part of ``path`` under way; ``None`` for a file that is not to
         be split (small, no header yet, bare-CR lines) or without ``fork``."""
-        path = Path(path)
-        at = split_point(path)
-        if at is None or not hasattr(os, "fork"):
+        split = _split(Path(path)) if hasattr(os, "fork") else None
+        if split is None:
             return None
-        try:
-            header = _header(path)
-            size = path.stat().st_size
-        except (OSError, TelemetryFormatError):
-            return None
-        if header is None:
-            return None
-        return cls(at, _Later(path, at, header, figures, stop=size))
+        return cls(split.at, _Later(Path(path), split.at, split.header, figures, stop=split.size))
 
     def take(self) -> tuple[BackfillState, tuple[int, int], bytes] | None:
         """The child's state, ``(offset, line)`` where its part ended (lines

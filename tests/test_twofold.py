@@ -322,7 +322,8 @@ def test_the_live_engine_split_anywhere_follows_as_one_process_does(
         ends = [i + 1 for i, byte in enumerate(data) if byte == 10]
         at = ends[int(cut * (len(ends) - 1))]
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(twofold, "split_point", lambda *_: at)
+            real = twofold._split
+            patch.setattr(twofold, "_split", lambda path, **_: real(path, at=at))
             two = LiveFile(path, lambda: BackfillState(figures=figures), two_cores=True)
             steps: list[Step] = []
             two.drain(steps.append)
