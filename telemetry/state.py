@@ -158,9 +158,9 @@ def _finish_times(latest: list[Latest]) -> list[float]:
     Rows with neither timestamp parseable are left out.
     """
     texts = list(map(itemgetter(_FINISHED_AT), latest))
-    if not all(texts):
-        began = map(itemgetter(_STARTED), latest)
-        texts = [done or start for done, start in zip(texts, began, strict=True)]
+    if not all(texts):  # usually a few rows: each takes its started_at_utc
+        for k in compress(range(len(texts)), map(operator.not_, texts)):
+            texts[k] = latest[k][_STARTED]
     return _stamps(texts)
 
 
@@ -215,7 +215,11 @@ class DayFigures:
         self.put(list(map(itemgetter(0), changes)), list(map(itemgetter(2), changes)))
 
     def put(self, days: list[date], latest: list[Latest], *, add: bool = True) -> None:
-        """Count ``days`` whose latest rows are ``latest`` in every figure (out, unless ``add``)."""
+        """Count ``days`` whose latest rows are ``latest`` in every figure (out, unless ``add``).
+
+        Each of ``latest`` is read by its first fields (a :data:`Latest`, or a
+        day slot) and none is kept.
+        """
         statuses = list(map(itemgetter(_LATEST_STATUS), latest))
         if add:
             self.status_counts.update(statuses)
@@ -485,9 +489,8 @@ class BackfillState:
     def _recount(self) -> None:
         """Derive the figures that depend on each day's latest row, from scratch."""
         self._figures = DayFigures()
-        self._figures.put(
-            list(self._slots), list(map(itemgetter(slice(_ATTEMPTS)), self._slots.values()))
-        )
+        # The slots as they are: put reads their first fields (a Latest) and keeps none.
+        self._figures.put(list(self._slots), list(self._slots.values()))
 
     def apply(self, records: Iterable[Record], malformed: Iterable[Malformed] = ()) -> set[date]:
         """Fold rows (in file order) into the state; return the days whose latest row changed."""
