@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import compress, islice, repeat
 
 from .rules import OPENS_ATTEMPT
 from .schema import COLUMN
@@ -251,10 +253,15 @@ def attempt_numbers(rows: Iterable[Sequence[str]]) -> list[int]:
 
 def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
     """Collapse days into ``(first, last)`` runs of consecutive days, sorted."""
-    runs: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if runs and (day - runs[-1][1]).days == 1:
-            runs[-1] = (runs[-1][0], day)
-        else:
-            runs.append((day, day))
-    return runs
+    ordered = days if isinstance(days, list) else list(days)
+    if not all(map(operator.lt, ordered, islice(ordered, 1, None))):
+        ordered = sorted(set(ordered))  # not already sorted and distinct
+    if not ordered:
+        return []
+    # Runs break where two neighbours are not one day apart: found in C, not per day.
+    numbers = list(map(date.toordinal, ordered))
+    steps = map(operator.sub, islice(numbers, 1, None), numbers)
+    breaks = list(compress(range(1, len(numbers)), map(operator.ne, steps, repeat(1))))
+    firsts = map(ordered.__getitem__, [0, *breaks])
+    lasts = map(ordered.__getitem__, [b - 1 for b in breaks] + [len(ordered) - 1])
+    return list(zip(firsts, lasts, strict=True))

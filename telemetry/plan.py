@@ -11,7 +11,7 @@ starts: ::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
@@ -139,12 +139,28 @@ def resume_plan(
     * ``UPLOADED`` or a ``SKIPPED_*`` status: done;
     * an empty status (allowed by the writer): ``download``.
     """
-    latest = (
-        state_or_latest.latest if isinstance(state_or_latest, BackfillState) else state_or_latest
-    )
-    if latest and (start is None or end is None):
-        start = start or min(latest)
-        end = end or max(latest)
+    if isinstance(state_or_latest, BackfillState):  # its slots read, no row built
+        state = state_or_latest
+        seen = state.days
+        status_of, started_of = state.status_of, state.started_of
+        failed_in: Callable[[date], str | None] = state.phase_of
+    else:
+        latest = state_or_latest
+        seen = sorted(latest)
+
+        def status_of(day: date) -> str | None:
+            row = latest.get(day)
+            return None if row is None else row.status
+
+        def started_of(day: date) -> str | None:
+            return latest[day].started_at_utc
+
+        def failed_in(day: date) -> str | None:
+            return failed_phase(latest[day])
+
+    if seen and (start is None or end is None):
+        start = start or seen[0]
+        end = end or seen[-1]
     now = now or datetime.now(timezone.utc)
     work: dict[str, list[date]] = {p: [] for p in PHASES}
     in_flight: list[date] = []
@@ -156,21 +172,19 @@ def resume_plan(
     count = (end - first).days + 1 if start is not None and end is not None else 0
     for n in range(max(count, 0)):
         day = first + timedelta(days=n)
-        row = latest.get(day)
-        if row is None:
+        status = status_of(day)
+        if status is None:
             never.append(day)
             work["download"].append(day)
-            continue
-        status = row.status
-        if status in FINAL_STATUSES:
+        elif status in FINAL_STATUSES:
             done.append(day)
         elif status == STATUS_FAILED:
             failed.append(day)
-            work[failed_phase(row)].append(day)
+            work[failed_in(day) or "download"].append(day)
         elif status in _NEXT_PHASE:
             work[_NEXT_PHASE[status]].append(day)
         elif status in _PENDING_PHASE:
-            moment = parse_instant(row.started_at_utc)
+            moment = parse_instant(started_of(day) or "")
             if moment is not None and now - moment > stale_after:
                 stalled.append(day)
                 work[_PENDING_PHASE[status]].append(day)

@@ -119,3 +119,56 @@ def test_recorder_failures_are_retried_from_the_phase_that_failed(tmp_path: Path
         raise OSError("disk full")
     plan = resume_plan(HistoricalTelemetry(path).load_state(), d(1), d(2))
     assert (plan.process, plan.download) == ([d(1)], [d(2)])
+
+
+def test_a_state_plans_as_its_rows_do_on_any_file(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The plan read from a state's slots (no row built) is the plan of ``load_state()``."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tests.test_reference import files
+
+    kinds: set[str] = set()
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(
+        files(min_rows=4),
+        st.sampled_from([None, date(2019, 12, 30), date(2020, 1, 2)]),
+        st.sampled_from([None, date(2020, 1, 2), date(2022, 1, 1)]),
+        st.sampled_from([timedelta(0), timedelta(hours=1), timedelta(days=9999)]),
+    )
+    def check(
+        file: tuple[bytes, int], start: date | None, end: date | None, stale: timedelta
+    ) -> None:
+        path = tmp_path_factory.mktemp("plan") / "t.csv"
+        path.write_bytes(file[0])
+        now = datetime(2026, 1, 2, tzinfo=timezone.utc)
+        plan = resume_plan(BackfillState.from_path(path), start, end, now=now, stale_after=stale)
+        rows = HistoricalTelemetry(path).load_state()
+        assert plan == resume_plan(rows, start, end, now=now, stale_after=stale)
+        kinds.update(name for name in ("failed", "stalled", "in_flight") if getattr(plan, name))
+
+    check()
+    assert kinds == {"failed", "stalled", "in_flight"}  # each kind of day was planned
+
+
+def test_day_runs_are_the_runs_of_consecutive_days_however_the_days_come() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from telemetry import day_runs
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.integers(0, 40).map(lambda n: date(2020, 1, 1) + timedelta(n))))
+    def check(days: list[date]) -> None:
+        expected: list[tuple[date, date]] = []
+        for day in sorted(set(days)):
+            if expected and day - expected[-1][1] == timedelta(1):
+                expected[-1] = (expected[-1][0], day)
+            else:
+                expected.append((day, day))
+        assert day_runs(days) == expected
+        assert day_runs(iter(days)) == expected
+        assert day_runs(sorted(set(days))) == expected
+
+    check()
