@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
-import mmap
 import os
 import threading
 import zlib
@@ -95,24 +94,6 @@ def _read_part(fh: BinaryIO) -> Any:
     try:
         return None if body is None else marshal.loads(body)
     except (EOFError, ValueError, TypeError):
-        return None
-
-
-def _read_mapped_part(fh: BinaryIO) -> Any:
-    """:func:`_read_part` for a big part (a state): the file mapped, not copied in."""
-    at = fh.tell()
-    try:
-        with (
-            mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
-            memoryview(mapped) as view,
-            view[at : at + 12] as head,
-        ):
-            size, crc = int.from_bytes(head[:8], "big"), int.from_bytes(head[8:], "big")
-            with view[at + 12 : at + 12 + size] as body:
-                if len(head) < 12 or len(body) != size or zlib.crc32(body) != crc:
-                    return None  # cut short or damaged: not to be trusted
-                return marshal.loads(body)
-    except (OSError, EOFError, ValueError, TypeError):
         return None
 
 
@@ -193,7 +174,7 @@ class StateCache:
                 return None
             proving = _Proving(fd, offset)
             with cold_load():  # many objects that live on, and no cycles
-                plain = _read_mapped_part(entry)
+                plain = _read_part(entry)
                 state = state_from_plain(plain) if plain is not None else None
             if state is None or proving.result() != key["proof"]:
                 return None
