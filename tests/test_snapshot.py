@@ -4,6 +4,7 @@ replaced, truncated, a torn tail); a saved state that is damaged is ignored."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from datetime import datetime, timezone
@@ -270,6 +271,27 @@ def test_short_reads_while_proving_a_prefix_prove_it_all_the_same(
     monkeypatch.setattr(snapshot.os, "preadv", short)
     assert cache.prefix(big) is not None
     assert _reopen_equals_cold(big, cache)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_io_error_while_proving_a_prefix_reads_the_file_cold(
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EIO in the thread that hashes the prefix: the saved state is not used, and
+    the answer is a cold read's (the thread is joined, its error neither raised
+    nor printed)."""
+    cache = StateCache(tmp_path / "cache")
+    backfill_state(big, cache)
+    calls = []
+
+    def failing(fd: int, buffers: list[memoryview], offset: int) -> int:
+        calls.append(offset)
+        raise OSError(errno.EIO, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(snapshot.os, "preadv", failing)
+        assert cache.prefix(big) is None and calls == [0]
+    assert answer(backfill_state(big, cache)) == cold(big)
 
 
 async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_shows(
