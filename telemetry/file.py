@@ -65,15 +65,16 @@ class PrefixProof:
     which the file could change.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, crc: bool = True) -> None:
         self.size = 0
-        self._crc = 0
+        self._crc: int | None = 0 if crc else None
         self._head = bytearray()
         self._edge = b""
 
     def add(self, data: bytes | memoryview) -> None:
         """Add the next ``data`` read."""
-        self._crc = zlib.crc32(data, self._crc)
+        if self._crc is not None:
+            self._crc = zlib.crc32(data, self._crc)
         self.size += len(data)
         if len(self._head) < EDGE:
             self._head += data[: EDGE - len(self._head)]
@@ -84,7 +85,7 @@ class PrefixProof:
         :data:`EDGE` bytes (all of them if fewer), as :meth:`add` would."""
         if size > EDGE and len(self._head) < EDGE:
             raise ValueError("the first bytes must be added whole")
-        self._crc = crc32_combine(self._crc, crc, size)
+        self._crc = crc32_combine(self._proven(), crc, size)
         self.size += size
         if len(self._head) < EDGE:
             self._head += edge[: EDGE - len(self._head)]
@@ -93,7 +94,7 @@ class PrefixProof:
     def part(self) -> tuple[int, int, bytes]:
         """The CRC-32, length and last :data:`EDGE` bytes of what was added
         (what :meth:`join` takes)."""
-        return self._crc, self.size, self._edge
+        return self._proven(), self.size, self._edge
 
     def digest(self) -> dict[str, Any]:
         """The proof of the bytes added so far."""
@@ -102,8 +103,13 @@ class PrefixProof:
         return {
             "head": hashlib.sha256(self._head).hexdigest(),
             "edge": hashlib.sha256(self._edge).hexdigest(),
-            "crc": self._crc,
+            "crc": self._proven(),
         }
+
+    def _proven(self) -> int:
+        if self._crc is None:
+            raise ValueError("taken without a CRC: proves nothing")
+        return self._crc
 
 
 _CRC_POLY = 0xEDB88320  # CRC-32's polynomial, reflected
@@ -171,8 +177,11 @@ def write_atomic(target: Path, data: bytes | list[bytes], mode: int = 0o600) -> 
 class TelemetryFile:
     """The telemetry file at ``path``, read on demand (each call opens it anew)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, prove: bool = True) -> None:
         self.path = Path(path)
+        # Without ``prove``, a read takes no CRC of its bytes (a cold load that
+        # saves nothing: the embedded API); its proof then proves nothing.
+        self._prove = prove
         #: After :meth:`read_through`: ``(offset, line)`` where the read ended
         #: if it ended at a line end with nothing torn or held back (the
         #: file's size then, and the physical line number there), else ``None``.
@@ -180,8 +189,8 @@ class TelemetryFile:
         #: After :meth:`read_through` with ``stop``: ``(offset, line)`` there if
         #: the read ended there, at a record's end, with nothing held back.
         self.stopped_at: tuple[int, int] | None = None
-        #: After :meth:`read_through`: the proof of the bytes it read.
-        self.proof = PrefixProof()
+        #: After :meth:`read_through`: the proof of the bytes it read (with ``prove``).
+        self.proof = PrefixProof(crc=prove)
 
     def read_through(
         self,
@@ -214,7 +223,7 @@ class TelemetryFile:
                 fh.seek(end)
                 decoder.adopt_header(start[2], line=start[1])
             last: Batch | None = None
-            self.proof = PrefixProof()
+            self.proof = PrefixProof(crc=self._prove)
             reader = _Proving(fh, self.proof)
             proving = cast(BinaryIO, reader)
             try:

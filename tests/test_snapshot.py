@@ -377,6 +377,20 @@ def test_a_proof_taken_while_reading_is_the_proof_of_the_file(
         os.close(fd)
 
 
+def test_a_read_that_takes_no_crc_proves_nothing(big: Path) -> None:
+    """The embedded API's cold load hashes nothing; its proof refuses to be used."""
+    from telemetry.file import TelemetryFile
+
+    file = TelemetryFile(big, prove=False)
+    state = BackfillState()
+    file.read_through(state.fold_segments)
+    assert file.read_to is not None and state.rows
+    with pytest.raises(ValueError, match="proves nothing"):
+        file.proof.digest()
+    with pytest.raises(ValueError, match="proves nothing"):
+        file.proof.part()
+
+
 @pytest.mark.parametrize("reader", ["command", "live engine"])
 def test_an_edit_in_place_while_the_file_is_read_is_never_taken_for_its_state(
     big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
