@@ -233,6 +233,48 @@ class StateCache:
         """
         return self.saver(path, state, read_to, proof)()
 
+    def save_detached(
+        self,
+        path: Path | str,
+        state: BackfillState,
+        read_to: tuple[int, int],
+        proof: PrefixProof | None = None,
+    ) -> None:
+        """:meth:`save`, by a process of its own that this one does not wait for.
+
+        For a command about to print and end: a process forked twice (so
+        that none is left for this one to reap), in a session of its own,
+        its standard streams on ``/dev/null``, saves and ends; the command's
+        output and exit do not wait for the save. Only for a process with no
+        other thread (a fork copies the calling thread alone, and a lock
+        another one held would stay held): else, and where ``fork`` is
+        missing, it saves here and now.
+        """
+        if threading.active_count() > 1 or not hasattr(os, "fork"):
+            self.save(path, state, read_to, proof)
+            return
+        try:
+            middle = os.fork()
+        except OSError:  # no process to be had: save here
+            self.save(path, state, read_to, proof)
+            return
+        if middle:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(middle, 0)  # it ends at once
+            return
+        code = 1
+        try:
+            if os.fork() == 0:  # the saver
+                os.setsid()
+                quiet = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(quiet, fd)
+                code = 0 if self.save(path, state, read_to, proof) else 1
+            else:
+                code = 0
+        finally:
+            os._exit(code)  # no cleanup of the process this one was copied from
+
     def saver(
         self,
         path: Path | str,
@@ -332,15 +374,21 @@ RESAVE_BYTES = 16 << 20
 
 
 def backfill_state(
-    path: Path | str, cache: StateCache | None = None, **options: Any
+    path: Path | str,
+    cache: StateCache | None = None,
+    *,
+    detached: bool = False,
+    **options: Any,
 ) -> BackfillState:
     """:meth:`BackfillState.from_path`, from ``cache`` when it holds a prefix of the file.
 
     The same state either way. A cold read, or a reopen that read at least
     :data:`RESAVE_BYTES` more (and an eighth of the prefix), is saved for the
-    next time.
+    next time; with ``detached``, by a process of its own
+    (:meth:`StateCache.save_detached`), which the caller does not wait for.
     """
     figures = bool(options.get("figures", True))
+    save = cache.save_detached if detached and cache is not None else None
     if cache is not None:
         reopened = cache.load(path, figures=figures)
         if reopened is not None:
@@ -351,9 +399,9 @@ def backfill_state(
             done = reopened.read_to
             grown = done[0] - reopened.saved_to if done is not None else 0
             if done is not None and grown >= max(RESAVE_BYTES, reopened.saved_to // 8):
-                cache.save(path, state, done)
+                (save or cache.save)(path, state, done)
             return state
     state, file = cold_fold(path, **options)
     if cache is not None and file.read_to is not None:
-        cache.save(path, state, file.read_to, file.proof)
+        (save or cache.save)(path, state, file.read_to, file.proof)
     return state

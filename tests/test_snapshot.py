@@ -423,3 +423,58 @@ def test_an_edit_in_place_while_the_file_is_read_is_never_taken_for_its_state(
     monkeypatch.undo()
     assert edited and cache.load(big) is None  # its bytes changed after they were read
     assert _reopen_equals_cold(big, cache) is False
+
+
+_HELD_SAVE = """
+import os, sys, time
+from telemetry import snapshot
+real = snapshot.StateCache.save
+def held(self, *args, **kwargs):  # the save waits for the test's word
+    for _ in range(600):
+        if os.path.exists(os.environ["GO"]):
+            break
+        time.sleep(0.05)
+    return real(self, *args, **kwargs)
+snapshot.StateCache.save = held
+sys.argv = ["backfill-monitor", *sys.argv[1:]]
+from tui import cli
+cli.run()
+"""
+
+
+@pytest.mark.parametrize("command", ["summary", "latest"])
+def test_the_program_prints_and_ends_before_its_state_is_saved(
+    big: Path, tmp_path: Path, command: str
+) -> None:
+    """The state is saved by a process of its own: the command's output and exit do
+    not wait for it, and what it saves reopens to the cold answer."""
+    import subprocess
+    import sys
+
+    from tests.polling import wait
+
+    cache, go = tmp_path / "cache", tmp_path / "go"
+    env = dict(os.environ, BACKFILL_MONITOR_CACHE_DIR=str(cache), GO=str(go))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _HELD_SAVE,
+            command,
+            str(big),
+            "--format" if command == "latest" else "--json",
+            *(["json"] if command == "latest" else []),
+        ],
+        capture_output=True,
+        env=env,
+        timeout=20,  # the save waits 30 s for the word: the command may not
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0 and done.stderr == b"" and done.stdout.endswith(b"\n")
+    assert not list(cache.glob("*.state"))  # not saved yet: it waits for the word
+    go.touch()
+    assert wait(lambda: list(cache.glob("*.state")), 20)
+    figures = command == "summary"
+    reopened = StateCache(cache).load(big, figures=figures)
+    assert reopened is not None and reopened.saved_to == big.stat().st_size
+    assert answer(reopened.state) == cold(big, figures=figures)

@@ -117,7 +117,9 @@ def read_state(file: Path, no_cache: bool, **options: Any) -> BackfillState:
     from .options import state_cache
 
     try:
-        state = backfill_state(file, state_cache(no_cache), **options)
+        # Under run(), saved by a process of its own: the output does not wait.
+        detached = KEPT_TO_THE_END is not None
+        state = backfill_state(file, state_cache(no_cache), detached=detached, **options)
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None
     if KEPT_TO_THE_END is not None:
