@@ -85,7 +85,7 @@ _LINE = itemgetter(1)
 # What BackfillState keeps of one day, a "day slot": a plain list, so a
 # million rows' days are made by C-level maps and a saved state's lists are
 # used as marshal loads them. Its fields, at these indexes:
-_KEEP = 0  # the latest row: its Record.text (values for a file not in SCHEMA)
+_KEEP = 0  # the latest row as segments.keep_of keeps it: its text, or its values
 _STARTED = 1  # the latest row's started_at_utc
 _LATEST_STATUS = 2  # the latest row's status (a shared string)
 _FINISHED_AT = 3  # the latest row's finished_at_utc; slot[:4] is a Latest
