@@ -49,3 +49,26 @@ def test_counts_in_words() -> None:
     assert days_between(9, date(2019, 4, 7), date(2021, 9, 29)) == (
         "9 days between 2019-04-07 and 2021-09-29"
     )
+
+
+def test_summary_names_the_sensor_and_descriptor_the_metrics_label_it_by(tmp_path: Path) -> None:
+    """The last row in the file that names either, as the monitor's header and the
+    metrics' labels: a backfill going backwards is named by its last row written."""
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    for day, sensor in (("2020-01-09", "S-OLD"), ("2020-01-01", "S-NEW"), ("2020-01-02", "")):
+        store.append_row(
+            {
+                "chunk_date_utc": day,
+                "status": "UPLOADED",
+                "sensor_id": sensor,
+                "descriptor": "EO" if sensor else "",
+            }
+        )
+    data = json.loads(CliRunner().invoke(main, ["summary", str(path), "--json"]).output)
+    assert (data["sensor_id"], data["descriptor"]) == ("S-NEW", "EO")
+    text = CliRunner().invoke(main, ["summary", str(path)]).output
+    assert text.startswith("S-NEW / EO: 3 of 9 days done")
+    empty = tmp_path / "e.csv"
+    HistoricalTelemetry(empty).append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    assert CliRunner().invoke(main, ["summary", str(empty)]).output.startswith("1 of 1 days")

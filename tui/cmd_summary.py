@@ -31,7 +31,11 @@ def summarize(state: BackfillState, now: datetime | None = None) -> dict[str, An
     download = state.durations["download"]
     live = state.liveness(now)
     last = state.last_row_at
+    sensor, descriptor = state.source
     return {
+        # Of the last row in the file that names either (the metrics' labels).
+        "sensor_id": sensor,
+        "descriptor": descriptor,
         "last_row_at": last.isoformat() if last else None,
         "last_row_age_seconds": live.since.total_seconds() if live.since is not None else None,
         "quiet": live.quiet,
@@ -123,8 +127,10 @@ def summary(
     if as_json:
         click.echo(json.dumps(data))
     else:
+        source = " / ".join(p for p in (data["sensor_id"], data["descriptor"]) if p)
         click.echo(
-            f"{data['done']:,} of {data['total_days']:,} days done ({data['percent_done']}%), "
+            (f"{source}: " if source else "")
+            + f"{data['done']:,} of {data['total_days']:,} days done ({data['percent_done']}%), "
             f"{data['failed']:,} failed, {data['in_flight']:,} in flight, "
             f"{data['missing']:,} missing"
         )
