@@ -87,14 +87,18 @@ class DurationStats:
 
     def __init__(self) -> None:
         self.values: array[float] = array("d")
-        self._sorted: list[float] = []
+        self._sorted: array[float] = array("d")
         self._sorted_len = -1
 
     def add(self, seconds: float) -> None:
         """Record one duration in seconds."""
         self.values.append(seconds)
 
-    def _clean(self) -> list[float]:
+    def sort(self) -> None:
+        """Sort the values recorded so far now (else the first query does)."""
+        self._clean()
+
+    def _clean(self) -> array[float]:
         values = self.values
         done = self._sorted_len
         if done != len(values):
@@ -102,8 +106,7 @@ class DurationStats:
             negative = bisect.bisect_left(fresh, 0.0)
             fresh[:negative] = [0.0] * negative  # negatives count as zero
             if len(fresh) > 100:  # merge two sorted runs (C-level, linear)
-                self._sorted += fresh
-                self._sorted.sort()
+                self._sorted = array("d", sorted([*self._sorted, *fresh]))
             else:  # a few new values (live updates): insert them in place
                 for v in fresh:
                     bisect.insort(self._sorted, v)

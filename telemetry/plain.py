@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from .fields import Malformed
 from .figures import DurationStats
 from .liveness import Newest, RowGaps
 from .rules import DURATION_OF_STATUS
-from .state import BackfillState, DayFigures
+from .state import BackfillState, DayFigures, Frozen
 
 #: Bumped whenever what a state holds changes: a saved state of another
 #: version is ignored.
-FORMAT = 3
+FORMAT = 4
 
 _SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
 
@@ -111,25 +113,47 @@ def _value(plain: Any) -> Any:
 
 
 # The state's own fields that are not saved: rebuilt (``_measure`` points into
-# ``durations``), or empty once a fold is finished.
-_REBUILT = ("_measure", "_newest_segments", "_sorted_days", "_slots")
+# ``durations``), or empty once a fold is finished, or the day slots (a part
+# of their own).
+_REBUILT = ("_measure", "_newest_segments", "_sorted_days", "_table", "_frozen")
 
 
-def state_plain(state: BackfillState) -> tuple[Any, ...]:
-    """``state`` (a finished fold) as values :mod:`marshal` writes and
-    :func:`state_from_plain` reads back."""
+def state_plain(state: BackfillState) -> tuple[tuple[Any, ...], list[list[Any]]]:
+    """``state`` (a finished fold) as values :mod:`marshal` writes, in two parts
+    that :func:`state_from_plain` reads back: the state without its day slots
+    (with those of the days its figures name), and the slots."""
     if state._newest_segments:
         raise ValueError("only a finished fold can be saved")
+    for stats in state.durations.values():
+        stats.sort()  # saved sorted: read without sorting
     fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
     slots = state._slots
     days = [day.toordinal() for day in slots]
-    return (FORMAT, state.has_figures, fields, days, list(map(list, slots.values())))
+    figures = state._figures
+    named = sorted({*chain.from_iterable(figures.failed.values()), *figures.pending})
+    head = (
+        FORMAT,
+        state.has_figures,
+        fields,
+        days,
+        [day.toordinal() for day in named],
+        [slots[day] for day in named],
+    )
+    return head, list(map(list, slots.values()))
 
 
-def state_from_plain(plain: Any) -> BackfillState:
-    """The state :func:`state_plain` made ``plain`` of; ``ValueError`` for anything else."""
+def state_from_plain(
+    head: Any, slots: list[list[Any]] | Callable[[int], list[list[Any]]]
+) -> BackfillState:
+    """The state :func:`state_plain` made ``head`` and ``slots`` of; ``ValueError``
+    for anything else.
+
+    ``slots`` may be a function that returns them (given their number, it
+    checks it): called when the state first needs every day's slot (its
+    figures are read without them).
+    """
     try:
-        version, figures, fields, days, slots = plain
+        version, figures, fields, days, named_days, named = head
         if version != FORMAT:
             raise ValueError(f"saved state format {version}, not {FORMAT}")
         state = BackfillState(figures=figures)
@@ -137,10 +161,17 @@ def state_from_plain(plain: Any) -> BackfillState:
             if name not in vars(state) or name in _REBUILT:
                 raise ValueError(f"no field {name!r}")
             setattr(state, name, _value(plain))
-        if not {list}.issuperset(map(type, slots)):
+        if not {list}.issuperset(map(type, named)):
             raise ValueError("a day's slot is not a list")
-        state._slots = dict(zip(map(date.fromordinal, days), slots, strict=True))
-        state._sorted_days = None
+        dates = list(map(date.fromordinal, days))
+        if callable(slots):
+            named_slots = dict(zip(map(date.fromordinal, named_days), named, strict=True))
+            state.freeze(Frozen(dates, named_slots, slots))
+        elif {list}.issuperset(map(type, slots)):
+            state._table = dict(zip(dates, slots, strict=True))
+        else:
+            raise ValueError("a day's slot is not a list")
+        state._sorted_days = sorted(dates)
         if figures:  # the durations' arrays, as the constructor points to them
             state._measure = {
                 status: (state.durations[phase].values, col)

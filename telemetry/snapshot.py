@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from .file import EDGE, PrefixProof, write_atomic
+from .file import EDGE, PrefixProof, crc32_combine, write_atomic
 from .framing import read_at
 from .plain import FORMAT, state_from_plain, state_plain
 from .records import RecordDecoder, cold_load, read_batches
@@ -43,20 +43,18 @@ KEEP = 32
 def _proof(fd: int, offset: int) -> dict[str, Any]:
     """The hashes of the first ``offset`` bytes of the open file ``fd``.
 
-    Read through one reused buffer (a map of the file would count its pages
-    in this process's memory).
+    The CRC of a big prefix is taken in two threads, a half each (``zlib``
+    and the reads let other threads run), and combined.
     """
     if offset == 0:
         return {"head": "", "edge": "", "crc": 0}
-    crc, pos = 0, 0
-    buf = bytearray(min(offset, _PROOF_BYTES))
-    view = memoryview(buf)
-    while pos < offset:
-        got = os.preadv(fd, [view[: min(len(buf), offset - pos)]], pos)
-        if got <= 0:
-            raise OSError(f"the file ended at byte {pos} of {offset}")
-        crc = zlib.crc32(view[:got], crc)
-        pos += got
+    half = offset // 2 if offset >= 2 * _PROOF_BYTES else offset
+    later = _Crc(fd, half, offset)
+    try:
+        first = _crc(fd, 0, half)
+    finally:
+        later.join()  # it reads ``fd``: never left reading it
+    crc = crc32_combine(first, later.result(), offset - half)
     return {
         "head": hashlib.sha256(read_at(fd, min(offset, EDGE), 0)).hexdigest(),
         "edge": hashlib.sha256(
@@ -66,10 +64,53 @@ def _proof(fd: int, offset: int) -> dict[str, Any]:
     }
 
 
-# -- a saved state's file: _MAGIC, then two parts, each its length, its CRC-32 and
-# its marshal: the key (what proves the prefix, read first) and the state.
+def _crc(fd: int, start: int, stop: int) -> int:
+    """The CRC-32 of bytes ``start`` to ``stop`` of the open file ``fd``.
 
-_MAGIC = b"backfill-monitor state 3\n"
+    Read through one reused buffer (a map of the file would count its pages
+    in this process's memory, and dies if the file is cut short under it).
+    """
+    crc, pos = 0, start
+    buf = bytearray(max(min(stop - start, _PROOF_BYTES), 0))
+    view = memoryview(buf)
+    while pos < stop:
+        got = os.preadv(fd, [view[: min(len(buf), stop - pos)]], pos)
+        if got <= 0:
+            raise OSError(f"the file ended at byte {pos} of {stop}")
+        crc = zlib.crc32(view[:got], crc)
+        pos += got
+    return crc
+
+
+class _Crc(threading.Thread):
+    """:func:`_crc` of a range of ``fd``, taken in a thread of its own."""
+
+    def __init__(self, fd: int, start: int, stop: int) -> None:
+        super().__init__(name="prove-part", daemon=True)
+        self._args = (fd, start, stop)
+        self._crc = 0
+        self._error: OSError | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._crc = _crc(*self._args)
+        except OSError as exc:
+            self._error = exc
+
+    def result(self) -> int:
+        """The CRC, once the thread is done; the read's ``OSError`` if it failed."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._crc
+
+
+# -- a saved state's file: _MAGIC, then three parts, each its length, its CRC-32
+# and its marshal: the key (what proves the prefix, read first), the state
+# without its day slots, and the slots (loaded when first needed whole).
+
+_MAGIC = b"backfill-monitor state 4\n"
 
 
 def _part(value: Any) -> list[bytes]:
@@ -77,8 +118,8 @@ def _part(value: Any) -> list[bytes]:
     return [len(body).to_bytes(8, "big") + zlib.crc32(body).to_bytes(4, "big"), body]
 
 
-def _read_part(fh: BinaryIO) -> Any:
-    """The next part's value; ``None`` if it is cut short or damaged."""
+def _read_body(fh: BinaryIO) -> bytes | None:
+    """The next part's bytes; ``None`` if they are cut short or damaged."""
     head = fh.read(12)
     if len(head) < 12:
         return None
@@ -86,10 +127,47 @@ def _read_part(fh: BinaryIO) -> Any:
     body = fh.read(size)
     if len(body) != size or zlib.crc32(body) != crc:
         return None  # cut short or damaged: not to be trusted
+    return body
+
+
+def _read_part(fh: BinaryIO) -> Any:
+    """The next part's value; ``None`` if it is cut short or damaged."""
+    body = _read_body(fh)
     try:
-        return marshal.loads(body)
+        return None if body is None else marshal.loads(body)
     except (EOFError, ValueError, TypeError):
         return None
+
+
+class SavedStateError(ValueError):
+    """A saved state whose day slots, checked when read, do not load when first
+    needed (written by something else than this module): it is removed, and
+    the command that met it can be run again."""
+
+
+def _slots_from(body: bytes, entry: Path) -> Callable[[int], Any]:
+    """The function that loads the ``count`` day slots of the saved state
+    ``entry`` from ``body``, once; it raises :class:`SavedStateError`
+    (removing ``entry``) when they do not load."""
+    held = [body]
+
+    def load(count: int) -> Any:
+        try:
+            slots = marshal.loads(held[0])
+            if type(slots) is not list or not {list}.issuperset(map(type, slots)):
+                raise ValueError("not day slots")
+            if len(slots) != count:
+                raise ValueError(f"{len(slots)} day slots for {count} days")
+        except (EOFError, ValueError, TypeError) as exc:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+            raise SavedStateError(
+                f"the saved state {entry} is damaged ({exc}); it is removed: run again"
+            ) from None
+        held.clear()  # the bytes are not held once loaded
+        return slots
+
+    return load
 
 
 def _read_key(fh: BinaryIO) -> dict[str, Any] | None:
@@ -150,7 +228,8 @@ class StateCache:
         """
         path = Path(path)
         try:
-            entry = open(self._entry(path, figures), "rb")  # noqa: SIM115 (closed below)
+            name = self._entry(path, figures)
+            entry = open(name, "rb")  # noqa: SIM115 (closed below)
         except OSError:
             return None
         try:
@@ -168,10 +247,14 @@ class StateCache:
             if (st.st_dev, st.st_ino) != (key["dev"], key["ino"]) or st.st_size < offset:
                 return None
             proving = _Proving(fd, offset)
+            # The slots are checked now, and made when first needed: a summary
+            # reads the figures and the few days they name.
+            head, slots = _read_part(entry), _read_body(entry)
+            if head is None or slots is None:
+                return None
             with cold_load():  # many objects that live on, and no cycles
-                plain = _read_part(entry)
-                state = state_from_plain(plain) if plain is not None else None
-            if state is None or proving.result() != key["proof"]:
+                state = state_from_plain(head, _slots_from(slots, name))
+            if proving.result() != key["proof"]:
                 return None
             before = os.pread(fd, min(offset, EDGE), offset - min(offset, EDGE))
         except (OSError, ValueError):
@@ -314,7 +397,7 @@ class StateCache:
                 "proof": known if known is not None else _proof(fd, offset),
             }
             with cold_load():
-                parts = [_MAGIC, *_part(key), *_part(plain)]
+                parts = [_MAGIC, *_part(key), *_part(plain[0]), *_part(plain[1])]
             self._write(self._entry(path, figures), parts)
         except (OSError, ValueError):
             return False

@@ -17,7 +17,7 @@ import bisect
 import operator
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
 from itertools import compress, islice, pairwise, repeat
 from operator import attrgetter, itemgetter
@@ -257,6 +257,32 @@ class DayFigures:
                     del times[i]
 
 
+class Frozen:
+    """A saved state's day slots, not made until they are needed whole.
+
+    Reading a reopened state's figures needs the slots of the days they name
+    (failed and pending) and the days alone: ``named`` and ``days``.
+    Anything else (a fold, a day not named) calls ``load(len(days))`` once,
+    which returns every slot (a list each) in the order of ``days``, or
+    raises ``ValueError``.
+    """
+
+    def __init__(
+        self,
+        days: list[date],
+        named: dict[date, DaySlot],
+        load: Callable[[int], list[DaySlot]],
+    ) -> None:
+        self.days = days
+        self.named = named
+        self._load = load
+
+    def thaw(self) -> dict[date, DaySlot]:
+        """Every day's slot, by day."""
+        with cold_load():  # many objects that live on, and no cycles
+            return dict(zip(self.days, self._load(len(self.days)), strict=True))
+
+
 class LatestRows(Mapping[date, TelemetryRow]):
     """Read-only view: day -> latest :class:`TelemetryRow` (built on access)."""
 
@@ -301,7 +327,10 @@ class BackfillState:
         self.expected_start = expected_start
         self.expected_end = expected_end
         self.stale_after = stale_after
-        self._slots: dict[date, DaySlot] = {}
+        # The day slots; None while they are frozen (a saved state not needed
+        # whole yet: see Frozen).
+        self._table: dict[date, DaySlot] | None = {}
+        self._frozen: Frozen | None = None
         self._sorted_days: list[date] | None = []
         self._figures = DayFigures()
         self.durations: dict[str, DurationStats] = {p: DurationStats() for p in PHASES}
@@ -346,6 +375,32 @@ class BackfillState:
     def has_figures(self) -> bool:
         """Whether the figures are kept (``False``: the resume state alone)."""
         return bool(self._measure)
+
+    @property
+    def _slots(self) -> dict[date, DaySlot]:
+        """Every day's slot (thawed first if frozen): what the folds change."""
+        table = self._table
+        return self._thaw() if table is None else table
+
+    def _slot(self, day: date) -> DaySlot | None:
+        """``day``'s slot, to read: from a frozen state's named slots when it is one."""
+        frozen = self._frozen
+        if frozen is not None:
+            slot = frozen.named.get(day)
+            if slot is not None:
+                return slot
+        return self._slots.get(day)
+
+    def freeze(self, frozen: Frozen) -> None:
+        """Hold the day slots as ``frozen`` until they are needed whole (a saved state)."""
+        self._table, self._frozen = None, frozen
+
+    def _thaw(self) -> dict[date, DaySlot]:
+        frozen = self._frozen
+        assert frozen is not None
+        table = self._table = frozen.thaw()
+        self._frozen = None
+        return table
 
     # -- loading ---------------------------------------------------------------
 
@@ -800,7 +855,7 @@ class BackfillState:
 
     def latest_values(self, day: date) -> list[str] | None:
         """The latest row of ``day`` as a new list of values in ``SCHEMA`` order."""
-        slot = self._slots.get(day)
+        slot = self._slot(day)
         return None if slot is None else list(_values(slot[_KEEP]))
 
     def phase_of(self, day: date) -> str | None:
@@ -809,24 +864,24 @@ class BackfillState:
         :func:`telemetry.rules.phase_of`: the rule of every view and of the
         resume plan.
         """
-        slot = self._slots.get(day)
+        slot = self._slot(day)
         return None if slot is None else phase_of(_values(slot[_KEEP]))
 
     def status_of(self, day: date) -> str | None:
         """The latest status of ``day``, or ``None`` if it was never attempted."""
-        slot = self._slots.get(day)
+        slot = self._slot(day)
         return None if slot is None else slot[_LATEST_STATUS]
 
     def started_of(self, day: date) -> str | None:
         """``started_at_utc`` of the latest row of ``day``, or ``None``."""
-        slot = self._slots.get(day)
+        slot = self._slot(day)
         return None if slot is None else slot[_STARTED]
 
     @property
     def days(self) -> list[date]:
         """Every day seen, sorted (a shared list: do not modify)."""
         if self._sorted_days is None:
-            self._sorted_days = sorted(self._slots)
+            self._sorted_days = sorted(self._slots if self._frozen is None else self._frozen.days)
         return self._sorted_days
 
     def attempts(self, day: date) -> int:
@@ -839,12 +894,12 @@ class BackfillState:
         phases were recorded with their own ``started_at_utc`` is still one
         attempt, and a download retried three times is three.
         """
-        slot = self._slots.get(day)
+        slot = self._slot(day)
         return 0 if slot is None else slot[_ATTEMPTS]
 
     def row_count(self, day: date) -> int:
         """Rows in the file for ``day``."""
-        slot = self._slots.get(day)
+        slot = self._slot(day)
         return 0 if slot is None else sum(slot[_RUNS + 2 :: 3])
 
     def runs(self, day: date) -> list[tuple[int, int, int]]:
@@ -854,7 +909,7 @@ class BackfillState:
         starts and how many rows of the day follow one another from there
         (malformed records between them do not end a run).
         """
-        slot = self._slots.get(day)
+        slot = self._slot(day)
         return [] if slot is None else _runs(slot)
 
     @property
@@ -869,7 +924,7 @@ class BackfillState:
     @property
     def retries(self) -> int:
         """Attempts beyond the first, summed over all days."""
-        return self.total_attempts - len(self._slots)
+        return self.total_attempts - len(self.days)
 
     @property
     def total_attempts(self) -> int:
@@ -904,7 +959,7 @@ class BackfillState:
         finished, started = COLUMN["finished_at_utc"], COLUMN["started_at_utc"]
         for error_type, days in self._figures.failed.items():
             ordered = sorted(days)
-            rows = [_values(self._slots[day][_KEEP]) for day in ordered]
+            rows = [_values(self._slot(day)[_KEEP]) for day in ordered]  # type: ignore[index]
             groups.append(
                 FailureGroup(
                     error_type=error_type,
@@ -951,7 +1006,7 @@ class BackfillState:
         now = now or datetime.now(timezone.utc)
         out = []
         for day in self._figures.pending:
-            moment = parse_instant(self._slots[day][_STARTED])
+            moment = parse_instant(self._slot(day)[_STARTED])  # type: ignore[index]
             if moment is not None and now - moment > self.stale_after:
                 out.append(day)
         return sorted(out)
@@ -1058,10 +1113,10 @@ class BackfillState:
         else:
             lo = bisect.bisect_left(days, start)
             hi = bisect.bisect_right(days, end)
-            slots = self._slots
+            slot = self._slot
             for day in days[lo:hi]:
                 attempted += 1
-                status = slots[day][_LATEST_STATUS]
+                status = slot(day)[_LATEST_STATUS]  # type: ignore[index]
                 if status in FINAL_STATUSES:
                     done += 1
                 elif status == STATUS_FAILED:
@@ -1090,7 +1145,7 @@ class BackfillState:
 
         The state gives its rows up: it is left empty.
         """
-        slots, self._slots = self._slots, {}
+        slots, self._table = self._slots, {}
         self._sorted_days = []
         keeps = dict(zip(slots, map(itemgetter(_KEEP), slots.values()), strict=True))
         slots.clear()  # before the rows are built: the peak is one of the two

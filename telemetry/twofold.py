@@ -204,7 +204,7 @@ class _Later:
             with cold_load():  # many objects that live on, and no cycles
                 plain, read_to, part = marshal.loads(data)
                 del data  # not held while the state is rebuilt
-                later = state_from_plain(plain)
+                later = state_from_plain(*plain)
                 del plain
         except (EOFError, ValueError, TypeError):
             return None

@@ -223,7 +223,7 @@ def test_rows_kept_as_their_values_equal_the_reference_and_save_as_they_are(
         state = _every_path_equals_the_reference(file, cuts)
         kinds = {type(slot[0]) for slot in state._slots.values()}
         mixed.append(kinds == {list, str})
-        copy = state_from_plain(marshal.loads(marshal.dumps(state_plain(state))))
+        copy = state_from_plain(*marshal.loads(marshal.dumps(state_plain(state))))
         rows = [list(row.to_dict().values()) for row in state.latest_rows().values()]
         assert [list(row.to_dict().values()) for row in copy.latest_rows().values()] == rows
 

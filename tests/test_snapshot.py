@@ -5,8 +5,10 @@ replaced, truncated, a torn tail); a saved state that is damaged is ignored."""
 from __future__ import annotations
 
 import errno
+import marshal
 import os
 import shutil
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,65 @@ def test_a_reopened_prefix_plus_what_was_appended_is_the_cold_read(
         assert answer(first)[1:] == cold_prefix(prefix, tmp)[1:]
     else:
         assert answer(again)[1:] == cold(path, figures=False)[1:]
+
+
+def reads(state: BackfillState, start: Any = None, end: Any = None) -> tuple[Any, ...]:
+    """What a state answers of its figures and of every day, one day at a time."""
+    days = state.days
+    per_day = [
+        (
+            state.status_of(d),
+            state.started_of(d),
+            state.phase_of(d),
+            state.latest_values(d),
+            state.attempts(d),
+            state.row_count(d),
+            state.runs(d),
+        )
+        for d in days
+    ]
+    state.expected_start, state.expected_end = start, end
+    return (list(days), per_day, state.progress(now=NOW), state.retries)
+
+
+def test_a_state_reopened_with_nothing_appended_answers_before_its_days_are_made(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A saved state's day slots are made only when first needed whole: its
+    summary (failures, stalled days, progress) reads the days its figures name,
+    and equals the cold read's; so do every other read, which makes them."""
+    named: list[bool] = []
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(file=files(), inside=st.integers(0, 5))
+    def check(file: tuple[bytes, int], inside: int) -> None:
+        tmp = tmp_path_factory.mktemp("frozen")
+        path, cache = tmp / "t.csv", StateCache(tmp / "cache")
+        path.write_bytes(file[0])
+        cold_state = backfill_state(path, None)
+        backfill_state(path, cache)
+        reopened = cache.load(path)
+        if reopened is None:  # nothing saved: a torn tail, or no rows
+            return
+        state = reopened.state
+        assert summarize(state, now=NOW) == summarize(cold_state, now=NOW)
+        assert state.failures(recent_first=True) == cold_state.failures(recent_first=True)
+        assert state._frozen is not None  # not made yet
+        named.append(bool(cold_state.failed_counts() or cold_state.stalled(NOW)))
+        days = cold_state.days
+        start = days[min(inside, len(days) - 1)] if days else None  # a range inside them
+        assert reads(state, start) == reads(cold_state, start)
+        frozen = state._frozen  # made once a day not named was read
+        assert frozen is None or set(days) <= frozen.named.keys()
+        assert answer(state) == answer(cold_state)
+
+    check()
+    assert sum(named) >= len(named) // 5, named  # failed or stalled days were read
 
 
 def cold_prefix(prefix: bytes, tmp: Path) -> tuple[Any, ...]:
@@ -170,6 +231,45 @@ def test_a_damaged_saved_state_is_ignored_and_replaced(
     assert answer(backfill_state(big, cache)) == cold(big)
     if damage != "a directory":
         assert cache.load(big) is not None  # saved again
+
+
+@pytest.mark.parametrize("slots", [[1, 2], [[]], b"not a marshal"])
+def test_day_slots_that_do_not_load_are_one_line_and_a_removed_saved_state(
+    big: Path, _private_state_cache: Path, slots: Any
+) -> None:
+    """A saved state whose slots part is whole (its CRC holds) but not day slots:
+    written by something else. The summary reads without them; a command that
+    needs them says so in one line, the saved state is removed, and the next
+    run reads the file cold."""
+    from click.testing import CliRunner
+
+    from tui.cli import main
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, [*args, str(big)])
+
+    assert run("latest", "--format", "csv").exit_code == 0  # read cold, saved
+    [entry] = _private_state_cache.glob("*.state")
+    data = entry.read_bytes()
+    at = len(snapshot._MAGIC)
+    for _ in range(2):  # past the key and the state's head
+        at += 12 + int.from_bytes(data[at : at + 8], "big")
+    body = slots if isinstance(slots, bytes) else marshal.dumps(slots)
+    entry.write_bytes(data[:at] + _whole_part(body))
+    failed = run("latest", "--format", "csv")
+    assert failed.exit_code == 2
+    assert "damaged" in failed.stderr and str(entry) in failed.stderr
+    assert "Traceback" not in failed.output and len(failed.stderr.splitlines()) == 1
+    assert not entry.exists()
+    assert (
+        run("latest", "--format", "csv").output
+        == run("latest", "--format", "csv", "--no-cache").output
+    )
+
+
+def _whole_part(body: bytes) -> bytes:
+    """A saved state's part holding ``body``, with its length and its right CRC."""
+    return len(body).to_bytes(8, "big") + zlib.crc32(body).to_bytes(4, "big") + body
 
 
 def test_the_cache_is_private_and_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,23 +374,31 @@ def test_short_reads_while_proving_a_prefix_prove_it_all_the_same(
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("where", ["the only half", "the first half", "the second half"])
 def test_an_io_error_while_proving_a_prefix_reads_the_file_cold(
-    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    big: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """EIO in the thread that hashes the prefix: the saved state is not used, and
-    the answer is a cold read's (the thread is joined, its error neither raised
-    nor printed)."""
+    """EIO in a thread that hashes the prefix (one, or one of two that take a
+    half each): the saved state is not used, and the answer is a cold read's
+    (the threads are joined, their errors neither raised nor printed)."""
     cache = StateCache(tmp_path / "cache")
     backfill_state(big, cache)
-    calls = []
+    size = big.stat().st_size
+    if where != "the only half":  # blocks small enough for two halves
+        monkeypatch.setattr(snapshot, "_PROOF_BYTES", 4096)
+    half = size // 2 if where == "the second half" else 0
+    real, calls = os.preadv, []
 
     def failing(fd: int, buffers: list[memoryview], offset: int) -> int:
         calls.append(offset)
-        raise OSError(errno.EIO, "Input/output error")
+        if offset >= half:
+            raise OSError(errno.EIO, "Input/output error")
+        return int(real(fd, buffers, offset))
 
     with monkeypatch.context() as patch:
         patch.setattr(snapshot.os, "preadv", failing)
-        assert cache.prefix(big) is None and calls == [0]
+        assert cache.prefix(big) is None
+    assert (min(calls), max(calls)) == ((0, 0) if where == "the only half" else (0, size // 2))
     assert answer(backfill_state(big, cache)) == cold(big)
 
 
@@ -356,25 +464,43 @@ async def test_the_monitor_reopened_from_a_saved_state_shows_what_a_cold_start_s
     assert two[1:] == cold_view[1:]
 
 
-@settings(max_examples=30, deadline=None)
-@given(data=st.binary(max_size=300_000), cuts=st.lists(st.integers(1, 90_000), max_size=8))
 def test_a_proof_taken_while_reading_is_the_proof_of_the_file(
-    data: bytes, cuts: list[int], tmp_path_factory: pytest.TempPathFactory
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """The same proof however it is taken: as the file is read, in pieces; or
+    afterwards, in blocks, by one thread or by two (each a half of the file)."""
     from telemetry.file import PrefixProof
 
-    proof, at = PrefixProof(), 0
-    for size in [*cuts, len(data)]:
-        proof.add(data[at : at + size])
-        at += size
-    path = tmp_path_factory.mktemp("proof") / "f"
-    path.write_bytes(data)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        assert proof.size == len(data)
-        assert proof.digest() == snapshot._proof(fd, len(data))
-    finally:
-        os.close(fd)
+    halves: list[bool] = []
+
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(
+        piece=st.binary(min_size=1, max_size=3000),
+        size=st.integers(0, 300_000),
+        cuts=st.lists(st.integers(1, 90_000), max_size=8),
+        blocks=st.sampled_from([0, 3, 4, 9]),
+    )
+    def check(piece: bytes, size: int, cuts: list[int], blocks: int) -> None:
+        data = (piece * (size // len(piece) + 1))[:size]
+        block = size // blocks + 1 if blocks else 4 << 20  # blocks: the file in that many
+        proof, at = PrefixProof(), 0
+        for size in [*cuts, len(data)]:
+            proof.add(data[at : at + size])
+            at += size
+        path = tmp_path_factory.mktemp("proof") / "f"
+        path.write_bytes(data)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            assert proof.size == len(data)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(snapshot, "_PROOF_BYTES", block)
+                assert proof.digest() == snapshot._proof(fd, len(data))
+        finally:
+            os.close(fd)
+        halves.append(len(data) >= 2 * block)
+
+    check()
+    assert sum(halves) >= len(halves) // 5, halves  # taken in two halves, often
 
 
 def test_a_read_that_takes_no_crc_proves_nothing(big: Path) -> None:

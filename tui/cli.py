@@ -148,6 +148,7 @@ class LazyGroup(click.Group):
         with exit code 0, as ``cat`` and ``grep`` do.
         """
         from telemetry import TelemetryFormatError
+        from telemetry.snapshot import SavedStateError
 
         try:
             result = super().invoke(ctx)
@@ -160,7 +161,7 @@ class LazyGroup(click.Group):
             raise SystemExit(0) from None
         except click.UsageError as exc:
             raise BadInput(exc.format_message()) from None
-        except TelemetryFormatError as exc:
+        except (TelemetryFormatError, SavedStateError) as exc:
             raise BadInput(str(exc)) from None
         except OSError as exc:  # a missing or unreadable file, an I/O error while reading
             where = f"{exc.filename}: " if exc.filename else ""
