@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import operator
+import threading
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -276,11 +277,18 @@ class Frozen:
         self.days = days
         self.named = named
         self._load = load
+        self._table: dict[date, DaySlot] | None = None
+        self._lock = threading.Lock()
 
     def thaw(self) -> dict[date, DaySlot]:
-        """Every day's slot, by day."""
-        with cold_load():  # many objects that live on, and no cycles
-            return dict(zip(self.days, self._load(len(self.days)), strict=True))
+        """Every day's slot, by day: made once (the first of two threads that ask
+        makes it, the other waits for it)."""
+        with self._lock:
+            if self._table is None:
+                with cold_load():  # many objects that live on, and no cycles
+                    slots = self._load(len(self.days))
+                    self._table = dict(zip(self.days, slots, strict=True))
+            return self._table
 
 
 class LatestRows(Mapping[date, TelemetryRow]):
@@ -397,7 +405,9 @@ class BackfillState:
 
     def _thaw(self) -> dict[date, DaySlot]:
         frozen = self._frozen
-        assert frozen is not None
+        if frozen is None:  # another thread thawed it meanwhile (the table first)
+            assert self._table is not None
+            return self._table
         table = self._table = frozen.thaw()
         self._frozen = None
         return table

@@ -233,6 +233,44 @@ def test_a_damaged_saved_state_is_ignored_and_replaced(
         assert cache.load(big) is not None  # saved again
 
 
+def test_threads_that_read_a_reopened_state_at_once_make_its_days_once(
+    big: Path, tmp_path: Path
+) -> None:
+    """Two threads reading a day not named by the figures (as the monitor's UI
+    thread and a search worker may) make the day slots once, and both read them."""
+    import threading
+    import time
+
+    cache = StateCache(tmp_path / "cache")
+    backfill_state(big, cache)
+    found = cache.prefix(big)
+    assert found is not None and found.state._frozen is not None
+    state, frozen = found.state, found.state._frozen
+    real, calls = frozen._load, []
+
+    def slow(count: int) -> Any:  # a load slow enough for the other thread to ask too
+        calls.append(count)
+        time.sleep(0.05)
+        return real(count)
+
+    frozen._load = slow
+    day = next(d for d in state.days if d not in frozen.named)
+    start, answers = threading.Barrier(4), []
+
+    def read() -> None:
+        start.wait()
+        answers.append((state.attempts(day), state.latest_values(day), len(state.latest)))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fresh = backfill_state(big, None)
+    expected = (fresh.attempts(day), fresh.latest_values(day), len(fresh.latest))
+    assert calls == [len(state.days)] and answers == [expected] * 4
+
+
 @pytest.mark.parametrize("slots", [[1, 2], [[]], b"not a marshal"])
 def test_day_slots_that_do_not_load_are_one_line_and_a_removed_saved_state(
     big: Path, _private_state_cache: Path, slots: Any
