@@ -767,6 +767,10 @@ def reopen_figures(path: Path, seed: float | None, rounds: int = 3) -> None:
         env = dict(os.environ, BACKFILL_MONITOR_CACHE_DIR=str(Path(tmp) / "cache"))
         cold = min(run(target, "--no-cache", env=env) for _ in range(rounds))
         first = run(target, env=env)
+        # The first run hands its save to a process of its own: reopen once it is done.
+        deadline = time.monotonic() + 120
+        while not any((Path(tmp) / "cache").glob("*.state")) and time.monotonic() < deadline:
+            time.sleep(0.05)
         reopen = min(run(target, env=env) for _ in range(rounds))
         with open(target, "a", encoding="utf-8", newline="") as fh:
             import csv
