@@ -145,7 +145,7 @@ class LiveFile:
         be one (any thread: it touches nothing of this object's)."""
         if self._cache is None:
             return None
-        return self._cache.prefix(self.path, figures=self.state.has_figures)
+        return self._cache.prefix(self.path, figures=self.state.has_figures, whole=True)
 
     def reopen(self, found: Prefix | None) -> None:
         """Start from ``found`` (:meth:`find_prefix`) before the first step, in the state's

@@ -219,12 +219,17 @@ class StateCache:
         key = hashlib.sha256(f"{FORMAT}\0{kind}\0{path.resolve()}".encode()).hexdigest()[:32]
         return self.directory / f"{key}.state"
 
-    def prefix(self, path: Path | str, *, figures: bool = True) -> Prefix | None:
+    def prefix(
+        self, path: Path | str, *, figures: bool = True, whole: bool = False
+    ) -> Prefix | None:
         """The saved state of a prefix of ``path``, proven to be one now, or ``None``.
 
         ``None`` when nothing saved proves to be a prefix of the file as it is
         now (then read it from its start). Never raises. The prefix is hashed
-        in a thread while the state is loaded (both take about as long).
+        in threads while the state is loaded. The state's day slots are made
+        when first needed whole (:meth:`BackfillState.thaw`), or here if
+        ``whole`` (for a reader about to fold: slots that do not load then
+        give ``None``, not an error later).
         """
         path = Path(path)
         try:
@@ -256,6 +261,8 @@ class StateCache:
                 state = state_from_plain(head, _slots_from(slots, name))
             if proving.result() != key["proof"]:
                 return None
+            if whole:
+                state.thaw()
             before = os.pread(fd, min(offset, EDGE), offset - min(offset, EDGE))
         except (OSError, ValueError):
             return None
@@ -286,6 +293,11 @@ class StateCache:
             st = os.fstat(fh.fileno())
             if (st.st_dev, st.st_ino) != found.identity:
                 return None  # replaced since it was proven
+            if st.st_size > offset:  # rows to fold: the day slots first, or a cold read
+                try:
+                    state.thaw()
+                except ValueError:
+                    return None
             fh.seek(offset)
             for batch in read_batches(fh, decoder=decoder, start=offset):
                 if batch.records or batch.malformed:

@@ -399,6 +399,15 @@ class BackfillState:
                 return slot
         return self._slots.get(day)
 
+    def thaw(self) -> None:
+        """Make the day slots of a reopened state now (nothing to do for others).
+
+        Raises ``ValueError`` when they do not load: a reader that is to
+        fold goes on from the file's start instead.
+        """
+        if self._table is None:
+            self._thaw()
+
     def freeze(self, frozen: Frozen) -> None:
         """Hold the day slots as ``frozen`` until they are needed whole (a saved state)."""
         self._table, self._frozen = None, frozen

@@ -272,16 +272,19 @@ def test_threads_that_read_a_reopened_state_at_once_make_its_days_once(
 
 
 @pytest.mark.parametrize("slots", [[1, 2], [[]], b"not a marshal"])
-def test_day_slots_that_do_not_load_are_one_line_and_a_removed_saved_state(
-    big: Path, _private_state_cache: Path, slots: Any
+@pytest.mark.parametrize("reader", ["latest", "live engine", "rows appended"])
+def test_day_slots_that_do_not_load_are_never_a_traceback(
+    big: Path, _private_state_cache: Path, slots: Any, reader: str
 ) -> None:
     """A saved state whose slots part is whole (its CRC holds) but not day slots:
-    written by something else. The summary reads without them; a command that
-    needs them says so in one line, the saved state is removed, and the next
-    run reads the file cold."""
+    written by something else. It is removed when met. A reader about to fold
+    (the live engine, a reopen with rows appended) reads the file cold; a
+    command that needs every day after its summary says so in one line, and
+    its next run reads cold."""
     from click.testing import CliRunner
 
     from tui.cli import main
+    from tui.options import state_cache
 
     def run(*args: str) -> Any:
         return CliRunner().invoke(main, [*args, str(big)])
@@ -294,15 +297,27 @@ def test_day_slots_that_do_not_load_are_one_line_and_a_removed_saved_state(
         at += 12 + int.from_bytes(data[at : at + 8], "big")
     body = slots if isinstance(slots, bytes) else marshal.dumps(slots)
     entry.write_bytes(data[:at] + _whole_part(body))
-    failed = run("latest", "--format", "csv")
-    assert failed.exit_code == 2
-    assert "damaged" in failed.stderr and str(entry) in failed.stderr
-    assert "Traceback" not in failed.output and len(failed.stderr.splitlines()) == 1
-    assert not entry.exists()
-    assert (
-        run("latest", "--format", "csv").output
-        == run("latest", "--format", "csv", "--no-cache").output
-    )
+    cache = state_cache(False)
+    assert cache is not None
+    if reader == "latest":
+        failed = run("latest", "--format", "csv")
+        assert failed.exit_code == 2
+        assert "damaged" in failed.stderr and str(entry) in failed.stderr
+        assert "Traceback" not in failed.output and len(failed.stderr.splitlines()) == 1
+        expected = run("latest", "--format", "csv", "--no-cache").output
+        assert run("latest", "--format", "csv").output == expected
+    elif reader == "live engine":
+        live = LiveFile(big, lambda: BackfillState(figures=False), cache=cache)
+        live.reopen(live.find_prefix())
+        assert live.reopened_from == -1  # read from the start
+        live.drain()
+        assert answer(live.state)[1:] == cold(big, figures=False)[1:]
+    else:
+        with open(big, "ab") as fh:
+            fh.write(generate(big.parent / "more.csv", 50, seed=3).read_bytes().split(b"\n", 1)[1])
+        assert cache.load(big, figures=False) is None
+        assert answer(backfill_state(big, cache, figures=False))[1:] == cold(big, figures=False)[1:]
+    assert not entry.exists() or entry.read_bytes() != data[:at] + _whole_part(body)
 
 
 def _whole_part(body: bytes) -> bytes:
