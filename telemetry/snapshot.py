@@ -275,14 +275,18 @@ class StateCache:
             return None
         return Prefix(state, offset, key["line"], (st.st_dev, st.st_ino), before)
 
-    def load(self, path: Path | str, *, figures: bool = True) -> Reopened | None:
+    def load(
+        self, path: Path | str, *, figures: bool = True, whole: bool = False
+    ) -> Reopened | None:
         """The state of ``path`` read through: a saved prefix and the bytes after it.
 
         ``None`` when nothing saved proves to be a prefix of the file as it is
         now (then read it cold, and :meth:`save`). A failing read of the
         bytes after the prefix raises its ``OSError``, as a cold read would.
+        ``whole``: as :meth:`prefix` (the day slots are made here anyway when
+        bytes were appended).
         """
-        found = self.prefix(path, figures=figures)
+        found = self.prefix(path, figures=figures, whole=whole)
         if found is None:
             return None
         state, offset = found.state, found.offset
@@ -468,6 +472,7 @@ def backfill_state(
     cache: StateCache | None = None,
     *,
     detached: bool = False,
+    whole: bool = False,
     **options: Any,
 ) -> BackfillState:
     """:meth:`BackfillState.from_path`, from ``cache`` when it holds a prefix of the file.
@@ -476,11 +481,14 @@ def backfill_state(
     :data:`RESAVE_BYTES` more (and an eighth of the prefix), is saved for the
     next time; with ``detached``, by a process of its own
     (:meth:`StateCache.save_detached`), which the caller does not wait for.
+    A reopened state's day slots are made when first needed whole, or at
+    once with ``whole`` (for a caller that reads every day: slots that do not
+    load then mean a cold read, not an error later).
     """
     figures = bool(options.get("figures", True))
     save = cache.save_detached if detached and cache is not None else None
     if cache is not None:
-        reopened = cache.load(path, figures=figures)
+        reopened = cache.load(path, figures=figures, whole=whole)
         if reopened is not None:
             state = reopened.state
             for name, value in options.items():

@@ -272,15 +272,15 @@ def test_threads_that_read_a_reopened_state_at_once_make_its_days_once(
 
 
 @pytest.mark.parametrize("slots", [[1, 2], [[]], b"not a marshal"])
-@pytest.mark.parametrize("reader", ["latest", "live engine", "rows appended"])
+@pytest.mark.parametrize("reader", ["latest", "plan", "live engine", "rows appended", "library"])
 def test_day_slots_that_do_not_load_are_never_a_traceback(
     big: Path, _private_state_cache: Path, slots: Any, reader: str
 ) -> None:
     """A saved state whose slots part is whole (its CRC holds) but not day slots:
-    written by something else. It is removed when met. A reader about to fold
-    (the live engine, a reopen with rows appended) reads the file cold; a
-    command that needs every day after its summary says so in one line, and
-    its next run reads cold."""
+    written by something else. It is removed when met. A reader that needs
+    every day (``latest``, the plan, the live engine, a reopen with rows
+    appended) makes them first and reads the file cold instead; the library,
+    asked for them later, raises one clear exception."""
     from click.testing import CliRunner
 
     from tui.cli import main
@@ -299,13 +299,17 @@ def test_day_slots_that_do_not_load_are_never_a_traceback(
     entry.write_bytes(data[:at] + _whole_part(body))
     cache = state_cache(False)
     assert cache is not None
-    if reader == "latest":
-        failed = run("latest", "--format", "csv")
-        assert failed.exit_code == 2
-        assert "damaged" in failed.stderr and str(entry) in failed.stderr
-        assert "Traceback" not in failed.output and len(failed.stderr.splitlines()) == 1
-        expected = run("latest", "--format", "csv", "--no-cache").output
-        assert run("latest", "--format", "csv").output == expected
+    if reader in ("latest", "plan"):
+        args = ["latest", "--format", "csv"] + (["--plan"] if reader == "plan" else [])
+        reopened = run(*args)
+        assert reopened.exit_code == 0 and not reopened.stderr
+        assert reopened.output == run(*args, "--no-cache").output
+    elif reader == "library":
+        found = cache.prefix(big, figures=False)
+        assert found is not None and found.state.days  # read without the slots
+        with pytest.raises(snapshot.SavedStateError, match="damaged") as raised:
+            found.state.thaw()
+        assert str(entry) in str(raised.value)
     elif reader == "live engine":
         live = LiveFile(big, lambda: BackfillState(figures=False), cache=cache)
         live.reopen(live.find_prefix())

@@ -107,10 +107,10 @@ def _check_header(path: Path, head: bytes) -> None:
 KEPT_TO_THE_END: list[object] | None = None
 
 
-def read_state(file: Path, no_cache: bool, **options: Any) -> BackfillState:
+def read_state(file: Path, no_cache: bool, *, whole: bool = False, **options: Any) -> BackfillState:
     """The state of the telemetry ``file`` for a command (``backfill_state``,
-    from the saved state unless ``no_cache``); :class:`~tui.cli.BadInput` for a
-    file that is not telemetry."""
+    from the saved state unless ``no_cache``; ``whole`` if it reads every
+    day); :class:`~tui.cli.BadInput` for a file that is not telemetry."""
     from telemetry import TelemetryFormatError
     from telemetry.snapshot import backfill_state
 
@@ -119,7 +119,8 @@ def read_state(file: Path, no_cache: bool, **options: Any) -> BackfillState:
     try:
         # Under run(), saved by a process of its own: the output does not wait.
         detached = KEPT_TO_THE_END is not None
-        state = backfill_state(file, state_cache(no_cache), detached=detached, **options)
+        cache = state_cache(no_cache)
+        state = backfill_state(file, cache, detached=detached, whole=whole, **options)
     except TelemetryFormatError as exc:
         raise BadInput(f"{file}: {exc}") from None
     if KEPT_TO_THE_END is not None:

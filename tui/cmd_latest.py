@@ -91,7 +91,9 @@ def latest(
             )
     telemetry_file(file)
     # load_state()'s fold; each day's row is split into values only if printed.
-    state = read_state(file, no_cache, figures=False)
+    # Every day's row is read, but for the days alone (dates, ranges).
+    whole = plan or bool(statuses) or fmt not in ("dates", "ranges")
+    state = read_state(file, no_cache, whole=whole, figures=False)
     if plan:
         _print_plan(resume_plan(state, first, last, stale_after=stale_after), fmt)
         return

@@ -121,7 +121,12 @@ def summary(
     check_range(start, end, "--start", "--end")
     telemetry_file(file)
     state = read_state(
-        file, no_cache, expected_start=start, expected_end=end, stale_after=stale_after
+        file,
+        no_cache,
+        whole=start is not None or end is not None,  # a range may read every day's status
+        expected_start=start,
+        expected_end=end,
+        stale_after=stale_after,
     )
     data = summarize(state)
     if as_json:
