@@ -373,40 +373,33 @@ def _row_start(status_at: int) -> re.Pattern[bytes]:
     return re.compile(rb'\n(?:[^",\r\n]*,){%d}(?:%s)(?=,|\r?\n)' % (status_at, statuses))
 
 
-# Byte classes for :func:`_row_starts`: capitals and ``_`` (what statuses are
-# made of) read as ``A``; commas and line ends stay; every other byte is ``.``.
-_CLASSES = bytes(
-    65 if (chr(c).isupper() and c < 128) or c == 95 else c if c in (10, 44) else 46
-    for c in range(256)
-)
-_STATUS_RUN = b"," + b"A" * min(len(s) for s in VALID_STATUSES if s)
-#: Bytes from which :func:`_row_starts` searches by classes.
-_SEARCH_BY_CLASSES = 1 << 12
+# What :func:`_row_starts` searches a long field for first: a comma, then
+# capitals and ``_`` (what statuses are made of) as many as the shortest status.
+_STATUS_LIKE = re.compile(rb",[A-Z_]{%d}" % min(len(s) for s in VALID_STATUSES if s))
+#: Bytes from which :func:`_row_starts` searches for a status first.
+_SEARCH_BY_STATUS = 1 << 12
 
 
 def _row_starts(buf: bytes, start: int, limit: int, status_at: int) -> Iterator[re.Match[bytes]]:
     """``_row_start(status_at).finditer(buf, start, limit)``, faster on a long field.
 
     A line that starts a row holds a comma then a status: the lines of a
-    traceback almost never do. So the bytes are mapped to classes (one C
-    pass) and searched for a comma before a run of capitals as long as the
+    traceback almost never do. So the bytes are searched (in C, skipping
+    from comma to comma) for a comma before a run of capitals as long as the
     shortest status; only the lines with one are matched, in order.
     """
     pattern = _row_start(status_at)
-    if status_at == 0 or limit - start < _SEARCH_BY_CLASSES:
+    if status_at == 0 or limit - start < _SEARCH_BY_STATUS:
         yield from pattern.finditer(buf, start, limit)
         return
-    classes = buf[start:limit].translate(_CLASSES)
-    find, tried = classes.find, -1
-    hit = find(_STATUS_RUN)
-    while hit >= 0:
-        line = buf.rfind(b"\n", start, start + hit)  # the line end before the comma
+    tried = -1
+    for hit in _STATUS_LIKE.finditer(buf, start, limit):
+        line = buf.rfind(b"\n", start, hit.start())  # the line end before the comma
         if line > tried:
             tried = line
             found = pattern.match(buf, line, limit) if line >= 0 else None
             if found is not None:
                 yield found
-        hit = find(_STATUS_RUN, hit + 1)
 
 
 def _row_on_line(

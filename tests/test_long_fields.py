@@ -126,7 +126,7 @@ def test_row_starts_are_the_row_start_pattern_s(
     start = min(start, len(buf))
     limit = min(start + length, len(buf))
     general = [m.span() for m in framing._row_start(status_at).finditer(buf, start, limit)]
-    monkeypatch.setattr(framing, "_SEARCH_BY_CLASSES", 0)  # the fast path, whatever the size
+    monkeypatch.setattr(framing, "_SEARCH_BY_STATUS", 0)  # the fast path, whatever the size
     fast = [m.span() for m in framing._row_starts(buf, start, limit, status_at)]
     assert fast == general
     if _ROW_LINE in text and status_at == STATUS_COL and (start, limit) == (0, len(buf)):
