@@ -177,11 +177,14 @@ def write_atomic(target: Path, data: bytes | list[bytes], mode: int = 0o600) -> 
 class TelemetryFile:
     """The telemetry file at ``path``, read on demand (each call opens it anew)."""
 
-    def __init__(self, path: Path | str, *, prove: bool = True) -> None:
+    def __init__(self, path: Path | str, *, prove: bool = True, positions: bool = True) -> None:
         self.path = Path(path)
         # Without ``prove``, a read takes no CRC of its bytes (a cold load that
         # saves nothing: the embedded API); its proof then proves nothing.
         self._prove = prove
+        # Without ``positions``, the segments read in bulk say nothing of where
+        # their rows are (a fold that keeps none: the embedded API's).
+        self._positions = positions
         #: After :meth:`read_through`: ``(offset, line)`` where the read ended
         #: if it ended at a line end with nothing torn or held back (the
         #: file's size then, and the physical line number there), else ``None``.
@@ -216,7 +219,7 @@ class TelemetryFile:
             return None
         self.read_to = self.stopped_at = None
         with fh, cold_load():
-            decoder = RecordDecoder(segments=True)
+            decoder = RecordDecoder(segments=True, positions=self._positions)
             before = end = 0
             if start is not None:
                 before = end = start[0]

@@ -92,7 +92,7 @@ _LATEST_STATUS = 2  # the latest row's status (a shared string)
 _FINISHED_AT = 3  # the latest row's finished_at_utc; slot[:4] is a Latest
 _ATTEMPTS = 4  # attempts at the day so far (BackfillState.attempts)
 _LAST_STARTED = 5  # started_at_utc of the day's last row in file order
-_RUNS = 6  # then (byte offset, line number, rows) per run of adjacent rows
+_RUNS = 6  # then (byte offset, line number, rows) per run of adjacent rows (with figures)
 
 #: A day slot (above).
 DaySlot = list[Any]
@@ -381,7 +381,8 @@ class BackfillState:
 
     @property
     def has_figures(self) -> bool:
-        """Whether the figures are kept (``False``: the resume state alone)."""
+        """Whether the figures are kept (``False``: the resume state alone, and no
+        run positions: :meth:`runs`, :meth:`row_count` and :meth:`history` are empty)."""
         return bool(self._measure)
 
     @property
@@ -432,7 +433,8 @@ class BackfillState:
         not telemetry. ``options`` are passed to the constructor.
         """
         state = cls(**options)  # type: ignore[arg-type]
-        state.header = TelemetryFile(path, prove=False).read_through(state.fold_segments)
+        file = TelemetryFile(path, prove=False, positions=state.has_figures)
+        state.header = file.read_through(state.fold_segments)
         state.finish_fold()
         return state
 
@@ -515,6 +517,8 @@ class BackfillState:
                 mine[_ATTEMPTS] += more
                 added += more - slot[_ATTEMPTS]
             mine[_LAST_STARTED] = slot[_LAST_STARTED]
+            if not figures:  # no positions kept
+                continue
             runs = slot[_RUNS:]
             if day == going_on:  # one run across the split
                 mine[-1] += runs[2]
@@ -642,11 +646,12 @@ class BackfillState:
         previous_day = self._last_day
         newest = self._newest
         first_whens, first_statuses = self._firsts or ([], [])
+        positions = bool(self._measure)
         for run, (day, first, end) in enumerate(
             zip(segment.days, segment.firsts, segment.ends, strict=True)
         ):
             slot = get_slot(day)
-            if slot is not None:
+            if slot is not None and positions:
                 _add_run(slot, day == previous_day, segment, run, end - first)
             previous_day = day
             for k in range(first, end):
@@ -667,8 +672,9 @@ class BackfillState:
                     volumes[figure] += int(number) if whole else number
                 keep = keeps[k]
                 if slot is None:
-                    runs = (segment.offsets[run], segment.lines[run], end - first)
-                    slot = slots[day] = [keep, when, status, finished, 1, when, *runs]
+                    slot = slots[day] = [keep, when, status, finished, 1, when]
+                    if positions:
+                        slot += (segment.offsets[run], segment.lines[run], end - first)
                     if newest is None or day > newest:
                         newest = day
                     attempts += 1
@@ -734,7 +740,9 @@ class BackfillState:
             last = j - 1
             new_attempts = opening.count(1, i, last)  # inside the run, past its first row
             slot = slots[day]  # made above if the day is new
-            _add_run(slot, day == (days[run - 1] if run else self._last_day), segment, run, j - i)
+            if self._measure:
+                goes_on = day == (days[run - 1] if run else self._last_day)
+                _add_run(slot, goes_on, segment, run, j - i)
             if slot[_LAST_STARTED] != whens[i] and opens[i]:
                 new_attempts += 1
             slot[_ATTEMPTS] += new_attempts
@@ -817,21 +825,17 @@ class BackfillState:
         else:
             attempts = [0] * len(starts)
         latest_whens = list(map(whens.__getitem__, lasts))
-        new_slots = map(
-            list,
-            zip(
-                map(segment.keeps.__getitem__, lasts),
-                latest_whens,
-                map(CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, lasts)),
-                map(finished.__getitem__, lasts),
-                attempts,
-                latest_whens,
-                offsets,
-                lines,
-                map(operator.sub, stops, starts),
-                strict=True,
-            ),
-        )
+        fields = [
+            map(segment.keeps.__getitem__, lasts),
+            latest_whens,
+            map(CANONICAL_STATUS.__getitem__, map(statuses.__getitem__, lasts)),
+            map(finished.__getitem__, lasts),
+            attempts,
+            latest_whens,
+        ]
+        if self._measure:  # where the day's rows are (none kept without figures)
+            fields += [offsets, lines, map(operator.sub, stops, starts)]
+        new_slots = map(list, zip(*fields, strict=True))
         slots.update(zip(new_days, new_slots, strict=True))
         if new_days:
             top = max(new_days)
@@ -926,7 +930,8 @@ class BackfillState:
 
         Each run is ``(byte offset, line number, rows)``: where its first row
         starts and how many rows of the day follow one another from there
-        (malformed records between them do not end a run).
+        (malformed records between them do not end a run). Empty for a state
+        without figures.
         """
         slot = self._slot(day)
         return [] if slot is None else _runs(slot)

@@ -253,3 +253,15 @@ def test_the_reference_reads_a_plain_file_as_the_writer_wrote_it(tmp_path: Path)
     ]
     # An UPLOADED row with its own start does not open an attempt; a FAILED one does.
     assert reference.fold(decoded.rows).attempts == {date(2020, 1, 1): 1, date(2020, 1, 2): 2}
+
+
+def test_the_resume_state_alone_keeps_no_positions(tmp_path: Path) -> None:
+    """``load_state``'s fold keeps each day's latest row and not where its rows are:
+    the same latest rows as a fold with figures, in less memory."""
+    from tests.bench.generate import generate
+
+    path = generate(tmp_path / "t.csv", 3000, seed=4)
+    bare, full = (BackfillState.from_path(path, figures=f) for f in (False, True))
+    assert bare.days == full.days and all(full.runs(d) for d in full.days)
+    assert not any(bare.runs(d) or bare.row_count(d) for d in bare.days)
+    assert bare.latest_rows() == full.latest_rows()
