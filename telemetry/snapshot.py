@@ -22,6 +22,7 @@ import hashlib
 import marshal
 import os
 import threading
+import weakref
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -145,28 +146,49 @@ class SavedStateError(ValueError):
     the command that met it can be run again."""
 
 
-def _slots_from(body: bytes, entry: Path) -> Callable[[int], Any]:
-    """The function that loads the ``count`` day slots of the saved state
-    ``entry`` from ``body``, once; it raises :class:`SavedStateError`
-    (removing ``entry``) when they do not load."""
-    held = [body]
+def _slots_from(entry: BinaryIO, name: Path) -> Callable[[int], Any] | None:
+    """The function that reads, checks and loads the ``count`` day slots of the
+    saved state ``name`` (open as ``entry``, at its slots part), once; ``None``
+    if that part is cut short.
+
+    The part is read when first needed, from a descriptor of its own kept
+    open until then: a save replaces the file (a rename), which leaves the
+    bytes it holds as they are. Slots that do not load (damaged, or written
+    by something else) raise :class:`SavedStateError`, removing the file.
+    """
+    head = entry.read(12)
+    if len(head) < 12:
+        return None
+    size, crc = int.from_bytes(head[:8], "big"), int.from_bytes(head[8:], "big")
+    at = entry.tell()
+    if os.fstat(entry.fileno()).st_size != at + size:
+        return None
+    fd = os.dup(entry.fileno())
 
     def load(count: int) -> Any:
         try:
-            slots = marshal.loads(held[0])
+            try:
+                body = read_at(fd, size, at)
+            except OSError as exc:
+                raise ValueError(exc.strerror or str(exc)) from None
+            if len(body) != size or zlib.crc32(body) != crc:
+                raise ValueError("cut short or damaged")
+            slots = marshal.loads(body)
             if type(slots) is not list or not {list}.issuperset(map(type, slots)):
                 raise ValueError("not day slots")
             if len(slots) != count:
                 raise ValueError(f"{len(slots)} day slots for {count} days")
         except (EOFError, ValueError, TypeError) as exc:
             with contextlib.suppress(OSError):
-                entry.unlink()
+                name.unlink()
             raise SavedStateError(
-                f"the saved state {entry} is damaged ({exc}); it is removed: run again"
+                f"the saved state {name} is damaged ({exc}); it is removed: run again"
             ) from None
-        held.clear()  # the bytes are not held once loaded
+        finally:
+            closing()
         return slots
 
+    closing = weakref.finalize(load, os.close, fd)  # closed once loaded, or dropped
     return load
 
 
@@ -226,10 +248,10 @@ class StateCache:
 
         ``None`` when nothing saved proves to be a prefix of the file as it is
         now (then read it from its start). Never raises. The prefix is hashed
-        in threads while the state is loaded. The state's day slots are made
-        when first needed whole (:meth:`BackfillState.thaw`), or here if
-        ``whole`` (for a reader about to fold: slots that do not load then
-        give ``None``, not an error later).
+        in threads while the state is loaded. The state's day slots are read
+        and made when first needed whole (:meth:`BackfillState.thaw`), or
+        here if ``whole`` (slots that do not load then give ``None``, not an
+        error later).
         """
         path = Path(path)
         try:
@@ -254,11 +276,12 @@ class StateCache:
             proving = _Proving(fd, offset)
             # The slots are checked now, and made when first needed: a summary
             # reads the figures and the few days they name.
-            head, slots = _read_part(entry), _read_body(entry)
+            head = _read_part(entry)
+            slots = None if head is None else _slots_from(entry, name)
             if head is None or slots is None:
                 return None
             with cold_load():  # many objects that live on, and no cycles
-                state = state_from_plain(head, _slots_from(slots, name))
+                state = state_from_plain(head, slots)
             if proving.result() != key["proof"]:
                 return None
             if whole:
@@ -276,15 +299,15 @@ class StateCache:
         return Prefix(state, offset, key["line"], (st.st_dev, st.st_ino), before)
 
     def load(
-        self, path: Path | str, *, figures: bool = True, whole: bool = False
+        self, path: Path | str, *, figures: bool = True, whole: bool = True
     ) -> Reopened | None:
         """The state of ``path`` read through: a saved prefix and the bytes after it.
 
         ``None`` when nothing saved proves to be a prefix of the file as it is
         now (then read it cold, and :meth:`save`). A failing read of the
         bytes after the prefix raises its ``OSError``, as a cold read would.
-        ``whole``: as :meth:`prefix` (the day slots are made here anyway when
-        bytes were appended).
+        ``whole``: as :meth:`prefix` (without it, the day slots are still made
+        here when bytes were appended).
         """
         found = self.prefix(path, figures=figures, whole=whole)
         if found is None:
@@ -472,7 +495,7 @@ def backfill_state(
     cache: StateCache | None = None,
     *,
     detached: bool = False,
-    whole: bool = False,
+    whole: bool = True,
     **options: Any,
 ) -> BackfillState:
     """:meth:`BackfillState.from_path`, from ``cache`` when it holds a prefix of the file.
@@ -481,9 +504,11 @@ def backfill_state(
     :data:`RESAVE_BYTES` more (and an eighth of the prefix), is saved for the
     next time; with ``detached``, by a process of its own
     (:meth:`StateCache.save_detached`), which the caller does not wait for.
-    A reopened state's day slots are made when first needed whole, or at
-    once with ``whole`` (for a caller that reads every day: slots that do not
-    load then mean a cold read, not an error later).
+    A reopened state's day slots are made at once (slots that do not load
+    mean a cold read); without ``whole``, only when first needed whole (a
+    caller that reads the figures alone, the summary's, never makes them;
+    :meth:`BackfillState.thaw` raises :class:`SavedStateError` for slots
+    that do not load).
     """
     figures = bool(options.get("figures", True))
     save = cache.save_detached if detached and cache is not None else None

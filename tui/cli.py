@@ -107,10 +107,10 @@ def _check_header(path: Path, head: bytes) -> None:
 KEPT_TO_THE_END: list[object] | None = None
 
 
-def read_state(file: Path, no_cache: bool, *, whole: bool = False, **options: Any) -> BackfillState:
+def read_state(file: Path, no_cache: bool, *, whole: bool = True, **options: Any) -> BackfillState:
     """The state of the telemetry ``file`` for a command (``backfill_state``,
-    from the saved state unless ``no_cache``; ``whole`` if it reads every
-    day); :class:`~tui.cli.BadInput` for a file that is not telemetry."""
+    from the saved state unless ``no_cache``; not ``whole`` if it reads the
+    figures alone); :class:`~tui.cli.BadInput` for a file that is not telemetry."""
     from telemetry import TelemetryFormatError
     from telemetry.snapshot import backfill_state
 
