@@ -282,10 +282,10 @@ class StateCache:
                 return None
             with cold_load():  # many objects that live on, and no cycles
                 state = state_from_plain(head, slots)
+            if whole:  # while the prefix is still being hashed
+                state.thaw()
             if proving.result() != key["proof"]:
                 return None
-            if whole:
-                state.thaw()
             before = os.pread(fd, min(offset, EDGE), offset - min(offset, EDGE))
         except (OSError, ValueError):
             return None
