@@ -11,18 +11,19 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from itertools import chain
+from itertools import compress
 from typing import Any
 
 from .fields import Malformed
 from .figures import DurationStats
 from .liveness import Newest, RowGaps
 from .rules import DURATION_OF_STATUS
+from .schema import PENDING_STATUSES, STATUS_FAILED
 from .state import BackfillState, DayFigures, Frozen
 
 #: Bumped whenever what a state holds changes: a saved state of another
 #: version is ignored.
-FORMAT = 4
+FORMAT = 5
 
 _SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
 
@@ -121,25 +122,35 @@ _REBUILT = ("_measure", "_newest_segments", "_sorted_days", "_table", "_frozen")
 def state_plain(state: BackfillState) -> tuple[tuple[Any, ...], list[list[Any]]]:
     """``state`` (a finished fold) as values :mod:`marshal` writes, in two parts
     that :func:`state_from_plain` reads back: the state without its day slots
-    (with those of the days its figures name), and the slots."""
+    (with each day's latest status, and the slots of the failed and pending
+    days), and the slots."""
     if state._newest_segments:
         raise ValueError("only a finished fold can be saved")
     for stats in state.durations.values():
         stats.sort()  # saved sorted: read without sorting
     fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
     slots = state._slots
-    days = [day.toordinal() for day in slots]
-    figures = state._figures
-    named = sorted({*chain.from_iterable(figures.failed.values()), *figures.pending})
+    days = state.days
+    statuses = [state.status_of(day) or "" for day in days]
+    table = sorted(set(statuses))
+    code = {status: k for k, status in enumerate(table)}
+    named = list(compress(days, map(_NAMED.__contains__, statuses)))
     head = (
         FORMAT,
         state.has_figures,
         fields,
-        days,
+        [day.toordinal() for day in days],
+        (table, bytes(map(code.__getitem__, statuses))),
         [day.toordinal() for day in named],
         [slots[day] for day in named],
+        [day.toordinal() for day in slots],  # the slots' order
     )
     return head, list(map(list, slots.values()))
+
+
+#: The latest statuses whose days' slots a saved state holds whole (what its
+#: figures and plan read of them: the phase failed in, when pending began).
+_NAMED = frozenset({STATUS_FAILED, *PENDING_STATUSES})
 
 
 def state_from_plain(
@@ -153,7 +164,7 @@ def state_from_plain(
     figures are read without them).
     """
     try:
-        version, figures, fields, days, named_days, named = head
+        version, figures, fields, days, statuses, named_days, named, order = head
         if version != FORMAT:
             raise ValueError(f"saved state format {version}, not {FORMAT}")
         state = BackfillState(figures=figures)
@@ -164,14 +175,17 @@ def state_from_plain(
         if not {list}.issuperset(map(type, named)):
             raise ValueError("a day's slot is not a list")
         dates = list(map(date.fromordinal, days))
+        if dates != sorted(dates):
+            raise ValueError("the days are not sorted")
+        held = dates if order == days else list(map(date.fromordinal, order))
         if callable(slots):
             named_slots = dict(zip(map(date.fromordinal, named_days), named, strict=True))
-            state.freeze(Frozen(dates, named_slots, slots))
+            state.freeze(Frozen(dates, statuses, named_slots, held, slots))
         elif {list}.issuperset(map(type, slots)):
-            state._table = dict(zip(dates, slots, strict=True))
+            state._table = dict(zip(held, slots, strict=True))
         else:
             raise ValueError("a day's slot is not a list")
-        state._sorted_days = sorted(dates)
+        state._sorted_days = list(dates)  # grows with new days, once thawed
         if figures:  # the durations' arrays, as the constructor points to them
             state._measure = {
                 status: (state.durations[phase].values, col)

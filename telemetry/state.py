@@ -261,34 +261,53 @@ class DayFigures:
 class Frozen:
     """A saved state's day slots, not made until they are needed whole.
 
-    Reading a reopened state's figures needs the slots of the days they name
-    (failed and pending) and the days alone: ``named`` and ``days``.
-    Anything else (a fold, a day not named) calls ``load(len(days))`` once,
-    which returns every slot (a list each) in the order of ``days``, or
-    raises ``ValueError``.
+    Reading a reopened state's figures and plan needs every day's latest
+    status, and the whole slots only of the days whose status is failed or
+    pending: ``statuses`` (one byte per day of ``days``, sorted, indexing
+    ``table``) and ``named``. Anything else (a fold, another day's row)
+    calls ``load(len(days))`` once, which returns every slot (a list each)
+    in the order of ``order`` (the days as the state held them), or raises
+    ``ValueError``.
     """
 
     def __init__(
         self,
         days: list[date],
+        statuses: tuple[list[str], bytes],
         named: dict[date, DaySlot],
+        order: list[date],
         load: Callable[[int], list[DaySlot]],
     ) -> None:
         self.days = days
+        self.table, self.codes = statuses
+        if len(self.codes) != len(days) or max(self.codes, default=-1) >= len(self.table):
+            raise ValueError("a saved state's statuses are not its days'")
         self.named = named
+        self._order = order
         self._load = load
-        self._table: dict[date, DaySlot] | None = None
+        self._slots: dict[date, DaySlot] | None = None
         self._lock = threading.Lock()
+
+    def status_of(self, day: date) -> str | None:
+        """The latest status of ``day`` (``None``: never attempted)."""
+        days = self.days
+        i = bisect.bisect_left(days, day)
+        return self.table[self.codes[i]] if i < len(days) and days[i] == day else None
+
+    def counts(self, lo: int, hi: int) -> Counter[str]:
+        """Days ``days[lo:hi]`` by their latest status."""
+        codes = self.codes
+        return Counter({s: codes.count(k, lo, hi) for k, s in enumerate(self.table)})
 
     def thaw(self) -> dict[date, DaySlot]:
         """Every day's slot, by day: made once (the first of two threads that ask
         makes it, the other waits for it)."""
         with self._lock:
-            if self._table is None:
+            if self._slots is None:
                 with cold_load():  # many objects that live on, and no cycles
-                    slots = self._load(len(self.days))
-                    self._table = dict(zip(self.days, slots, strict=True))
-            return self._table
+                    slots = self._load(len(self._order))
+                    self._slots = dict(zip(self._order, slots, strict=True))
+            return self._slots
 
 
 class LatestRows(Mapping[date, TelemetryRow]):
@@ -892,7 +911,10 @@ class BackfillState:
 
     def status_of(self, day: date) -> str | None:
         """The latest status of ``day``, or ``None`` if it was never attempted."""
-        slot = self._slot(day)
+        frozen = self._frozen
+        if frozen is not None:
+            return frozen.status_of(day)
+        slot = self._slots.get(day)
         return None if slot is None else slot[_LATEST_STATUS]
 
     def started_of(self, day: date) -> str | None:
@@ -904,7 +926,8 @@ class BackfillState:
     def days(self) -> list[date]:
         """Every day seen, sorted (a shared list: do not modify)."""
         if self._sorted_days is None:
-            self._sorted_days = sorted(self._slots if self._frozen is None else self._frozen.days)
+            frozen = self._frozen
+            self._sorted_days = sorted(self._slots) if frozen is None else list(frozen.days)
         return self._sorted_days
 
     def attempts(self, day: date) -> int:
@@ -1137,14 +1160,15 @@ class BackfillState:
         else:
             lo = bisect.bisect_left(days, start)
             hi = bisect.bisect_right(days, end)
-            slot = self._slot
-            for day in days[lo:hi]:
-                attempted += 1
-                status = slot(day)[_LATEST_STATUS]  # type: ignore[index]
-                if status in FINAL_STATUSES:
-                    done += 1
-                elif status == STATUS_FAILED:
-                    failed += 1
+            frozen = self._frozen
+            if frozen is not None:
+                counts = frozen.counts(lo, hi)
+            else:
+                slots = self._slots
+                counts = Counter(slots[day][_LATEST_STATUS] for day in days[lo:hi])
+            attempted = hi - lo
+            done = sum(counts[s] for s in FINAL_STATUSES)
+            failed = counts[STATUS_FAILED]
         rate = self.throughput(window, now)
         remaining = total - done
         eta = None

@@ -9,7 +9,7 @@ import marshal
 import os
 import shutil
 import zlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +108,13 @@ _NAMED_ROWS = [
 def test_a_state_reopened_with_nothing_appended_answers_before_its_days_are_made(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """A saved state's day slots are made only when first needed whole: its
-    summary (failures, stalled days, progress) reads the days its figures name,
-    and equals the cold read's; so do every other read, which makes them."""
+    """A saved state's day slots are made only when first needed whole. Its
+    summary (failures, stalled days, progress over any range), every day's
+    status and the resume plan read the statuses and the rows of the failed
+    and pending days it holds, and equal the cold read's; so do every other
+    read, which makes them."""
+    from telemetry import resume_plan
+
     named: list[bool] = []
 
     @settings(
@@ -119,33 +123,54 @@ def test_a_state_reopened_with_nothing_appended_answers_before_its_days_are_made
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @given(file=files(), inside=st.integers(0, 5), named_row=st.sampled_from(_NAMED_ROWS))
-    def check(file: tuple[bytes, int], inside: int, named_row: bytes) -> None:
+    @given(
+        file=files(),
+        inside=st.integers(0, 5),
+        named_row=st.sampled_from(_NAMED_ROWS),
+        figures=st.booleans(),
+        done=st.integers(0, 6),
+    )
+    def check(
+        file: tuple[bytes, int], inside: int, named_row: bytes, figures: bool, done: int
+    ) -> None:
         tmp = tmp_path_factory.mktemp("frozen")
         path, cache = tmp / "t.csv", StateCache(tmp / "cache")
-        header, end, rest = file[0].partition(b"\n")  # a failed or stalled day first, or not
+        # A failed or stalled day first, or not, and days done: a range to cut.
+        header, end, rest = file[0].partition(b"\n")
+        first = named_row + b"".join(
+            b"r8,2001-03-%02d,,,UPLOADED" % (k + 1) + b"," * 19 + b"\n" for k in range(done)
+        )
         path.write_bytes(
             header
             + end
-            + (named_row.replace(b"\n", b"\r\n") if header.endswith(b"\r") else named_row)
+            + (first.replace(b"\n", b"\r\n") if header.endswith(b"\r") else first)
             + rest
         )
-        cold_state = backfill_state(path, None)
-        backfill_state(path, cache)
-        reopened = cache.load(path, whole=False)
+        cold_state = backfill_state(path, None, figures=figures)
+        backfill_state(path, cache, figures=figures)
+        reopened = cache.load(path, figures=figures, whole=False)
         if reopened is None:  # nothing saved: a torn tail, or no rows
             return
         state = reopened.state
-        assert summarize(state, now=NOW) == summarize(cold_state, now=NOW)
-        assert state.failures(recent_first=True) == cold_state.failures(recent_first=True)
-        assert state._frozen is not None  # not made yet
-        named.append(bool(cold_state.failed_counts() or cold_state.stalled(NOW)))
         days = cold_state.days
-        start = days[min(inside, len(days) - 1)] if days else None  # a range inside them
-        assert reads(state, start) == reads(cold_state, start)
+        # A range inside them, cut at both ends.
+        start = days[min(inside, len(days) - 1)] if days else None
+        last = days[max(len(days) - 1 - inside, min(inside, len(days) - 1))] if days else None
+        for each in (state, cold_state):
+            each.expected_start, each.expected_end = start, last
+        if figures:
+            assert summarize(state, now=NOW) == summarize(cold_state, now=NOW)
+            assert state.failures(recent_first=True) == cold_state.failures(recent_first=True)
+        assert state.progress(now=NOW) == cold_state.progress(now=NOW)
+        assert resume_plan(state, now=NOW) == resume_plan(cold_state, now=NOW)
+        asked = [*days, date(1999, 12, 31)]
+        assert list(map(state.status_of, asked)) == list(map(cold_state.status_of, asked))
+        assert state._frozen is not None  # not made yet
+        named.append(any(cold_state.status_of(d) in ("FAILED", "DOWNLOAD_PENDING") for d in days))
+        assert reads(state, start, last) == reads(cold_state, start, last)
         frozen = state._frozen  # made once a day not named was read
         assert frozen is None or set(days) <= frozen.named.keys()
-        assert answer(state) == answer(cold_state)
+        assert answer(state)[1:] == answer(cold_state)[1:]
 
     check()
     assert sum(named) >= len(named) // 2, named  # failed or stalled days were read
@@ -296,9 +321,10 @@ def test_day_slots_that_do_not_load_are_never_a_traceback(
 ) -> None:
     """A saved state whose slots part is whole (its CRC holds) but not day slots:
     written by something else. It is removed when met. A reader that needs
-    every day (``latest``, the plan, the live engine, a reopen with rows
-    appended) makes them first and reads the file cold instead; the library,
-    asked for them later, raises one clear exception."""
+    every day's row (``latest``, the live engine, a reopen with rows
+    appended) makes them first and reads the file cold instead; the plan
+    reads none; the library, asked for them later, raises one clear
+    exception."""
     from click.testing import CliRunner
 
     from tui.cli import main
@@ -339,7 +365,8 @@ def test_day_slots_that_do_not_load_are_never_a_traceback(
             fh.write(generate(big.parent / "more.csv", 50, seed=3).read_bytes().split(b"\n", 1)[1])
         assert cache.load(big, figures=False) is None
         assert answer(backfill_state(big, cache, figures=False))[1:] == cold(big, figures=False)[1:]
-    assert not entry.exists() or entry.read_bytes() != data[:at] + _whole_part(body)
+    damaged = entry.exists() and entry.read_bytes() == data[:at] + _whole_part(body)
+    assert damaged == (reader == "plan")  # the plan reads no day slots: never met there
 
 
 def test_the_day_slots_are_read_when_first_needed_and_their_descriptor_closed(

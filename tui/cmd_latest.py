@@ -91,15 +91,16 @@ def latest(
             )
     telemetry_file(file)
     # load_state()'s fold; each day's row is split into values only if printed.
-    # Every day's row is read, but for the days alone (dates, ranges).
-    whole = plan or bool(statuses) or fmt not in ("dates", "ranges")
+    # Every day's row is read but for the plan and the days alone (dates, ranges):
+    # those read each day's status, and the rows of failed and pending days.
+    whole = not plan and fmt not in ("dates", "ranges")
     state = read_state(file, no_cache, whole=whole, figures=False)
     if plan:
         _print_plan(resume_plan(state, first, last, stale_after=stale_after), fmt)
         return
     days = [d for d in state.days if (first is None or d >= first) and (last is None or d <= last)]
     if statuses:
-        days = [d for d in days if _values(state, d)[_STATUS] in statuses]
+        days = [d for d in days if state.status_of(d) in statuses]
     out = sys.stdout
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")

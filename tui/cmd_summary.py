@@ -123,7 +123,7 @@ def summary(
     state = read_state(
         file,
         no_cache,
-        whole=start is not None or end is not None,  # a range may read every day's status
+        whole=False,  # the figures, each day's status and the failed and pending days' rows
         expected_start=start,
         expected_end=end,
         stale_after=stale_after,
