@@ -119,8 +119,8 @@ def _part(value: Any) -> list[bytes]:
     return [len(body).to_bytes(8, "big") + zlib.crc32(body).to_bytes(4, "big"), body]
 
 
-def _read_body(fh: BinaryIO) -> bytes | None:
-    """The next part's bytes; ``None`` if they are cut short or damaged."""
+def _read_part(fh: BinaryIO) -> Any:
+    """The next part's value; ``None`` if it is cut short or damaged."""
     head = fh.read(12)
     if len(head) < 12:
         return None
@@ -128,14 +128,8 @@ def _read_body(fh: BinaryIO) -> bytes | None:
     body = fh.read(size)
     if len(body) != size or zlib.crc32(body) != crc:
         return None  # cut short or damaged: not to be trusted
-    return body
-
-
-def _read_part(fh: BinaryIO) -> Any:
-    """The next part's value; ``None`` if it is cut short or damaged."""
-    body = _read_body(fh)
     try:
-        return None if body is None else marshal.loads(body)
+        return marshal.loads(body)
     except (EOFError, ValueError, TypeError):
         return None
 
