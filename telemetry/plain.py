@@ -119,19 +119,23 @@ def _value(plain: Any) -> Any:
 _REBUILT = ("_measure", "_newest_segments", "_sorted_days", "_table", "_frozen")
 
 
-def state_plain(state: BackfillState) -> tuple[tuple[Any, ...], list[list[Any]]]:
+def state_plain(
+    state: BackfillState, *, saved: bool = True
+) -> tuple[tuple[Any, ...], list[list[Any]]]:
     """``state`` (a finished fold) as values :mod:`marshal` writes, in two parts
     that :func:`state_from_plain` reads back: the state without its day slots
-    (with each day's latest status, and the slots of the failed and pending
-    days), and the slots."""
+    (and, to be ``saved``, with each day's latest status and the slots of the
+    failed and pending days: what a reopened state reads before its slots;
+    not for a fold to be merged at once), and the slots."""
     if state._newest_segments:
         raise ValueError("only a finished fold can be saved")
-    for stats in state.durations.values():
-        stats.sort()  # saved sorted: read without sorting
+    if saved:
+        for stats in state.durations.values():
+            stats.sort()  # saved sorted: read without sorting
     fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
     slots = state._slots
     days = state.days
-    statuses = [state.status_of(day) or "" for day in days]
+    statuses = [state.status_of(day) or "" for day in days] if saved else []
     table = sorted(set(statuses))
     code = {status: k for k, status in enumerate(table)}
     named = list(compress(days, map(_NAMED.__contains__, statuses)))

@@ -287,4 +287,4 @@ def _fold_later(
     state.settle_gaps()
     ended = file.read_to if stop is None else file.stopped_at
     with cold_load():
-        return marshal.dumps((state_plain(state), ended, file.proof.part()))
+        return marshal.dumps((state_plain(state, saved=False), ended, file.proof.part()))
