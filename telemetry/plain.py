@@ -135,7 +135,7 @@ def state_plain(
     fields = [(n, _plain(v)) for n, v in vars(state).items() if n not in _REBUILT]
     slots = state._slots
     days = state.days
-    statuses = [state.status_of(day) or "" for day in days] if saved else []
+    statuses = state.statuses_of(days) if saved else []
     table = sorted(set(statuses))
     code = {status: k for k, status in enumerate(table)}
     named = list(compress(days, map(_NAMED.__contains__, statuses)))

@@ -917,6 +917,13 @@ class BackfillState:
         slot = self._slots.get(day)
         return None if slot is None else slot[_LATEST_STATUS]
 
+    def statuses_of(self, days: list[date]) -> list[str]:
+        """The latest status of each of ``days``, each a day of :attr:`days` (C-level)."""
+        frozen = self._frozen
+        if frozen is not None:
+            return [frozen.status_of(day) or "" for day in days]
+        return list(map(itemgetter(_LATEST_STATUS), map(self._slots.__getitem__, days)))
+
     def started_of(self, day: date) -> str | None:
         """``started_at_utc`` of the latest row of ``day``, or ``None``."""
         slot = self._slot(day)

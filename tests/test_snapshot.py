@@ -153,6 +153,7 @@ def test_a_state_reopened_with_nothing_appended_answers_before_its_days_are_made
             return
         state = reopened.state
         days = cold_state.days
+        asked_statuses = lambda days: [cold_state.status_of(d) for d in days]  # noqa: E731
         # A range inside them, cut at both ends.
         start = days[min(inside, len(days) - 1)] if days else None
         last = days[max(len(days) - 1 - inside, min(inside, len(days) - 1))] if days else None
@@ -165,6 +166,7 @@ def test_a_state_reopened_with_nothing_appended_answers_before_its_days_are_made
         assert resume_plan(state, now=NOW) == resume_plan(cold_state, now=NOW)
         asked = [*days, date(1999, 12, 31)]
         assert list(map(state.status_of, asked)) == list(map(cold_state.status_of, asked))
+        assert state.statuses_of(days) == cold_state.statuses_of(days) == asked_statuses(days)
         assert state._frozen is not None  # not made yet
         named.append(any(cold_state.status_of(d) in ("FAILED", "DOWNLOAD_PENDING") for d in days))
         assert reads(state, start, last) == reads(cold_state, start, last)
