@@ -268,8 +268,8 @@ class StateCache:
             if (st.st_dev, st.st_ino) != (key["dev"], key["ino"]) or st.st_size < offset:
                 return None
             proving = _Proving(fd, offset)
-            # The slots are checked now, and made when first needed: a summary
-            # reads the figures and the few days they name.
+            # The day slots' part is read, checked and loaded when first needed
+            # (a summary never needs it), or below if ``whole``.
             head = _read_part(entry)
             slots = None if head is None else _slots_from(entry, name)
             if head is None or slots is None:
