@@ -71,7 +71,7 @@ def test_summary_says_when_the_range_is_inferred(tmp_path: Path) -> None:
 def test_the_monitor_and_the_metrics_say_when_the_range_is_inferred(tmp_path: Path) -> None:
     from tests.test_metrics import _scrape, _value
     from tui.metrics import FileFollower
-    from tui.widgets.summary import head_markup, rate_markup
+    from tui.widgets.summary import rate_markup
 
     path = tmp_path / "t.csv"
     last = _writer_every_20s(path)
@@ -85,12 +85,26 @@ def test_the_monitor_and_the_metrics_say_when_the_range_is_inferred(tmp_path: Pa
         follower = FileFollower(path, stale_after=timedelta(minutes=15), **options)
         follower.catch_up()
         assert _value(_scrape([follower], last), "backfill_range_inferred") == flag
+
+
+def test_live_is_shown_only_while_a_writer_is_at_work(tmp_path: Path) -> None:
+    from tui.widgets.summary import head_markup
+
+    path = tmp_path / "t.csv"
+    last = _writer_every_20s(path)
+    state = BackfillState.from_path(path)
     # LIVE and quiet are never shown together.
     quiet = state.liveness(last + timedelta(minutes=8))
     assert quiet.quiet
     head = head_markup("t.csv", "", quiet, paused=False)
     assert "LIVE" not in head and "writer quiet" in head
     assert "LIVE" in head_markup("t.csv", "", state.liveness(last), paused=False)
+    # Nor is LIVE shown where nothing says a writer is at work: no rows yet
+    # (a truncated file, one that is not telemetry), or no file at all.
+    empty = BackfillState().liveness(last)
+    assert "LIVE" not in head_markup("t.csv", "", empty, paused=False)
+    gone = head_markup("t.csv", "", state.liveness(last), paused=False, exists=False)
+    assert "LIVE" not in gone and "waiting for the file" in gone
 
 
 def test_a_day_stalls_only_past_stale_after_not_at_it(tmp_path: Path) -> None:

@@ -75,14 +75,15 @@ def head_markup(
 
     A backfill whose every day is done says so; its writer's silence then is
     no warning ("complete, writer stopped 3 h ago"). A quiet writer is never
-    shown LIVE beside its warning. While the file is ``reading`` through, the
-    newest row read so far says nothing of the writer: neither is shown.
+    shown LIVE beside its warning, nor is a file without rows (or not there):
+    nothing says a writer is at work. While the file is ``reading`` through,
+    the newest row read so far says nothing of the writer: neither is shown.
     """
     parts = [f"[b]{escape(name)}[/b]"]
     if paused:
         extra = f" ({plural(waiting, 'row')} waiting)" if waiting else ""
         parts.append(f"[b $warning]❚❚ PAUSED{extra}[/]")
-    elif not (live.quiet and exists and not complete) and not reading:
+    elif exists and live.since is not None and not (live.quiet and not complete) and not reading:
         parts.append("[b $success]● LIVE[/]")
     if not exists:
         parts.append("[$warning]waiting for the file to appear[/]")
