@@ -492,9 +492,11 @@ def cr_only_line_ends(buf: bytes, base: int = 0) -> bool:
 _BARE_CR = re.compile(rb"\r(?=[^\n])")
 
 
-def has_bare_cr(buf: bytes) -> bool:
-    """True when ``buf`` holds a CR followed by a byte other than LF."""
-    return b"\r" in buf and _BARE_CR.search(buf) is not None
+def has_bare_cr(buf: bytes, start: int = 0, end: int | None = None) -> bool:
+    """True when ``buf[start:end]`` holds a CR followed by a byte other than LF
+    (the byte at ``end`` is not looked at)."""
+    end = len(buf) if end is None else end
+    return buf.find(b"\r", start, end) >= 0 and _BARE_CR.search(buf, start, end) is not None
 
 
 @cache

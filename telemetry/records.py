@@ -249,11 +249,19 @@ class RecordDecoder:
     def _decode(self, buf: bytes, offset: int, final: bool) -> Batch:
         base = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
         as_read = True
+        # A CR in a chunk of a known header may be bare (not before an LF).
+        # Where the chunk is to be decoded in one split, that split proves
+        # every CR of its plain rows ends a line, so only the careful
+        # records' bytes are searched (:meth:`_one_split`); elsewhere the
+        # whole chunk is searched first.
+        cr_unchecked = self.header is not None and not self.cr_only and b"\r" in buf
+        if cr_unchecked and not self._may_split_once(buf, offset + base, final):
+            cr_unchecked = False
+            if has_bare_cr(buf):
+                buf = bare_cr_rows(buf, self._status_at, self._date_at, final=final)
+                as_read = False
         if self.cr_only:
             buf = buf.translate(CR_AS_LF)  # same length: offsets stay exact
-            as_read = False
-        elif self.header is not None and has_bare_cr(buf):
-            buf = bare_cr_rows(buf, self._status_at, self._date_at, final=final)
             as_read = False
         if self._memo.at == offset + base and self.header is not None and not final:
             # The buffer opens with the long record the last call could not
@@ -286,7 +294,15 @@ class RecordDecoder:
         # if they are all well-formed, else run by run between careful lines.
         bulk = chunk.ascii_only and self._mapping is None and self.header is not None
         one_split = self.segments and bulk and not chunk.suspect
-        cut = self._one_split(chunk) if one_split else None
+        cut = self._one_split(chunk, cr_unchecked) if one_split else None
+        if cut is None and cr_unchecked:
+            # The one split failed, or met a bare CR: the chunk is decoded
+            # again, searched first (framing may have read its bytes as they
+            # were: it starts afresh).
+            self.forget_unfinished()
+            if has_bare_cr(buf):
+                buf = bare_cr_rows(buf, self._status_at, self._date_at, final=final)
+            chunk = _Chunk(buf, offset, base, self._line)
         if cut is None:
             cut = self._run_by_run(chunk, bulk)
         # Every complete line, unless a record runs to the end of buf unfinished.
@@ -402,7 +418,19 @@ class RecordDecoder:
             return self._bulk_segment(chunk, range(a, b))
         return self._bulk(chunk, a, b)
 
-    def _one_split(self, chunk: _Chunk) -> int | None:
+    def _may_split_once(self, buf: bytes, at: int, final: bool) -> bool:
+        """Whether :meth:`_decode` may decode ``buf`` (starting at file offset
+        ``at``) in one split: segments of ``SCHEMA`` rows, ASCII, no NUL, no
+        long record framed before."""
+        return (
+            self.segments
+            and self._mapping is None
+            and (self._memo.at != at or final)
+            and buf.isascii()
+            and b"\x00" not in buf
+        )
+
+    def _one_split(self, chunk: _Chunk, cr_unchecked: bool = False) -> int | None:
         """Decode a whole chunk (no NUL bytes) with one split of its lines (``segments`` decoding).
 
         The records with quoted fields are decoded one by one first, found
@@ -412,7 +440,10 @@ class RecordDecoder:
         index of the line where a record runs to the end of the buffer
         unfinished (else the number of lines), or ``None``, having decoded
         nothing, when a plain line is not a well-formed row: the run-by-run
-        path then takes over.
+        path then takes over. With ``cr_unchecked`` (the chunk has a CR,
+        not searched for bare ones yet), also ``None`` when a careful record
+        or the bytes held back hold a bare CR: a plain row holds none once it
+        is split.
         """
         lines, starts = chunk.lines, chunk.starts
         n = len(lines)
@@ -433,12 +464,18 @@ class RecordDecoder:
                 kept[q:] = repeat(False, n - q)
                 cut = q
                 break
+            if cr_unchecked and has_bare_cr(chunk.buf, starts[q], starts[k]):
+                del malformed[reported:]
+                return None
             first = q + 1 if records else q
             kept[first:k] = repeat(False, k - first)
             if records:
                 placed.append((q - dropped, records.pop()))
             dropped += k - first
             pos = find('"', starts[k], end)
+        if cr_unchecked and has_bare_cr(chunk.buf, starts[cut]):
+            del malformed[reported:]
+            return None  # in the bytes held back (which the search would have changed)
         rows: Sequence[int] = range(n)
         texts = None  # every line a plain row: split a slice of the chunk's text
         if placed or dropped or cut < n:
@@ -530,7 +567,7 @@ class RecordDecoder:
             texts = chunk.lines[a:b]
         fields = text.split(",")
         line_end = "\n"
-        if chunk.has_cr:
+        if chunk.has_cr and "\r" in text:
             # Every CR ends a line (the m - 1 inner line ends are checked below).
             if text.count("\r") != m or not text.endswith("\r"):
                 return False

@@ -51,6 +51,15 @@ _TIMES = st.sampled_from(
 )
 _NUMBERS = st.sampled_from(["", "1.5", "3", "nan", "inf", "-2", "x", "1e3"])
 _TEXT = st.text(alphabet=st.sampled_from('ab ,"\n\r\x85é✓'), max_size=10)
+# A quoted message holding a bare CR before the start of a row: that CR ends
+# a line (as the original module reads a CR-only block), which leaves the
+# quote open.
+_CR_BEFORE_ROW = (
+    encode_row(
+        ["x", "2020-01-02", "", "", "FAILED", *[""] * 10, "m\rx,2020-01-03,,,UPLOADED,"]
+    ).removesuffix(b"\r\n")
+    + b"," * 8
+)
 _HOSTILE = st.sampled_from(
     [
         b"a,b,c",
@@ -61,6 +70,7 @@ _HOSTILE = st.sampled_from(
         b"x,2020-01-02,,,FA\rILED" + b"," * 19,  # a stray CR
         b'x,"2020-01-02,,,FAILED' + b"," * 19,  # a stray quote
         b",2020-01-02,,,FAILED" + b"," * 19 + b"," * 24,  # a closed-off torn record
+        _CR_BEFORE_ROW,
     ]
 )
 
@@ -169,6 +179,7 @@ def _tie_file() -> tuple[bytes, int]:
 @given(files(), st.lists(st.integers(1, 400), min_size=1, max_size=8))
 @example((HEADER + b"\n" + b'x,"2020-01-02,,,FAILED' + b"," * 19 + b"\n", 0), [7])
 @example(_tie_file(), [5])
+@example((HEADER + b"\r\n" + _CR_BEFORE_ROW + b"\r\n", 0), [5])
 def test_every_path_equals_the_reference(file: tuple[bytes, int], cuts: list[int]) -> None:
     _every_path_equals_the_reference(file, cuts)
 
