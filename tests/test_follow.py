@@ -203,6 +203,31 @@ def test_follow_says_when_the_writer_goes_quiet_and_when_it_resumes(tmp_path: Pa
         proc.wait(5)
 
 
+def test_a_file_gone_says_nothing_of_the_writer_until_a_row_comes(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    old = datetime.now(timezone.utc) - timedelta(hours=1)
+    HistoricalTelemetry(path).append_row(
+        {"chunk_date_utc": "2020-01-01", "status": "UPLOADED", "started_at_utc": old.isoformat()}
+    )
+    argv = [sys.executable, "-m", "tui.cli", "follow", str(path), "--changes-only"]
+    proc = subprocess.Popen([*argv, "--interval", "0.2s"], stdout=subprocess.PIPE, text=True)
+    try:
+        _read_until(proc, lambda lines: lines[-1].get("event") == "quiet")
+        path.unlink()
+        _read_until(proc, lambda lines: lines[-1].get("event") == "reset")
+        # No rows: nothing says the writer is back (no "resumed" without a row).
+        now = datetime.now(timezone.utc).isoformat()
+        HistoricalTelemetry(path).append_row(
+            {"chunk_date_utc": "2020-01-02", "status": "FAILED", "started_at_utc": now}
+        )
+        lines = _read_until(proc, lambda lines: lines[-1].get("event") == "resumed")
+        said = [line for line in lines if line.get("event") in ("quiet", "resumed")]
+        assert said == [{"event": "resumed", "last_row_at": now}]
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
 def test_a_file_that_stops_being_telemetry_is_followed_on_and_said_once(tmp_path: Path) -> None:
     path, _, proc = _follow_one_day(tmp_path, stderr=subprocess.PIPE)
     try:

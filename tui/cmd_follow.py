@@ -83,7 +83,8 @@ def follow(
     like ``tail -F``; Ctrl-C stops. When the writer goes quiet (its newest
     row older than --stale-after, two minutes and ten usual gaps between
     rows: the monitor's rule) a "quiet" event is printed, and "resumed"
-    when rows come again.
+    when rows come again; while the file has no rows (gone, emptied),
+    nothing is said of the writer.
 
     \b
     A changed day:  {"date": "2020-01-05", "status": "FAILED", "previous": ...}
@@ -160,6 +161,8 @@ def follow(
 
     def check_quiet() -> None:
         live_now = live.state.liveness()
+        if live_now.since is None:
+            return  # no rows (a file gone or emptied): nothing is said of the writer
         if live_now.quiet != quiet_now[0]:
             quiet_now[0] = live_now.quiet
             emit([_liveness_event(live.state, live_now.quiet)])
