@@ -35,6 +35,7 @@ import ctypes
 import marshal
 import os
 import signal
+import tempfile
 import weakref
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -166,38 +167,42 @@ def _in_two(
 
 
 class _Later:
-    """A child process folding ``path`` from ``at`` on (up to ``stop``, if given),
-    its answer read through a pipe; stopped and reaped when dropped."""
+    """A child process folding ``path`` from ``at`` on (up to ``stop``, if given);
+    stopped and reaped when dropped.
+
+    Its answer goes to an unnamed file (in memory where the system has
+    ``memfd_create``), not a pipe: the child writes it all and ends while
+    the parent still folds, and the parent reads it in one go.
+    """
 
     def __init__(
         self, path: Path, at: int, header: list[str], figures: bool, stop: int | None = None
     ) -> None:
-        read, write = os.pipe()
+        answer = _unnamed_file()
         parent = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:  # the child: fold, write, and leave without cleaning up
             code = 1
             try:
                 _die_with(parent)
-                os.close(read)
-                data = _fold_later(path, at, header, figures, stop)
-                with os.fdopen(write, "wb") as out:
-                    out.write(data)
+                _write_all(answer, _fold_later(path, at, header, figures, stop))
                 code = 0
             finally:
                 os._exit(code)
-        os.close(write)
-        self._read = read
-        self._end = weakref.finalize(self, _stop_child, self.pid, read)
+        self._answer = answer
+        self._end = weakref.finalize(self, _stop_child, self.pid, answer)
 
     def result(self) -> tuple[BackfillState, tuple[int, int] | None, tuple[int, int, bytes]] | None:
         """The child's state, where its read ended cleanly and the proof of its
         bytes; ``None`` if it failed. Reaps the child."""
-        with os.fdopen(self._read, "rb", closefd=False) as pipe:
-            data = pipe.read()
         self._end.detach()
-        os.close(self._read)
-        _, status = os.waitpid(self.pid, 0)
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            data = read_at(self._answer, os.fstat(self._answer).st_size, 0) if not status else b""
+        except OSError:
+            return None
+        finally:
+            os.close(self._answer)
         if status != 0:
             return None
         try:
@@ -213,6 +218,23 @@ class _Later:
     def end(self) -> None:
         """Stop the child if it still runs, and reap it (once its result is not wanted)."""
         self._end()
+
+
+def _unnamed_file() -> int:
+    """A descriptor of a new file with no name: in memory (Linux), else in the temp directory."""
+    if hasattr(os, "memfd_create"):
+        with contextlib.suppress(OSError):
+            return os.memfd_create("backfill-monitor-part", os.MFD_CLOEXEC)
+    fd, name = tempfile.mkstemp(prefix="backfill-monitor-part-")
+    os.unlink(name)
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (one ``write`` may take less)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _stop_child(pid: int, read: int) -> None:
@@ -268,7 +290,7 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with(parent: int) -> None:
     """Have the kernel kill this child when ``parent`` dies (Linux; elsewhere the
-    child ends at its next write to the pipe), and leave now if it already has."""
+    child ends when its fold does), and leave now if it already has."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:

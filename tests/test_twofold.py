@@ -3,6 +3,7 @@ end (inside a quoted field too), with times the latest-row rule orders or not.""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -161,6 +162,52 @@ def test_a_child_that_fails_leaves_the_one_process_answer_and_no_child(
     assert everything(two, file) == everything(one, one_file)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left, reaped or not
+
+
+@pytest.mark.parametrize("memory", [True, False], ids=["memfd", "temp file"])
+def test_the_child_s_answer_written_in_short_pieces_is_merged_whole(
+    splittable: Callable[[int, int], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    memory: bool,
+) -> None:
+    path = splittable(3000, 5)
+    write = os.write
+
+    def short(fd: int, data: Any) -> int:  # a write takes at most 1000 bytes
+        return write(fd, bytes(data[:1000]))
+
+    monkeypatch.setattr(os, "write", short)
+    if not memory:  # no memfd_create: an unnamed file in the temp directory
+        monkeypatch.delattr(os, "memfd_create", raising=False)
+        monkeypatch.setattr(twofold.tempfile, "tempdir", str(tmp_path))
+    two, file = twofold.cold_fold(path, at=twofold.split_point(path))
+    monkeypatch.undo()
+    assert file.stopped_at is not None  # the child's part was merged
+    one, one_file = twofold.cold_fold(path, two=False)
+    assert everything(two, file) == everything(one, one_file)
+    assert not list(tmp_path.glob("backfill-monitor-part-*"))  # never left behind
+
+
+def test_a_child_that_cannot_write_its_answer_leaves_the_one_process_answer(
+    splittable: Callable[[int, int], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = splittable(3000, 6)
+    write = os.write
+
+    def full(fd: int, data: Any) -> int:  # room for the first 4 KB only
+        if os.fstat(fd).st_size + len(data) > 4096:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    two, file = twofold.cold_fold(path, at=twofold.split_point(path))
+    monkeypatch.undo()
+    assert file.stopped_at is None  # read on from the split in one process
+    one, one_file = twofold.cold_fold(path, two=False)
+    assert everything(two, file) == everything(one, one_file)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left
 
 
 def test_no_split_where_it_cannot_be_proven(tmp_path: Path) -> None:
