@@ -78,7 +78,10 @@ class PrefixProof:
         self.size += len(data)
         if len(self._head) < EDGE:
             self._head += data[: EDGE - len(self._head)]
-        self._edge = (self._edge + bytes(data[-EDGE:]))[-EDGE:]
+        if len(data) >= EDGE:  # a whole read's worth: no joining
+            self._edge = bytes(data[-EDGE:])
+        else:
+            self._edge = (self._edge + bytes(data))[-EDGE:]
 
     def join(self, crc: int, size: int, edge: bytes) -> None:
         """Add the next ``size`` bytes, read elsewhere: their CRC-32 and their last

@@ -142,10 +142,6 @@ _SHARED_COLUMNS = tuple(
 )
 
 
-def _has_quote(keep: Any) -> bool:
-    return type(keep) is str and '"' in keep
-
-
 def _values_of(keep: Any) -> list[str]:
     return keep if type(keep) is list else row_values(keep)
 
@@ -170,7 +166,9 @@ def build_rows(latest: dict[date, Any]) -> dict[date, TelemetryRow]:
             parts.append(_rows_of(list(zip(*part, strict=True)), shared))
             continue
         # Values (a long record's), or a text with quotes: split one by one.
-        quoted = list(map(operator.or_, map(operator.not_, texts), map(_has_quote, part)))
+        quoted = list(map(operator.contains, part, repeat('"')))
+        if not all(texts):  # values: ``in`` asked whether one is a quote
+            quoted = list(map(operator.or_, map(operator.not_, texts), quoted))
         if not any(quoted):
             parts.append(_rows_of(_plain_columns(part), shared))
             continue
