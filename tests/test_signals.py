@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from telemetry import HistoricalTelemetry
+from tui.monitor import SIGNAL_GRACE_S
 
 MOUSE_ON, MOUSE_OFF = b"\x1b[?1000h", b"\x1b[?1000l"
 CURSOR_SHOWN = b"\x1b[?25h"
@@ -72,6 +73,32 @@ def test_watch_restores_the_terminal_on_a_signal(tmp_path: Path, sig: signal.Sig
             proc.kill()
             proc.wait(5)
         os.close(controller)
+
+
+def test_watch_ends_when_its_terminal_is_gone(tmp_path: Path) -> None:
+    """A closed SSH session: the terminal hangs up, then SIGHUP. Textual's output
+    thread dies on its first failed write; the monitor ends all the same."""
+    path = tmp_path / "t.csv"
+    store = HistoricalTelemetry(path)
+    store.append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    proc, controller = _watch_in_a_pty(path)
+    try:
+        _read_until(controller, lambda out: MOUSE_ON in out and b"2020-01" in out)
+        os.close(controller)  # hung up: every write to the terminal fails from now on
+        controller = -1
+        # Rows keep coming, so the screen keeps changing: writes that go nowhere.
+        for k in range(100):
+            day = f"2020-{2 + k // 28:02d}-{1 + k % 28:02d}"
+            store.append_row({"chunk_date_utc": day, "status": "FAILED"})
+            time.sleep(0.01)  # not waiting for a result: spreading the writes out
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(SIGNAL_GRACE_S + 10) in (0, 128 + signal.SIGHUP)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if controller >= 0:
+            os.close(controller)
 
 
 def test_o_hands_the_terminal_to_the_pager_and_takes_it_back(tmp_path: Path) -> None:

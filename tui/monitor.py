@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -31,6 +33,9 @@ from .widgets.pane import Clock, MonitorPane, utc_now
 
 #: Bytes of a file read to tell whether it is telemetry before opening its tab.
 SNIFF_BYTES = 64 << 10
+
+#: Seconds the monitor has to quit on SIGTERM or SIGHUP before it ends anyway.
+SIGNAL_GRACE_S = 5.0
 
 
 def looks_like_telemetry(path: Path) -> bool:
@@ -88,6 +93,15 @@ class MonitorApp(App[None]):
         self.start = start
         self.end = end
         self.clock = clock
+        self._ending: threading.Timer | None = None
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the app; once it is over, a quit a signal asked for needs no forcing."""
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            if self._ending is not None:
+                self._ending.cancel()
 
     def _pane(self, path: Path, index: int) -> MonitorPane:
         return MonitorPane(
@@ -133,12 +147,25 @@ class MonitorApp(App[None]):
 
         Their default action ends the process at once, leaving the terminal
         with mouse tracking on and the cursor hidden; quitting through the
-        app restores it.
+        app restores it. Should that take more than :data:`SIGNAL_GRACE_S`,
+        the process ends anyway (status 128 + the signal): with its terminal
+        gone, Textual's output thread dies on its first failed write, and the
+        next writes then wait for it forever, the event loop's among them.
+        So the handler is a plain one, run in the main thread even while it
+        waits, and not the event loop's.
         """
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: int, _frame: object) -> None:
+            if self._ending is None:
+                self._ending = threading.Timer(SIGNAL_GRACE_S, os._exit, (128 + sig,))
+                self._ending.daemon = True
+                self._ending.start()
+            loop.call_soon_threadsafe(self.exit)
+
         for sig in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.exit)
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                signal.signal(sig, on_signal)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Keys go to the calendar of the tab just opened."""
