@@ -237,8 +237,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _stop_child(pid: int, read: int) -> None:
-    os.close(read)
+def _stop_child(pid: int, answer: int) -> None:
+    os.close(answer)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):

@@ -101,6 +101,26 @@ def test_watch_ends_when_its_terminal_is_gone(tmp_path: Path) -> None:
             os.close(controller)
 
 
+def test_the_monitor_puts_the_signal_handlers_back_when_it_ends(tmp_path: Path) -> None:
+    """After the app (a command's code may still run), SIGTERM acts as it did before."""
+    from tui.monitor import MonitorApp
+
+    path = tmp_path / "t.csv"
+    HistoricalTelemetry(path).append_row({"chunk_date_utc": "2020-01-01", "status": "UPLOADED"})
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    app = MonitorApp(path)
+    ours: dict[int, object] = {}
+
+    async def pilot(pilot: object) -> None:
+        app._exit_on_signals()  # as in a terminal (headless apps set none)
+        ours.update({sig: signal.getsignal(sig) for sig in before})
+        app.exit()
+
+    app.run(headless=True, auto_pilot=pilot)  # type: ignore[arg-type]
+    assert all(ours[sig] is not before[sig] for sig in before)
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
 def test_o_hands_the_terminal_to_the_pager_and_takes_it_back(tmp_path: Path) -> None:
     """``o`` runs ``$PAGER`` (a shell command) on the day's rows, then the monitor resumes."""
     path = tmp_path / "t.csv"

@@ -94,14 +94,18 @@ class MonitorApp(App[None]):
         self.end = end
         self.clock = clock
         self._ending: threading.Timer | None = None
+        self._handlers: dict[int, Any] = {}  # the signals' handlers before ours
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the app; once it is over, a quit a signal asked for needs no forcing."""
+        """Run the app; once it is over, a quit a signal asked for needs no
+        forcing, and the signals' handlers are what they were."""
         try:
             return super().run(*args, **kwargs)
         finally:
             if self._ending is not None:
                 self._ending.cancel()
+            for sig, handler in self._handlers.items():
+                signal.signal(sig, handler)
 
     def _pane(self, path: Path, index: int) -> MonitorPane:
         return MonitorPane(
@@ -165,7 +169,7 @@ class MonitorApp(App[None]):
 
         for sig in (signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(ValueError, OSError):  # not the main thread
-                signal.signal(sig, on_signal)
+                self._handlers[sig] = signal.signal(sig, on_signal)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Keys go to the calendar of the tab just opened."""
